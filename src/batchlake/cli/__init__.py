@@ -1,0 +1,326 @@
+"""The `batchlake` command line. Thin: parses options, calls the modules, prints.
+
+Data goes to stdout, progress and messages to stderr. Failures print one line naming
+what to fix and exit non-zero; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from batchlake.cli._output import Format, print_arrow, print_rows, stderr
+from batchlake.errors import BatchlakeError
+
+app = typer.Typer(
+    name="batchlake",
+    help=(
+        "A batch data lake on your laptop or at scale: capture sources into the raw zone, "
+        "build trusted and refined Iceberg tables with SQL models, query and catalog them."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-p",
+        help="The lake project folder (holding batchlake.toml).",
+        envvar="BATCHLAKE_PROJECT",
+        show_default="current folder",
+    ),
+]
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="Output format: table (for people), csv or json.")
+]
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show full tracebacks on errors.", envvar="BATCHLAKE_DEBUG"),
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+def _lake(project: Path):  # type: ignore[no-untyped-def]
+    from batchlake.lake import Lake
+
+    return Lake.open(project)
+
+
+# -- project setup -------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    example: Annotated[
+        str | None, typer.Option("--example", "-e", help="Start from an example: chinook.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite files that already exist.")] = False,
+) -> None:
+    """Create a lake project: batchlake.toml, models/trusted, models/refined."""
+    from batchlake.scaffold import create_project
+
+    created = create_project(directory, example=example, force=force)
+    stderr.print(
+        f"[green]created[/green] lake project in {directory.resolve()} ({len(created)} files)"
+    )
+    stderr.print(f"next: cd {directory} && batchlake run")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", "--project", "-p", help="Folder of the demo project.")
+    ] = Path("demo-lake"),
+    invoices: Annotated[
+        int,
+        typer.Option(min=1, help="Invoices to generate (≈5 lines each; 2,000,000 ≈ 10M lines)."),
+    ] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generated store data.")] = 42,
+) -> None:
+    """Generate the Chinook store database, run the whole pipeline, print a summary."""
+    from batchlake.demo import generate_if_needed, print_demo_summary
+    from batchlake.scaffold import create_project
+
+    started = time.perf_counter()
+    if not (directory / "batchlake.toml").exists():
+        create_project(directory, example="chinook")
+        stderr.print(f"[green]created[/green] the Chinook lake project in {directory.resolve()}")
+    generate_if_needed(directory, invoices=invoices, seed=seed)
+    os.environ.pop("CHINOOK_URL", None)  # the demo always reads its own generated store
+    result = _run(directory, select=None, full_refresh=False, wait=None, command="demo")
+    print_demo_summary(_lake(directory), result, time.perf_counter() - started)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+def _run(
+    project: Path, *, select: list[str] | None, full_refresh: bool, wait: float | None, command: str
+):  # type: ignore[no-untyped-def]
+    from batchlake.cli._progress import RichReporter
+    from batchlake.runner import Runner
+
+    lake = _lake(project)
+    stderr.print(f"[bold]{command}[/bold] {lake.settings.name} ({lake.project.root})")
+    with RichReporter() as reporter:
+        result = Runner(lake, reporter).run(
+            select, full_refresh=full_refresh, command=command, wait_seconds=wait
+        )
+    _print_run_footer(result)
+    return result
+
+
+def _print_run_footer(result) -> None:  # type: ignore[no-untyped-def]
+    counts = {
+        s: result.count(s)
+        for s in ("success", "unchanged", "duplicate", "failed", "upstream_failed")
+    }
+    parts = [f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n]
+    style = "green" if result.ok else "red"
+    stderr.print(
+        f"[{style}]run {result.run_id} {result.status}[/{style}] in "
+        f"{result.seconds:.1f}s: {', '.join(parts) or 'nothing to do'}"
+    )
+    if counts["duplicate"]:
+        stderr.print(
+            f"  {counts['duplicate']} captured batch(es) equal an earlier batch: "
+            "recorded as duplicates, not written again"
+        )
+    for step in result.steps:
+        if step.status == "failed":
+            stderr.print(f"  [red]{step.name}[/red]: {step.message}")
+
+
+@app.command()
+def run(
+    project: ProjectOption = Path("."),
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help=(
+                "Steps to run: a name (refined.sales_by_day), a glob (refined.*), "
+                "+NAME with what it needs, NAME+ with what depends on it. Repeatable."
+            ),
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Rebuild every selected model even if unchanged.")
+    ] = False,
+    wait: Annotated[
+        float | None,
+        typer.Option(help="Seconds to wait for another run on this project to finish."),
+    ] = None,
+) -> None:
+    """Capture sources and build models, in dependency order."""
+    result = _run(project, select=select, full_refresh=full_refresh, wait=wait, command="run")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    target: Annotated[str, typer.Argument(help="SOURCE or SOURCE.ENTITY to capture.")],
+    project: ProjectOption = Path("."),
+    wait: Annotated[float | None, typer.Option(help="Seconds to wait for another run.")] = None,
+) -> None:
+    """Capture one source (every entity) or one entity into the raw zone."""
+    source, _, entity = target.partition(".")
+    select = [f"raw.{source}.{entity or '*'}"]
+    result = _run(project, select=select, full_refresh=False, wait=wait, command="ingest")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+# -- looking at the lake -------------------------------------------------------------------
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="A SELECT in the DuckDB dialect; '-' reads stdin.")],
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="Print at most this many rows (default: 100 for table, all otherwise)."),
+    ] = None,
+) -> None:
+    """Answer SQL over raw, trusted and refined tables (e.g. refined.sales_by_day)."""
+    text = sys.stdin.read() if sql == "-" else sql
+    lake = _lake(project)
+    engine, reader = lake.query(text)
+    try:
+        max_rows = limit if limit is not None else (100 if fmt is Format.table else None)
+        shown = print_arrow(reader, fmt, max_rows=max_rows)
+    finally:
+        engine.close()
+    if fmt is Format.table:
+        stderr.print(
+            f"{shown} row(s)" + (" (limit reached; use --limit)" if shown == max_rows else "")
+        )
+
+
+@app.command()
+def catalog(
+    table: Annotated[str | None, typer.Argument(help="A table to describe in detail.")] = None,
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """List every table (zone, rows, columns, snapshot, lineage), or describe one."""
+    from batchlake.cli import _catalog
+
+    lake = _lake(project)
+    if table is None:
+        _catalog.list_tables(lake, fmt)
+    else:
+        _catalog.describe_table(lake, table, fmt)
+
+
+@app.command()
+def runs(
+    run_id: Annotated[
+        str | None, typer.Argument(help="A run id (or its prefix) to detail.")
+    ] = None,
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+    limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 20,
+) -> None:
+    """Run history: recent runs, or the steps of one run."""
+    lake = _lake(project)
+    if run_id is None:
+        rows = lake.metadata.runs(limit)
+        print_rows(
+            ["run_id", "command", "status", "started_at", "seconds", "error"],
+            [
+                (r["run_id"], r["command"], r["status"], r["started_at"], _seconds(r), r["error"])
+                for r in rows
+            ],
+            fmt,
+            title="runs",
+        )
+        return
+    found = lake.metadata.run(run_id)
+    if found is None:
+        raise BatchlakeError(f"no run '{run_id}'; list runs with 'batchlake runs'")
+    steps = lake.metadata.steps(found["run_id"])
+    if fmt is Format.table:
+        stderr.print(
+            f"run {found['run_id']} ({found['command']}): {found['status']}, "
+            f"started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC, {_seconds(found)}s"
+        )
+    print_rows(
+        ["step", "kind", "status", "seconds", "rows", "bytes", "snapshot_id", "message"],
+        [
+            (
+                s["step"],
+                s["kind"],
+                s["status"],
+                _seconds(s),
+                s["rows_out"],
+                s["bytes"],
+                s["snapshot_id"],
+                (s["message"] or "").splitlines()[0] if s["message"] else None,
+            )
+            for s in steps
+        ],
+        fmt,
+        title=None,
+    )
+
+
+def _seconds(row: dict) -> float | None:  # type: ignore[type-arg]
+    if row.get("finished_at") is None:
+        return None
+    return round((row["finished_at"] - row["started_at"]).total_seconds(), 2)
+
+
+def main() -> None:
+    """Entry point: run the app, turning batchlake errors into one-line messages."""
+    try:
+        app(standalone_mode=False)
+    except BatchlakeError as exc:
+        if _state["debug"]:
+            raise
+        stderr.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("[yellow]interrupted[/yellow]")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (typer.Abort, EOFError):
+        sys.exit(1)
+    except Exception as exc:  # a bug or an unexpected environment problem
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        stderr.print(
+            f"[bold red]error:[/bold red] {type(exc).__name__}: {exc} "
+            "(run with --debug for the traceback)",
+            highlight=False,
+        )
+        sys.exit(1)

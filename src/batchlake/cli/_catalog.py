@@ -1,0 +1,113 @@
+"""`batchlake catalog`: the list of tables and the description of one."""
+
+from __future__ import annotations
+
+from batchlake.cli._output import Format, print_rows, stderr
+from batchlake.lake import Lake
+
+
+def list_tables(lake: Lake, fmt: Format) -> None:
+    rows = []
+    for raw in lake.raw_info():
+        rows.append(
+            (
+                "raw",
+                f"{raw.source}.{raw.entity}",
+                raw.rows,
+                len(raw.columns),
+                raw.last_batch_id,
+                raw.updated_at,
+                f"source {raw.source}",
+            )
+        )
+    for name in lake.catalog.table_names():
+        info = lake.catalog.info(name)
+        rows.append(
+            (
+                info.zone,
+                info.name,
+                info.rows,
+                len(info.columns),
+                str(info.snapshot_id) if info.snapshot_id else None,
+                info.updated_at,
+                ", ".join(info.upstream),
+            )
+        )
+    print_rows(
+        ["zone", "table", "rows", "columns", "snapshot", "updated_at", "built_from"],
+        rows,
+        fmt,
+        title="tables",
+    )
+    if fmt is Format.table and not rows:
+        stderr.print("the lake is empty: run 'batchlake run' to capture and build it")
+
+
+def describe_table(lake: Lake, name: str, fmt: Format) -> None:
+    downstream = [
+        other for other in lake.catalog.table_names() if name in lake.catalog.info(other).upstream
+    ]
+    if name.startswith("raw."):
+        matches = [r for r in lake.raw_info() if r.full_name == name]
+        if not matches:
+            lake.raw_source(name)  # raises the not-found error with its hint
+        raw = matches[0]
+        header = {
+            "table": name,
+            "zone": "raw",
+            "rows": raw.rows,
+            "batches": raw.batches,
+            "last_batch": raw.last_batch_id,
+            "updated_at": raw.updated_at,
+            "built_from": f"source {raw.source}",
+            "used_by": ", ".join(downstream),
+        }
+        columns = raw.columns
+        snapshots: list[tuple[object, ...]] = [
+            (b.batch_id, b.finished_at, b.status, b.rows)
+            for b in lake.metadata.batches(raw.source, raw.entity, status=None)
+        ]
+        snapshot_columns = ["batch_id", "captured_at", "status", "rows"]
+    else:
+        info = lake.catalog.info(name)
+        header = {
+            "table": info.full_name,
+            "zone": info.zone,
+            "rows": info.rows,
+            "snapshot": info.snapshot_id,
+            "updated_at": info.updated_at,
+            "location": info.location,
+            "built_from": ", ".join(info.upstream),
+            "used_by": ", ".join(downstream),
+        }
+        columns = info.columns
+        snapshots = [
+            (s.snapshot_id, s.committed_at, s.operation, s.rows, s.run_id)
+            for s in lake.catalog.snapshots(name)
+        ]
+        snapshot_columns = ["snapshot_id", "committed_at", "operation", "rows", "run_id"]
+    if fmt is Format.json:
+        import json
+
+        from batchlake.cli._output import json_value
+
+        print(
+            json.dumps(
+                json_value(
+                    {
+                        **header,
+                        "columns": [{"name": c, "type": t} for c, t in columns],
+                        "snapshots": [
+                            dict(zip(snapshot_columns, s, strict=True)) for s in snapshots
+                        ],
+                    }
+                ),
+                indent=2,
+            )
+        )
+        return
+    print_rows(["property", "value"], list(header.items()), fmt, title=name)
+    print_rows(["column", "type"], columns, fmt, title="columns")
+    print_rows(
+        snapshot_columns, snapshots, fmt, title="snapshots" if name[:4] != "raw." else "batches"
+    )

@@ -1,0 +1,37 @@
+-- Weekdays (Mon–Fri) against weekends (Sat–Sun): always 2 rows.
+-- share_of_total_amount_pct = 100 * segment amount / all amount, rounded half-up.
+WITH segments AS (
+    SELECT * FROM (VALUES ('weekday'), ('weekend')) AS s(segment)
+),
+sales AS (
+    SELECT
+        CASE WHEN isodow(sale_date) >= 6 THEN 'weekend' ELSE 'weekday' END AS segment,
+        CAST(sum(quantity) AS BIGINT) AS tracks_sold,
+        count(DISTINCT invoice_id) AS invoices,
+        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount,
+        count(DISTINCT sale_date) AS sales_days
+    FROM trusted.sales
+    GROUP BY ALL
+),
+grand AS (
+    SELECT CAST(sum(amount) * 100 AS BIGINT) AS all_cents FROM trusted.sales
+)
+SELECT
+    g.segment,
+    coalesce(s.tracks_sold, 0) AS tracks_sold,
+    coalesce(s.invoices, 0) AS invoices,
+    coalesce(s.total_amount, CAST(0 AS DECIMAL(18, 2))) AS total_amount,
+    coalesce(s.sales_days, 0) AS sales_days,
+    CAST(
+        CAST((2 * CAST(s.total_amount * 100 AS BIGINT) // s.sales_days + 1) // 2 AS DECIMAL(18, 0))
+        * 0.01 AS DECIMAL(18, 2)
+    ) AS avg_amount_per_sales_day,
+    CAST(
+        CAST(
+            (20000 * CAST(coalesce(s.total_amount, 0) * 100 AS BIGINT) // t.all_cents + 1) // 2
+            AS DECIMAL(18, 0)
+        ) * 0.01 AS DECIMAL(18, 2)
+    ) AS share_of_total_amount_pct
+FROM segments AS g
+LEFT JOIN sales AS s ON s.segment = g.segment
+CROSS JOIN grand AS t

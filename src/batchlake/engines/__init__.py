@@ -1,0 +1,74 @@
+"""Compute engines: run a model's SQL (DuckDB dialect) over named tables, write the result.
+
+An engine reads tables given as Parquet files plus an Arrow schema (`TableSource`) and
+writes a query result as Parquet files into a storage location (`materialize`). The
+catalog then commits those files. Callers never see which engine ran, so DuckDB (the
+default) and Spark (`batchlake[spark]`) are interchangeable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from batchlake.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batchlake.config import EngineSettings
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A table as an engine reads it: `name` is `zone.table` or `raw.source.entity`."""
+
+    name: str
+    files: list[str]
+    schema: pa.Schema
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """What `Engine.materialize` wrote."""
+
+    files: list[str]
+    schema: pa.Schema
+    rows: int
+    bytes: int
+    content_hash: str
+
+
+class Engine(Protocol):
+    name: str
+
+    def register(self, tables: Iterable[TableSource]) -> None:
+        """Make tables readable by name in later SQL."""
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        """Run a SELECT and stream its result."""
+
+    def materialize(self, sql: str, location: str) -> Materialized:
+        """Write the result of a SELECT as Parquet files under `location`."""
+
+    def close(self) -> None: ...
+
+
+_ENGINES = {
+    "duckdb": ("batchlake.engines.duckdb", "DuckDBEngine", None),
+    "spark": ("batchlake.engines.spark", "SparkEngine", "spark"),
+}
+
+
+def create_engine(settings: EngineSettings, *, temp_directory: str | None = None) -> Engine:
+    """The engine named by `engine.type`, with a clear message when its extra is missing."""
+    module_name, class_name, extra = _ENGINES[settings.type]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        hint = f"pip install 'batchlake[{extra}]'" if extra else "reinstall batchlake"
+        raise ConfigError(f"engine '{settings.type}' is not available ({exc}); run {hint}") from exc
+    engine: Engine = getattr(module, class_name)(settings, temp_directory=temp_directory)
+    return engine

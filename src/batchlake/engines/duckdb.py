@@ -1,0 +1,204 @@
+"""The default engine: an in-process DuckDB connection per run.
+
+Tables are views over their Parquet files (`read_parquet([...], union_by_name)`), raw
+entities live in an attached in-memory database so `raw.<source>.<entity>` resolves,
+and results are written with `COPY ... TO` straight to Parquet (no Arrow round trip).
+Types that Iceberg or other readers cannot take are cast on the way out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+
+from batchlake import duck
+from batchlake.engines import Materialized, TableSource
+from batchlake.errors import ModelError, QueryError
+from batchlake.storage import filesystem_for, path_of, to_engine_path
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from batchlake.config import EngineSettings
+
+# DuckDB types that Iceberg (or DuckDB's own iceberg reader) cannot take, and their casts.
+# HUGEINT is written to Parquet as DOUBLE, so sums of integers are cast to DECIMAL(38,0).
+_PORTABLE_CASTS = {
+    "HUGEINT": "DECIMAL(38,0)",
+    "UHUGEINT": "DECIMAL(38,0)",
+    "UBIGINT": "DECIMAL(20,0)",
+    "UINTEGER": "BIGINT",
+    "USMALLINT": "INTEGER",
+    "UTINYINT": "INTEGER",
+    "TINYINT": "INTEGER",
+    "SMALLINT": "INTEGER",
+    "TIMESTAMP_NS": "TIMESTAMP",
+    "TIMESTAMP_MS": "TIMESTAMP",
+    "TIMESTAMP_S": "TIMESTAMP",
+    "INTERVAL": "VARCHAR",
+    "UUID": "VARCHAR",
+    "JSON": "VARCHAR",
+    "BIT": "VARCHAR",
+}
+
+_FILE_SIZE = "256MB"
+
+
+class DuckDBEngine:
+    """Runs DuckDB-dialect SQL in one in-memory connection."""
+
+    name = "duckdb"
+
+    def __init__(self, settings: EngineSettings, *, temp_directory: str | None = None) -> None:
+        self.settings = settings
+        self.con: duckdb.DuckDBPyConnection = duck.connect(
+            memory_limit=settings.memory_limit,
+            threads=settings.threads,
+            temp_directory=temp_directory,
+        )
+        # Order of rows in a written table carries no meaning; dropping it saves memory.
+        self.con.execute("SET preserve_insertion_order = false")
+        self._schemas: set[str] = set()
+        self._counter = itertools.count()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def register(self, tables: Iterable[TableSource]) -> None:
+        for table in tables:
+            parts = table.name.split(".")
+            if len(parts) == 3:
+                self._ensure_schema(parts[0], parts[1], attach=True)
+            elif len(parts) == 2:
+                self._ensure_schema(None, parts[0])
+            else:
+                raise QueryError(f"cannot register '{table.name}': use zone.table")
+            target = ".".join(duck.quote_ident(p) for p in parts)
+            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS {self._scan_sql(table)}")
+
+    def _ensure_schema(self, database: str | None, schema: str, attach: bool = False) -> None:
+        key = f"{database}.{schema}"
+        if key in self._schemas:
+            return
+        if attach and database is not None and database not in self._schemas:
+            self.con.execute(f"ATTACH ':memory:' AS {duck.quote_ident(database)}")
+            self._schemas.add(database)
+        qualified = (
+            f"{duck.quote_ident(database)}.{duck.quote_ident(schema)}"
+            if database
+            else duck.quote_ident(schema)
+        )
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified}")
+        self._schemas.add(key)
+
+    def _scan_sql(self, table: TableSource) -> str:
+        if not table.files:
+            # An empty table still has its columns: scan an empty Arrow table of that schema.
+            holder = f"__empty_{next(self._counter)}"
+            self.con.register(holder, table.schema.empty_table())
+            return f"SELECT * FROM {duck.quote_ident(holder)}"
+        files = exp.Array(expressions=[exp.Literal.string(to_engine_path(f)) for f in table.files])
+        scan = exp.func(
+            "read_parquet",
+            files,
+            exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
+        )
+        return exp.select("*").from_(scan).sql(dialect="duckdb")
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        import duckdb
+
+        try:
+            return self.con.execute(sql).fetch_record_batch(batch_rows)
+        except duckdb.Error as exc:
+            raise QueryError(_first_line(exc)) from exc
+
+    # -- writing -------------------------------------------------------------------------
+
+    def materialize(self, sql: str, location: str) -> Materialized:
+        import duckdb
+        import pyarrow.parquet as pq
+
+        try:
+            portable = self._portable_select(sql)
+            target = duck.quote_literal(to_engine_path(location))
+            copied = self.con.execute(
+                f"COPY ({portable}) TO {target} (FORMAT parquet, COMPRESSION zstd, "
+                f"FILE_SIZE_BYTES '{_FILE_SIZE}', FILENAME_PATTERN 'part-{{uuid}}')"
+            ).fetchone()
+        except duckdb.Error as exc:
+            raise ModelError(_first_line(exc)) from exc
+        rows = int(copied[0]) if copied else 0
+        fs = filesystem_for(location)
+        from pyarrow.fs import FileSelector
+
+        infos = [
+            i
+            for i in fs.get_file_info(FileSelector(path_of(location)))
+            if i.path.endswith(".parquet")
+        ]
+        prefix = location.split("://")[0] + "://" if "://" in location else ""
+        files = sorted(prefix + i.path for i in infos)
+        size = sum(int(i.size or 0) for i in infos)
+        if files:
+            schema = pq.read_schema(path_of(files[0]), filesystem=fs)
+        else:
+            schema = (
+                self.con.execute(f"SELECT * FROM ({portable}) LIMIT 0").fetch_arrow_table().schema
+            )
+        return Materialized(files, schema, rows, size, self._content_hash(files, schema))
+
+    def _portable_select(self, sql: str) -> str:
+        """Wrap the model's SELECT with casts for types other readers cannot take."""
+        described = self.con.execute(f"DESCRIBE {sql}").fetchall()
+        projections: list[exp.Expression] = []
+        needs_cast = False
+        for name, type_name, *_ in described:
+            column = exp.column(name, quoted=True)
+            cast = _cast_for(str(type_name))
+            if cast:
+                needs_cast = True
+                projections.append(
+                    exp.alias_(
+                        exp.cast(column, exp.DataType.build(cast, dialect="duckdb")),
+                        name,
+                        quoted=True,
+                    )
+                )
+            else:
+                projections.append(column)
+        if not needs_cast:
+            return sql
+        subquery = sqlglot.parse_one(sql, read="duckdb").subquery("__model")
+        return exp.select(*projections).from_(subquery).sql(dialect="duckdb")
+
+    def _content_hash(self, files: list[str], schema: pa.Schema) -> str:
+        """An order-independent fingerprint of the rows written (and their schema)."""
+        digest = hashlib.sha256(str(schema).encode())
+        if files:
+            scan = self._scan_sql(TableSource("", files, schema))
+            count, total = self.con.execute(
+                f"SELECT count(*), sum(hash(t)::HUGEINT) FROM ({scan}) AS t"
+            ).fetchone() or (0, 0)
+            digest.update(f"{count}:{total}".encode())
+        return digest.hexdigest()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _cast_for(type_name: str) -> str | None:
+    base = type_name.split("(")[0].strip().upper()
+    if base.startswith("ENUM"):
+        return "VARCHAR"
+    return _PORTABLE_CASTS.get(base)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

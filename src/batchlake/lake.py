@@ -1,0 +1,155 @@
+"""A lake project opened for use: settings, storage, metadata, catalog, and table lookup.
+
+`Lake` is what commands and the runner share. It resolves any table name of the lake
+(`raw.<source>.<entity>`, `trusted.<name>`, `refined.<name>`) to what an engine reads,
+and answers SQL over all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchlake.catalog import LakeCatalog, TableInfo
+from batchlake.config import Project, load_project
+from batchlake.engines import Engine, TableSource, create_engine
+from batchlake.errors import NotFoundError
+from batchlake.metadata import MetadataStore
+from batchlake.models import Model, load_models, table_references
+from batchlake.storage import Storage, path_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class RawEntityInfo:
+    """A raw entity as the catalog lists it (built from the batch manifest)."""
+
+    source: str
+    entity: str
+    rows: int
+    batches: int
+    last_batch_id: str
+    updated_at: datetime
+    columns: list[tuple[str, str]]
+
+    @property
+    def full_name(self) -> str:
+        return f"raw.{self.source}.{self.entity}"
+
+
+class Lake:
+    """An opened lake project."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.settings = project.settings
+
+    @classmethod
+    def open(cls, path: Path | str = ".") -> Lake:
+        return cls(load_project(path))
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(self.project.resolve_location(self.settings.storage.root))
+
+    @cached_property
+    def metadata(self) -> MetadataStore:
+        return MetadataStore(self.project.resolve_url(self.settings.metadata.url))
+
+    @cached_property
+    def catalog(self) -> LakeCatalog:
+        cat = self.settings.catalog
+        warehouse = cat.warehouse or self.storage.warehouse
+        return LakeCatalog(cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse)
+
+    def models(self) -> dict[str, Model]:
+        return load_models(self.project.models_dir)
+
+    def engine(self, temp_directory: str | None = None) -> Engine:
+        return create_engine(self.settings.engine, temp_directory=temp_directory)
+
+    # -- tables --------------------------------------------------------------------------
+
+    def raw_source(self, name: str) -> TableSource:
+        _, source, entity = name.split(".")
+        batches = self.metadata.batches(source, entity)
+        if not batches:
+            raise NotFoundError(
+                f"{name} has no captured data; run 'batchlake ingest {source}.{entity}'"
+            )
+        files = [b.path for b in batches if b.path]
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(path_of(files[-1]), filesystem=self.storage.filesystem)
+        return TableSource(name, files, schema)
+
+    def raw_version(self, name: str) -> str:
+        """A token that changes whenever a raw entity gets a new batch."""
+        _, source, entity = name.split(".")
+        ids = ",".join(b.batch_id for b in self.metadata.batches(source, entity))
+        return hashlib.sha256(ids.encode()).hexdigest()
+
+    def table_source(self, name: str) -> TableSource:
+        if name.startswith("raw."):
+            return self.raw_source(name)
+        table = self.catalog.load(name)
+        return TableSource(name, self.catalog.data_files(table), table.schema().as_arrow())
+
+    def table_names(self) -> list[str]:
+        raw = [f"raw.{s}.{e}" for s, e in self.metadata.raw_entities()]
+        return raw + self.catalog.table_names()
+
+    def table_info(self, name: str) -> TableInfo:
+        return self.catalog.info(name)
+
+    def raw_info(self) -> list[RawEntityInfo]:
+        import json
+
+        found = []
+        for source, entity in self.metadata.raw_entities():
+            batches = self.metadata.batches(source, entity)
+            last = batches[-1]
+            columns = [(c["name"], c["type"]) for c in json.loads(last.schema_json)]
+            found.append(
+                RawEntityInfo(
+                    source,
+                    entity,
+                    sum(b.rows for b in batches),
+                    len(batches),
+                    last.batch_id,
+                    last.finished_at,
+                    columns,
+                )
+            )
+        return found
+
+    # -- SQL -----------------------------------------------------------------------------
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> tuple[Engine, pa.RecordBatchReader]:
+        """Answer a SELECT over the lake's tables; the caller closes the returned engine."""
+        known = set(self.table_names())
+        try:
+            wanted = table_references(sql) & known
+        except Exception:  # not parseable by sqlglot: let the engine judge, with all tables
+            wanted = known
+        engine = self.engine()
+        try:
+            engine.register(self.table_source(name) for name in sorted(wanted))
+            return engine, engine.query(sql, batch_rows=batch_rows)
+        except BaseException:
+            engine.close()
+            raise
+
+    def query_table(self, sql: str) -> pa.Table:
+        """Answer a SELECT and return the whole result as an Arrow table."""
+        engine, reader = self.query(sql)
+        try:
+            return reader.read_all()
+        finally:
+            engine.close()

@@ -1,0 +1,319 @@
+"""The metadata database: runs, step runs, raw batches, cursors and locks.
+
+SQLite under the project's `.batchlake/` folder by default; any SQLAlchemy URL (PostgreSQL
+for teams) by configuration. The schema is versioned by the numbered migrations in
+`batchlake.metadata.migrations`, applied automatically on open.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from batchlake.errors import ConfigError
+from batchlake.metadata import tables as t
+from batchlake.metadata.migrations import all_migrations
+
+__all__ = ["BatchRecord", "LockHolder", "MetadataStore", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One captured batch of a raw entity, as recorded in the manifest."""
+
+    batch_id: str
+    source: str
+    entity: str
+    status: str
+    path: str | None
+    rows: int
+    bytes: int
+    schema_json: str
+    content_hash: str
+    started_at: datetime
+    finished_at: datetime
+    run_id: str | None = None
+    cursor_from: str | None = None
+    cursor_to: str | None = None
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    holder: str
+    host: str
+    pid: int
+    acquired_at: datetime
+    expires_at: datetime
+
+
+class MetadataStore:
+    """Access to the metadata database. Cheap to create; one per process is enough."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Wait for another writer instead of failing at once with "database is locked".
+            connect_args["timeout"] = 30
+        try:
+            self.engine = sa.create_engine(url, connect_args=connect_args, future=True)
+        except (sa.exc.ArgumentError, ImportError) as exc:
+            raise ConfigError(f"metadata.url '{url}' cannot be used: {exc}") from exc
+        self.migrate()
+
+    # -- schema --------------------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply the migrations not applied yet; return their versions."""
+        applied: list[int] = []
+        try:
+            with self.engine.begin() as conn:
+                t.schema_migrations.create(conn, checkfirst=True)
+                done = {row[0] for row in conn.execute(sa.select(t.schema_migrations.c.version))}
+                for migration in all_migrations():
+                    if migration.version in done:
+                        continue
+                    migration.module.upgrade(conn)
+                    conn.execute(
+                        t.schema_migrations.insert().values(
+                            version=migration.version, name=migration.name, applied_at=utcnow()
+                        )
+                    )
+                    applied.append(migration.version)
+        except sa.exc.OperationalError as exc:
+            raise ConfigError(
+                f"cannot open the metadata database ({self.url}): {exc.orig}; "
+                "check metadata.url in batchlake.toml"
+            ) from exc
+        return applied
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(sa.func.max(t.schema_migrations.c.version))).scalar()
+        return int(value or 0)
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, command: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.insert().values(
+                    run_id=run_id,
+                    command=command,
+                    status="running",
+                    started_at=utcnow(),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                )
+            )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.run_id == run_id)
+                .values(status=status, finished_at=utcnow(), error=error)
+            )
+
+    def abandon_stale_runs(self, alive: Sequence[str] = ()) -> int:
+        """Mark runs left 'running' by a dead process as 'killed'; return how many."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(t.runs.c.run_id, t.runs.c.host, t.runs.c.pid).where(
+                    t.runs.c.status == "running"
+                )
+            ).all()
+            stale = [r.run_id for r in rows if r.run_id not in alive and not _alive(r.host, r.pid)]
+            for run_id in stale:
+                conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.run_id == run_id)
+                    .values(status="killed", finished_at=utcnow(), error="the process died")
+                )
+                conn.execute(
+                    t.step_runs.update()
+                    .where((t.step_runs.c.run_id == run_id) & (t.step_runs.c.status == "running"))
+                    .values(status="killed", finished_at=utcnow())
+                )
+        return len(stale)
+
+    def start_step(self, run_id: str, step: str, kind: str) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.step_runs.insert().values(
+                    run_id=run_id, step=step, kind=kind, status="running", started_at=utcnow()
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_step(self, step_id: int, status: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.step_runs.update()
+                .where(t.step_runs.c.id == step_id)
+                .values(status=status, finished_at=utcnow(), **values)
+            )
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        query = sa.select(t.runs).order_by(t.runs.c.started_at.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.run_id == run_id)).first()
+            if row is None:
+                matches = conn.execute(
+                    sa.select(t.runs).where(t.runs.c.run_id.startswith(run_id)).limit(2)
+                ).all()
+                row = matches[0] if len(matches) == 1 else None
+        return _row(row) if row is not None else None
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        query = (
+            sa.select(t.step_runs).where(t.step_runs.c.run_id == run_id).order_by(t.step_runs.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    # -- raw batches ---------------------------------------------------------------------
+
+    def record_batch(self, batch: BatchRecord) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.batches.insert().values(**batch.__dict__))
+
+    def find_batch_by_hash(self, source: str, entity: str, content_hash: str) -> str | None:
+        query = sa.select(t.batches.c.batch_id).where(
+            (t.batches.c.source == source)
+            & (t.batches.c.entity == entity)
+            & (t.batches.c.content_hash == content_hash)
+            & (t.batches.c.status == "written")
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).scalar()
+
+    def batches(
+        self, source: str | None = None, entity: str | None = None, status: str | None = "written"
+    ) -> list[BatchRecord]:
+        query = sa.select(t.batches).order_by(t.batches.c.batch_id)
+        if source is not None:
+            query = query.where(t.batches.c.source == source)
+        if entity is not None:
+            query = query.where(t.batches.c.entity == entity)
+        if status is not None:
+            query = query.where(t.batches.c.status == status)
+        with self.engine.connect() as conn:
+            return [BatchRecord(**_row(r)) for r in conn.execute(query)]
+
+    def raw_entities(self) -> list[tuple[str, str]]:
+        query = (
+            sa.select(t.batches.c.source, t.batches.c.entity)
+            .where(t.batches.c.status == "written")
+            .distinct()
+            .order_by(t.batches.c.source, t.batches.c.entity)
+        )
+        with self.engine.connect() as conn:
+            return [(r.source, r.entity) for r in conn.execute(query)]
+
+    # -- locks ---------------------------------------------------------------------------
+
+    def acquire_lock(self, name: str, holder: str, ttl: timedelta) -> LockHolder | None:
+        """Take the lock `name`; return None on success, else who holds it.
+
+        A lock whose holder died (same host, process gone) or whose lease expired is
+        taken over. Races are settled by the primary key and a conditional update.
+        """
+        host, pid, now = socket.gethostname(), os.getpid(), utcnow()
+        values = {
+            "holder": holder,
+            "host": host,
+            "pid": pid,
+            "acquired_at": now,
+            "expires_at": now + ttl,
+        }
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
+            if row is None:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(t.locks.insert().values(name=name, **values))
+                    return None
+                except sa.exc.IntegrityError:
+                    row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
+                    assert row is not None
+            current = LockHolder(
+                row.holder, row.host, row.pid, _aware(row.acquired_at), _aware(row.expires_at)
+            )  # type: ignore[arg-type]
+            dead = current.expires_at < now or (
+                current.host == host and not _alive(current.host, current.pid)
+            )
+            if current.holder == holder or dead:
+                taken = conn.execute(
+                    t.locks.update()
+                    .where((t.locks.c.name == name) & (t.locks.c.holder == current.holder))
+                    .values(**values)
+                )
+                if taken.rowcount == 1:
+                    return None
+            return current
+
+    def renew_lock(self, name: str, holder: str, ttl: timedelta) -> bool:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.locks.update()
+                .where((t.locks.c.name == name) & (t.locks.c.holder == holder))
+                .values(expires_at=utcnow() + ttl)
+            )
+        return result.rowcount == 1
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.locks.delete().where((t.locks.c.name == name) & (t.locks.c.holder == holder))
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _row(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    return {k: _aware(v) if isinstance(v, datetime) else v for k, v in data.items()}
+
+
+def _alive(host: str | None, pid: int | None) -> bool:
+    """Whether a process is alive; processes on other hosts are assumed alive."""
+    if host != socket.gethostname() or pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def iter_chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,282 @@
+"""The Chinook pipeline's tables, compared with an independent oracle.
+
+The pipeline (SQL models run by batchlake) is driven through the CLI on two
+sources: a generated demo database and, when it is present, the real Chinook
+sample. Every refined table, and trusted.customer_employee_history, is read
+back with ``batchlake query --format json`` and compared, as a multiset of rows
+and with its exact column order, against tests/oracle/chinook.py, which
+recomputes the same tables in plain Python straight from the SQLite source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.oracle.chinook import (  # noqa: E402
+    COLUMNS,
+    KEYS,
+    REFINED_TABLES,
+    TRUSTED_TABLES,
+    customer_employee_history,
+    refined_tables,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REAL_CHINOOK = REPO.parent / "shared" / "datasets" / "chinook" / "chinook.sqlite"
+DEMO_INVOICES = 1500
+DEMO_SEED = 11
+CLI_TIMEOUT = 900  # seconds, per command
+
+ALL_TABLES = REFINED_TABLES + TRUSTED_TABLES
+DECIMAL_TABLES = tuple(t for t in ALL_TABLES if any(kind == "dec" for _, kind in COLUMNS[t]))
+
+
+def _zone(table: str) -> str:
+    return "trusted" if table in TRUSTED_TABLES else "refined"
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run `python -m batchlake ARGS`; fail the test with its output when it fails."""
+    cmd = [sys.executable, "-m", "batchlake", *args]
+    try:
+        proc = subprocess.run(
+            cmd,
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=CLI_TIMEOUT,
+        )
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(
+            f"command failed with exit code {exc.returncode}: {' '.join(cmd)}\n"
+            f"--- stdout ---\n{exc.stdout[-5000:]}\n--- stderr ---\n{exc.stderr[-5000:]}",
+            pytrace=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"command timed out after {exc.timeout}s: {' '.join(cmd)}", pytrace=False)
+    return proc.stdout
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "CHINOOK_URL"}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Lake:
+    """A Chinook lake project built by the pipeline, with the source it was built from."""
+
+    name: str
+    project: Path
+    source: Path
+    _tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _expected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        out = _cli("query", "--project", str(self.project), "--format", "json", sql, env=_env())
+        try:
+            rows = json.loads(out)
+        except json.JSONDecodeError as exc:
+            pytest.fail(f"`batchlake query` did not print JSON ({exc}):\n{out[:2000]}")
+        assert isinstance(rows, list), f"expected a JSON array, got {type(rows).__name__}"
+        return rows
+
+    def table(self, name: str) -> list[dict[str, Any]]:
+        """The pipeline's rows of a table (queried once)."""
+        if name not in self._tables:
+            self._tables[name] = self.query(f"SELECT * FROM {_zone(name)}.{name}")
+        return self._tables[name]
+
+    def expected(self, name: str) -> list[dict[str, Any]]:
+        """The oracle's rows of a table (computed once)."""
+        if not self._expected:
+            self._expected.update(refined_tables(self.source))
+            self._expected["customer_employee_history"] = customer_employee_history(self.source)
+        return self._expected[name]
+
+
+@pytest.fixture(scope="module")
+def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    project = tmp_path_factory.mktemp("chinook-demo") / "lake"
+    _cli(
+        "demo",
+        "--dir",
+        str(project),
+        "--invoices",
+        str(DEMO_INVOICES),
+        "--seed",
+        str(DEMO_SEED),
+        env=_env(),
+    )
+    source = project / "data" / "chinook.sqlite"
+    assert source.is_file(), f"`batchlake demo` did not write its source database at {source}"
+    return Lake("generated", project, source)
+
+
+@pytest.fixture(scope="module")
+def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    if not REAL_CHINOOK.is_file():
+        pytest.skip(f"the real Chinook database is not available at {REAL_CHINOOK}")
+    base = tmp_path_factory.mktemp("chinook-real")
+    # A private copy, so neither side can touch the shared dataset.
+    source = base / "chinook.sqlite"
+    shutil.copyfile(REAL_CHINOOK, source)
+    project = base / "lake"
+    _cli("init", "--example", "chinook", str(project), env=_env())
+    _cli("run", "--project", str(project), env=_env(CHINOOK_URL=f"sqlite:///{source}"))
+    return Lake("real", project, source)
+
+
+@pytest.fixture(scope="module", params=["generated", "real"])
+def lake(request: pytest.FixtureRequest) -> Lake:
+    return request.getfixturevalue(f"{request.param}_lake")
+
+
+# --------------------------------------------------------------------------- normalising
+
+
+def _normalise_value(table: str, column: str, kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    problem = f"{table}.{column}: cannot read {value!r} as {kind}"
+    if kind == "dec":
+        if isinstance(value, bool):
+            raise AssertionError(problem)
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise AssertionError(problem) from None
+    if kind == "int":
+        if isinstance(value, bool):
+            raise AssertionError(problem)
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise AssertionError(problem) from None
+        if number != number.to_integral_value():
+            raise AssertionError(problem)
+        return int(number)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise AssertionError(problem)
+        return value
+    return value  # text: compared as it is
+
+
+def _is_cents(value: Any) -> bool:
+    """A JSON string holding a decimal number with exactly two fractional digits."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return Decimal(value).as_tuple().exponent == -2
+    except InvalidOperation:
+        return False
+
+
+def _normalise(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        tuple(
+            _normalise_value(table, column, kind, row.get(column))
+            for column, kind in COLUMNS[table]
+        )
+        for row in rows
+    ]
+
+
+def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
+    return tuple((v is None, f"{v:>20}" if isinstance(v, int | Decimal) else str(v)) for v in row)
+
+
+def _assert_same_rows(
+    table: str, expected: list[tuple[Any, ...]], got: list[tuple[Any, ...]]
+) -> None:
+    """Equal as multisets, or fail showing the first differences column by column."""
+    want, have = Counter(expected), Counter(got)
+    if want == have:
+        return
+    names = [column for column, _ in COLUMNS[table]]
+    missing = sorted((want - have).elements(), key=_sort_key)
+    extra = sorted((have - want).elements(), key=_sort_key)
+    report = [
+        f"{table}: the oracle has {len(expected)} rows, the pipeline {len(got)}; "
+        f"{len(missing)} expected rows are missing and {len(extra)} rows are unexpected."
+    ]
+    key_at = [names.index(k) for k in KEYS[table]]
+
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row[i] for i in key_at)
+
+    missing_by_key = {key(r): r for r in missing}
+    extra_by_key = {key(r): r for r in extra}
+    both = [k for k in missing_by_key if k in extra_by_key]
+    if both:
+        report.append(f"Rows whose key {KEYS[table]} exists on both sides but differs:")
+    for k in both[:10]:
+        want_row, have_row = missing_by_key[k], extra_by_key[k]
+        diffs = [
+            f"{name}: expected {w!r}, got {h!r}"
+            for name, w, h in zip(names, want_row, have_row, strict=True)
+            if w != h
+        ]
+        report.append(f"  {dict(zip(KEYS[table], k, strict=True))}: " + "; ".join(diffs))
+    only_missing = [r for r in missing if key(r) not in extra_by_key]
+    only_extra = [r for r in extra if key(r) not in missing_by_key]
+    for label, rows in (("missing from the pipeline", only_missing), ("unexpected", only_extra)):
+        if rows:
+            report.append(f"Rows {label} ({len(rows)}), first ones:")
+            report.extend(f"  {dict(zip(names, r, strict=True))}" for r in rows[:10])
+    pytest.fail("\n".join(report), pytrace=False)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("table", ALL_TABLES)
+def test_columns_match_the_spec(lake: Lake, table: str) -> None:
+    rows = lake.table(table)
+    assert rows, f"{_zone(table)}.{table} is empty on the {lake.name} data"
+    expected = [column for column, _ in COLUMNS[table]]
+    columns = list(rows[0])
+    assert set(columns) == set(expected), (
+        f"{table}: missing {sorted(set(expected) - set(columns))}, "
+        f"unexpected {sorted(set(columns) - set(expected))}"
+    )
+    assert columns == expected, f"{table}: column order differs"
+
+
+@pytest.mark.parametrize("table", ALL_TABLES)
+def test_rows_match_the_oracle(lake: Lake, table: str) -> None:
+    expected = lake.expected(table)
+    assert expected, f"the oracle computed no rows for {table} on the {lake.name} data"
+    _assert_same_rows(table, _normalise(table, expected), _normalise(table, lake.table(table)))
+
+
+@pytest.mark.parametrize("table", DECIMAL_TABLES)
+def test_decimals_are_exact_strings(lake: Lake, table: str) -> None:
+    """Money and ratios leave the CLI as JSON strings with exactly two decimals."""
+    decimal_columns = [column for column, kind in COLUMNS[table] if kind == "dec"]
+    bad = [
+        (column, row[column])
+        for row in lake.table(table)
+        for column in decimal_columns
+        if row.get(column) is not None and not _is_cents(row[column])
+    ]
+    assert not bad, f"{table}: decimals not given as 'N.NN' strings, e.g. {bad[:5]}"
