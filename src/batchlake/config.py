@@ -169,7 +169,10 @@ def interpolate(value: Any, *, key: str = "", env: dict[str, str] | None = None)
 
 def _describe(error: ValidationError, path: Path) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"] if not str(part).startswith("function"))
+    loc = [str(part) for part in first["loc"] if not str(part).startswith("function")]
+    if loc[:1] == ["sources"] and len(loc) > 3:
+        del loc[2]  # the discriminator tag (the source's type), not a key of the file
+    key = ".".join(loc)
     others = len(error.errors()) - 1
     more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
     return f"{path}: '{key}': {first['msg']}{more}"

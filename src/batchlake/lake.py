@@ -14,10 +14,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchlake.catalog import LakeCatalog, TableInfo
+from batchlake.catalog import ZONES, LakeCatalog, TableInfo
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
-from batchlake.errors import NotFoundError
+from batchlake.errors import ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
 from batchlake.models import Model, load_models, table_references
 from batchlake.storage import Storage, path_of
@@ -135,9 +135,20 @@ class Lake:
         """Answer a SELECT over the lake's tables; the caller closes the returned engine."""
         known = set(self.table_names())
         try:
-            wanted = table_references(sql) & known
-        except Exception:  # not parseable by sqlglot: let the engine judge, with all tables
-            wanted = known
+            referenced = table_references(sql)
+        except ModelError as exc:
+            if "does not parse" not in str(exc):
+                raise QueryError(str(exc).replace("query: ", "")) from exc
+            referenced = known  # sqlglot cannot parse it: let the engine judge, with all tables
+        unknown = sorted(
+            name for name in referenced - known if name.split(".")[0] in ("raw", *ZONES)
+        )
+        if unknown:
+            raise NotFoundError(
+                f"no table {', '.join(unknown)} in the lake; "
+                "run 'batchlake catalog' to list tables (or 'batchlake run' to build them)"
+            )
+        wanted = referenced & known
         engine = self.engine()
         try:
             engine.register(self.table_source(name) for name in sorted(wanted))
