@@ -79,7 +79,8 @@ class SqlSource:
             if wanted in (table, snake_case(table)):
                 return entity
         raise SourceError(
-            f"source '{self.name}' has no table '{wanted}' (it has: {', '.join(tables) or 'none'}); "
+            f"source '{self.name}' has no table '{wanted}' "
+            f"(it has: {', '.join(tables) or 'none'}); "
             f"fix sources.{self.name}.tables"
         )
 
