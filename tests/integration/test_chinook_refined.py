@@ -1,10 +1,16 @@
 """The Chinook pipeline's tables, compared with an independent oracle.
 
-The pipeline (SQL models run by batchlake) is driven through the CLI on two
-sources: a generated demo database and, when it is present, the real Chinook
-sample. Every refined table, and trusted.customer_employee_history, is read
-back with ``batchlake query --format json`` and compared, as a multiset of rows
-and with its exact column order, against tests/oracle/chinook.py, which
+The pipeline (SQL models run by batchlake) is driven through the CLI on three
+sources: a generated demo database, the real Chinook sample (when it is
+present) and an "edge" copy of the generated database edited to hold the cases
+the specification spells out but the clean data never shows (tracks without
+album or genre, customers without a rep, reps without a manager, a month and a
+weekday without sales, prices with no exact binary float, artist names
+differing only in case, deeper manager chains). A fourth source adds invoices
+without lines to the generated database. Every
+refined table, and trusted.customer_employee_history, is read back with
+``batchlake query --format json`` and compared, as a multiset of rows and with
+its exact column order, against tests/oracle/chinook.py, which
 recomputes the same tables in plain Python straight from the SQLite source.
 """
 
@@ -13,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -135,17 +142,103 @@ def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     if not REAL_CHINOOK.is_file():
         pytest.skip(f"the real Chinook database is not available at {REAL_CHINOOK}")
-    base = tmp_path_factory.mktemp("chinook-real")
     # A private copy, so neither side can touch the shared dataset.
-    source = base / "chinook.sqlite"
+    source = tmp_path_factory.mktemp("chinook-real") / "chinook.sqlite"
     shutil.copyfile(REAL_CHINOOK, source)
-    project = base / "lake"
+    return _lake_from("real", source)
+
+
+def _make_edge_source(clean: Path, edge: Path) -> None:
+    """A copy of clean with the specification's corner cases written into it."""
+    shutil.copyfile(clean, edge)
+    conn = sqlite3.connect(edge)
+    try:
+        months = [
+            m
+            for (m,) in conn.execute(
+                "SELECT DISTINCT substr(InvoiceDate, 1, 7) FROM Invoice ORDER BY 1"
+            )
+        ]
+        quiet_month = months[len(months) // 2]  # a month without sales: growth_pct is NULL after it
+        conn.executescript(
+            f"""
+            -- no sales on Sundays (strftime %w: 0 = Sunday) nor in {quiet_month}
+            DELETE FROM InvoiceLine WHERE InvoiceId IN (
+                SELECT InvoiceId FROM Invoice
+                WHERE strftime('%w', InvoiceDate) = '0'
+                   OR substr(InvoiceDate, 1, 7) = '{quiet_month}');
+            DELETE FROM Invoice
+                WHERE strftime('%w', InvoiceDate) = '0'
+                   OR substr(InvoiceDate, 1, 7) = '{quiet_month}';
+            -- the best sellers lose their album (so their artist), some tracks their genre
+            UPDATE Track SET AlbumId = NULL WHERE TrackId IN (
+                SELECT TrackId FROM InvoiceLine GROUP BY TrackId
+                ORDER BY count(*) DESC, TrackId LIMIT 40);
+            UPDATE Track SET GenreId = NULL WHERE TrackId % 7 = 0;
+            -- names equal but for case, and two artists with the same name
+            UPDATE Artist SET Name = lower(Name) WHERE ArtistId % 2 = 1;
+            UPDATE Artist SET Name = 'Twin' WHERE ArtistId IN (1, 2);
+            -- prices with no exact binary representation
+            UPDATE InvoiceLine SET UnitPrice = 0.29 WHERE InvoiceLineId % 13 = 0;
+            UPDATE InvoiceLine SET UnitPrice = 1.15 WHERE InvoiceLineId % 17 = 0;
+            UPDATE InvoiceLine SET UnitPrice = 0.57, Quantity = 3 WHERE InvoiceLineId % 19 = 0;
+            UPDATE Invoice SET Total = coalesce((
+                SELECT round(sum(UnitPrice * Quantity), 2) FROM InvoiceLine l
+                WHERE l.InvoiceId = Invoice.InvoiceId), 0);
+            -- customers without a rep, reps without a manager, a three-level chain
+            UPDATE Customer SET SupportRepId = NULL WHERE CustomerId % 10 = 0;
+            UPDATE Customer SET SupportRepId = 1 WHERE CustomerId % 10 = 1;
+            UPDATE Employee SET ReportsTo = 6 WHERE EmployeeId = 2;
+            """
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _make_lineless_source(clean: Path, path: Path) -> None:
+    """A copy of clean plus two invoices without lines: on a day with sales and on a new day."""
+    shutil.copyfile(clean, path)
+    conn = sqlite3.connect(path)
+    try:
+        next_id = conn.execute("SELECT max(InvoiceId) + 1 FROM Invoice").fetchone()[0]
+        days = {
+            d for (d,) in conn.execute("SELECT DISTINCT substr(InvoiceDate, 1, 10) FROM Invoice")
+        }
+        last_month = max(days)[:7]
+        new_day = next(day for n in range(1, 29) if (day := f"{last_month}-{n:02d}") not in days)
+        conn.executemany(
+            "INSERT INTO Invoice (InvoiceId, CustomerId, InvoiceDate, Total) VALUES (?, 3, ?, 0)",
+            [(next_id, f"{min(days)} 12:00:00"), (next_id + 1, f"{new_day} 08:30:00")],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def _lake_from(name: str, source: Path) -> Lake:
+    """Scaffold the Chinook example next to source and run it on that database."""
+    project = source.parent / "lake"
     _cli("init", "--example", "chinook", str(project), env=_env())
     _cli("run", "--project", str(project), env=_env(CHINOOK_URL=f"sqlite:///{source}"))
-    return Lake("real", project, source)
+    return Lake(name, project, source)
 
 
-@pytest.fixture(scope="module", params=["generated", "real"])
+@pytest.fixture(scope="module")
+def edge_lake(tmp_path_factory: pytest.TempPathFactory, generated_lake: Lake) -> Lake:
+    source = tmp_path_factory.mktemp("chinook-edge") / "chinook.sqlite"
+    _make_edge_source(generated_lake.source, source)
+    return _lake_from("edge", source)
+
+
+@pytest.fixture(scope="module")
+def lineless_lake(tmp_path_factory: pytest.TempPathFactory, generated_lake: Lake) -> Lake:
+    source = tmp_path_factory.mktemp("chinook-lineless") / "chinook.sqlite"
+    _make_lineless_source(generated_lake.source, source)
+    return _lake_from("lineless", source)
+
+
+@pytest.fixture(scope="module", params=["generated", "real", "edge"])
 def lake(request: pytest.FixtureRequest) -> Lake:
     return request.getfixturevalue(f"{request.param}_lake")
 
@@ -280,3 +373,16 @@ def test_decimals_are_exact_strings(lake: Lake, table: str) -> None:
         if row.get(column) is not None and not _is_cents(row[column])
     ]
     assert not bad, f"{table}: decimals not given as 'N.NN' strings, e.g. {bad[:5]}"
+
+
+def test_invoices_without_lines_still_count(lineless_lake: Lake) -> None:
+    """An invoice without lines is an invoice: counted, with no tracks and 0.00."""
+    failures = []
+    for table in ALL_TABLES:
+        expected = _normalise(table, lineless_lake.expected(table))
+        got = _normalise(table, lineless_lake.table(table))
+        try:
+            _assert_same_rows(table, expected, got)
+        except pytest.fail.Exception as exc:
+            failures.append(str(exc))
+    assert not failures, "\n\n".join(failures)

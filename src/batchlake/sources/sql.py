@@ -22,6 +22,15 @@ if TYPE_CHECKING:
     from batchlake.config import Project, SqlSourceSettings
 
 _ALIAS = "src"
+# Schemas of the database system itself, never captured by `tables = "*"`.
+_SYSTEM_SCHEMAS = {
+    "information_schema",
+    "pg_catalog",
+    "pg_toast",
+    "mysql",
+    "performance_schema",
+    "sys",
+}
 
 
 class SqlSource:
@@ -49,10 +58,11 @@ class SqlSource:
             con.execute(f"ATTACH {duck.quote_literal(target)} AS {_ALIAS} (TYPE {kind}, READ_ONLY)")
         except duckdb.Error as exc:
             con.close()
+            detail = _scrub(str(exc).splitlines()[0], self.url)
             raise SourceError(
                 f"source '{self.name}': cannot connect to {_redact(self.url)}: "
-                f"{str(exc).splitlines()[0]}; check sources.{self.name}.url"
-            ) from exc
+                f"{detail}; check sources.{self.name}.url"
+            ) from None
         return con
 
     def _discover(self) -> dict[str, tuple[str, str]]:
@@ -62,9 +72,12 @@ class SqlSource:
                 "WHERE database_name = ? ORDER BY schema_name, table_name",
                 [_ALIAS],
             ).fetchall()
-            default_schemas = {"main", "public", ""}
+            # MySQL's schema is the database of the URL: its tables need no prefix either.
+            default_schemas = {"main", "public", "", urlsplit(self.url).path.lstrip("/")}
             found: dict[str, tuple[str, str]] = {}
             for schema, table in rows:
+                if schema in _SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
+                    continue
                 label = table if schema in default_schemas else f"{schema}_{table}"
                 entity = snake_case(label) if self.settings.naming == "snake_case" else label
                 found[entity] = (schema, table)
@@ -150,6 +163,15 @@ def _attach_target(url: str, name: str) -> tuple[str, str]:
         f"sources.{name}.url: scheme '{scheme}' is not supported; "
         "use sqlite:///, postgresql:// or mysql://"
     )
+
+
+def _scrub(text: str, url: str) -> str:
+    """`text` with the URL's password (as written and decoded) replaced by ***."""
+    password = urlsplit(url).password
+    if password:
+        for secret in {password, unquote(password)}:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _redact(url: str) -> str:

@@ -5,8 +5,8 @@ WITH per_customer AS (
     SELECT
         customer_id,
         count(DISTINCT invoice_id) AS total_purchases,
-        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_spent,
-        CAST(sum(quantity) AS BIGINT) AS tracks_bought,
+        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_spent,
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_bought,
         CAST(sum(CAST(quantity AS BIGINT) * milliseconds) AS BIGINT) AS weighted_ms,
         count(DISTINCT genre_id) AS unique_genres,
         CAST(coalesce(sum(quantity) FILTER (WHERE genre_name = 'Rock'), 0) AS BIGINT) AS rock,

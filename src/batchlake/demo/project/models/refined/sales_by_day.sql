@@ -4,10 +4,10 @@
 WITH days AS (
     SELECT
         sale_date,
-        CAST(sum(quantity) AS BIGINT) AS tracks_sold,
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
         count(DISTINCT invoice_id) AS invoices,
         count(DISTINCT customer_id) AS unique_customers,
-        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount
+        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount
     FROM trusted.sales
     GROUP BY sale_date
 )

@@ -3,8 +3,8 @@
 WITH months AS (
     SELECT
         CAST(date_trunc('month', sale_date) AS DATE) AS month_start,
-        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount,
-        CAST(sum(quantity) AS BIGINT) AS tracks_sold,
+        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
         count(DISTINCT invoice_id) AS invoices
     FROM trusted.sales
     GROUP BY ALL

@@ -10,9 +10,9 @@ WITH weekdays AS (
 sales AS (
     SELECT
         CAST(isodow(sale_date) AS INTEGER) AS weekday_number,
-        CAST(sum(quantity) AS BIGINT) AS tracks_sold,
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
         count(DISTINCT invoice_id) AS invoices,
-        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount,
+        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
         count(DISTINCT sale_date) AS sales_days
     FROM trusted.sales
     GROUP BY ALL

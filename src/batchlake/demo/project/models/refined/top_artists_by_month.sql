@@ -6,13 +6,13 @@ WITH per_artist AS (
         strftime(sale_date, '%Y-%m') AS month,
         artist_id,
         artist_name,
-        CAST(sum(quantity) AS BIGINT) AS tracks_sold
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold
     FROM trusted.sales
     WHERE artist_id IS NOT NULL
     GROUP BY ALL
 ),
 month_totals AS (
-    SELECT strftime(sale_date, '%Y-%m') AS month, CAST(sum(quantity) AS BIGINT) AS all_tracks
+    SELECT strftime(sale_date, '%Y-%m') AS month, CAST(coalesce(sum(quantity), 0) AS BIGINT) AS all_tracks
     FROM trusted.sales
     GROUP BY ALL
 ),

@@ -6,15 +6,15 @@ WITH segments AS (
 sales AS (
     SELECT
         CASE WHEN isodow(sale_date) >= 6 THEN 'weekend' ELSE 'weekday' END AS segment,
-        CAST(sum(quantity) AS BIGINT) AS tracks_sold,
+        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
         count(DISTINCT invoice_id) AS invoices,
-        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount,
+        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
         count(DISTINCT sale_date) AS sales_days
     FROM trusted.sales
     GROUP BY ALL
 ),
 grand AS (
-    SELECT CAST(sum(amount) * 100 AS BIGINT) AS all_cents FROM trusted.sales
+    SELECT CAST(coalesce(sum(amount), 0) * 100 AS BIGINT) AS all_cents FROM trusted.sales
 )
 SELECT
     g.segment,
