@@ -149,9 +149,10 @@ def update_digest(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
     import pyarrow.compute as pc
 
     columns = []
-    for column in batch.columns:
+    for index, column in enumerate(batch.columns):
         if column.null_count:
             mask = column.is_null().to_numpy(zero_copy_only=False)
+            digest.update(f"nulls of column {index}:".encode())
             digest.update(mask.tobytes())
             filler = _zero(column.type)
             if filler is not None:

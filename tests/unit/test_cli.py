@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from batchlake.cli import app
+
+runner = CliRunner()
+
+
+def test_help_of_every_command() -> None:
+    for command in ("init", "demo", "run", "ingest", "query", "catalog", "runs"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_init_empty_project_then_refuse_overwrite(tmp_path: Path) -> None:
+    target = tmp_path / "my-lake"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    text = (target / "batchlake.toml").read_text()
+    assert 'name = "my_lake"' in text
+    assert (target / "models" / "trusted").is_dir() and (target / "models" / "refined").is_dir()
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code != 0
+
+
+def test_init_example_copies_models(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["init", "--example", "chinook", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    refined = {p.stem for p in (tmp_path / "c" / "models" / "refined").glob("*.sql")}
+    assert {"sales_by_day", "customer_features", "best_month_per_year"} <= refined
+    bad = runner.invoke(app, ["init", "--example", "nope", str(tmp_path / "d")])
+    assert bad.exit_code != 0

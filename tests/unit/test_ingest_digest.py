@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+from batchlake.ingest import update_digest
+
+
+def digest(batch: pa.RecordBatch) -> str:
+    h = hashlib.sha256()
+    update_digest(h, batch)
+    return h.hexdigest()
+
+
+def int_array_with_garbage(garbage: int) -> pa.Array:
+    """[1, NULL, 3] where the bytes under the NULL slot hold `garbage`."""
+    validity = pa.py_buffer(bytes([0b101]))
+    values = pa.array([1, garbage, 3], pa.int64()).buffers()[1]
+    return pa.Array.from_buffers(pa.int64(), 3, [validity, values], null_count=1)
+
+
+def test_bytes_under_nulls_do_not_change_the_hash() -> None:
+    a = pa.RecordBatch.from_arrays([int_array_with_garbage(0)], names=["x"])
+    b = pa.RecordBatch.from_arrays([int_array_with_garbage(987654321)], names=["x"])
+    assert a.column(0).to_pylist() == b.column(0).to_pylist() == [1, None, 3]
+    assert digest(a) == digest(b)
+
+
+def test_values_and_null_positions_change_the_hash() -> None:
+    base = pa.RecordBatch.from_pydict({"x": [1, None, 3], "s": ["a", None, "c"]})
+    other_value = pa.RecordBatch.from_pydict({"x": [1, None, 4], "s": ["a", None, "c"]})
+    null_vs_zero = pa.RecordBatch.from_pydict({"x": [1, 0, 3], "s": ["a", None, "c"]})
+    null_vs_empty = pa.RecordBatch.from_pydict({"x": [1, None, 3], "s": ["a", "", "c"]})
+    hashes = {digest(b) for b in (base, other_value, null_vs_zero, null_vs_empty)}
+    assert len(hashes) == 4
+
+
+def test_slices_hash_like_copies() -> None:
+    whole = pa.RecordBatch.from_pydict({"x": [9, 1, None, 3], "d": [None, 1.5, 2.5, None]})
+    sliced = whole.slice(1, 3)
+    copy = pa.RecordBatch.from_pydict({"x": [1, None, 3], "d": [1.5, 2.5, None]})
+    assert digest(sliced) == digest(copy)
