@@ -127,7 +127,8 @@ class LakeCatalog:
         updated_at = None
         if snapshot is not None:
             summary = snapshot.summary
-            rows = int(summary["total-records"]) if summary and "total-records" in summary else 0
+            total = summary.get("total-records") if summary else None
+            rows = int(total) if total is not None else 0
             updated_at = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
         props = dict(table.properties)
         upstream = [u for u in props.get(PROP_UPSTREAM, "").split(",") if u]
@@ -149,7 +150,7 @@ class LakeCatalog:
         found = []
         for snap in table.snapshots():
             summary = snap.summary
-            rows = summary.get("total-records") if summary else None
+            rows: str | None = summary.get("total-records") if summary else None
             found.append(
                 Snapshot(
                     snap.snapshot_id,

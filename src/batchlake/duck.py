@@ -23,7 +23,7 @@ def connect(
     import duckdb
     import duckdb_ext
 
-    config: dict[str, str | int | bool] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "extension_directory": duckdb_ext.get_extension_dir(),
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": True,

@@ -30,7 +30,8 @@ def test_register_and_materialize_with_portable_types(engine, tmp_path: Path) ->
     out = tmp_path / "out"
     out.mkdir()
     written = engine.materialize(
-        "SELECT sum(qty) AS total, 3::UTINYINT AS small, TIMESTAMP_NS '2024-01-01 10:00:00.123456789' AS ts,"
+        "SELECT sum(qty) AS total, 3::UTINYINT AS small,"
+        " TIMESTAMP_NS '2024-01-01 10:00:00.123456789' AS ts,"
         " count(extra) AS extras FROM trusted.t",
         str(out),
     )

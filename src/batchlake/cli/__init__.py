@@ -10,12 +10,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from batchlake.cli._output import Format, print_arrow, print_rows, stderr
 from batchlake.errors import BatchlakeError
+
+if TYPE_CHECKING:
+    from batchlake.lake import Lake
+    from batchlake.runner import RunResult
 
 app = typer.Typer(
     name="batchlake",
@@ -56,7 +60,7 @@ def _main(
     _state["debug"] = debug
 
 
-def _lake(project: Path):  # type: ignore[no-untyped-def]
+def _lake(project: Path) -> Lake:
     from batchlake.lake import Lake
 
     return Lake.open(project)
@@ -115,7 +119,7 @@ def demo(
 
 def _run(
     project: Path, *, select: list[str] | None, full_refresh: bool, wait: float | None, command: str
-):  # type: ignore[no-untyped-def]
+) -> RunResult:
     from batchlake.cli._progress import RichReporter
     from batchlake.runner import Runner
 
@@ -129,7 +133,7 @@ def _run(
     return result
 
 
-def _print_run_footer(result) -> None:  # type: ignore[no-untyped-def]
+def _print_run_footer(result: RunResult) -> None:
     counts = {
         s: result.count(s)
         for s in ("success", "unchanged", "duplicate", "failed", "upstream_failed")
@@ -288,7 +292,7 @@ def runs(
     )
 
 
-def _seconds(row: dict) -> float | None:  # type: ignore[type-arg]
+def _seconds(row: dict[str, Any]) -> float | None:
     if row.get("finished_at") is None:
         return None
     return round((row["finished_at"] - row["started_at"]).total_seconds(), 2)

@@ -7,7 +7,7 @@ from batchlake.lake import Lake
 
 
 def list_tables(lake: Lake, fmt: Format) -> None:
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for raw in lake.raw_info():
         rows.append(
             (

@@ -156,7 +156,7 @@ class DuckDBEngine:
     def _portable_select(self, sql: str) -> str:
         """Wrap the model's SELECT with casts for types other readers cannot take."""
         described = self.con.execute(f"DESCRIBE {sql}").fetchall()
-        projections: list[exp.Expression] = []
+        projections: list[exp.Expr] = []
         needs_cast = False
         for name, type_name, *_ in described:
             column = exp.column(name, quoted=True)
@@ -174,7 +174,9 @@ class DuckDBEngine:
                 projections.append(column)
         if not needs_cast:
             return sql
-        subquery = sqlglot.parse_one(sql, read="duckdb").subquery("__model")
+        parsed = sqlglot.parse_one(sql, read="duckdb")
+        assert isinstance(parsed, exp.Query)
+        subquery = parsed.subquery("__model")
         return exp.select(*projections).from_(subquery).sql(dialect="duckdb")
 
     def _content_hash(self, files: list[str], schema: pa.Schema) -> str:

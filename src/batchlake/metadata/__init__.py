@@ -28,6 +28,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -164,7 +168,9 @@ class MetadataStore:
                     run_id=run_id, step=step, kind=kind, status="running", started_at=utcnow()
                 )
             )
-            return int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def finish_step(self, step_id: int, status: str, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -262,8 +268,8 @@ class MetadataStore:
                     row = conn.execute(sa.select(t.locks).where(t.locks.c.name == name)).first()
                     assert row is not None
             current = LockHolder(
-                row.holder, row.host, row.pid, _aware(row.acquired_at), _aware(row.expires_at)
-            )  # type: ignore[arg-type]
+                row.holder, row.host, row.pid, _utc(row.acquired_at), _utc(row.expires_at)
+            )
             dead = current.expires_at < now or (
                 current.host == host and not _alive(current.host, current.pid)
             )
