@@ -11,17 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli import batchlake, query_json, table_rows
+from tests.oracle.chinook import REFINED_TABLES
 
-REFINED = [
-    "sales_by_day",
-    "top_artists_by_month",
-    "sales_by_weekday",
-    "weekend_vs_weekday",
-    "sales_by_month",
-    "best_month_per_year",
-    "sales_by_quarter",
-    "customer_features",
-]
+REFINED = REFINED_TABLES
 TRUSTED = [
     "artists",
     "albums",

@@ -10,17 +10,9 @@ import pytest
 
 from tests.cli import batchlake, table_rows
 from tests.conftest import dataset, require_service
+from tests.oracle.chinook import REFINED_TABLES
 
-REFINED = [
-    "sales_by_day",
-    "top_artists_by_month",
-    "sales_by_weekday",
-    "weekend_vs_weekday",
-    "sales_by_month",
-    "best_month_per_year",
-    "sales_by_quarter",
-    "customer_features",
-]
+REFINED = REFINED_TABLES
 TRUSTED_COMPARED = [
     "invoices",
     "invoice_lines",

@@ -72,6 +72,7 @@ def print_demo_summary(lake: Lake, result: RunResult, seconds: float) -> None:
         shown = root.relative_to(Path.cwd())
     except ValueError:
         shown = root
+    exe = _command_name()
     stderr.print("\n[bold]Try next:[/bold]")
     for command in (
         f'batchlake query -p {shown} "SELECT * FROM refined.sales_by_month ORDER BY rank LIMIT 5"',
@@ -80,4 +81,19 @@ def print_demo_summary(lake: Lake, result: RunResult, seconds: float) -> None:
         f"batchlake runs -p {shown}",
         f"batchlake run -p {shown}    # again: unchanged data is not captured twice",
     ):
-        stderr.print(f"  {command}", highlight=False)
+        stderr.print(f"  {command.replace('batchlake', exe, 1)}", highlight=False)
+
+
+def _command_name() -> str:
+    """`batchlake` when that is what the shell finds, else the path that ran this process."""
+    import shutil
+    import sys
+
+    running = Path(sys.argv[0]).resolve()
+    found = shutil.which("batchlake")
+    if running.name != "batchlake" or (found and Path(found).resolve() == running):
+        return "batchlake"
+    try:
+        return str(running.relative_to(Path.cwd()))
+    except ValueError:
+        return str(running)
