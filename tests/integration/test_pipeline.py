@@ -133,6 +133,8 @@ def test_errors_are_one_line_and_name_the_fix(lake: Path, tmp_path: Path) -> Non
     missing = batchlake("run", "-p", str(tmp_path), check=False)
     assert missing.returncode == 2 and "batchlake init" in missing.stderr
     assert "Traceback" not in missing.stderr
+    unknown = batchlake("ingest", "nosuch", "-p", str(lake), check=False)
+    assert unknown.returncode == 2 and "add a [sources.nosuch] section" in unknown.stderr
     debug = batchlake("--debug", "run", "-p", str(tmp_path), check=False)
     assert "Traceback" in debug.stderr
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from batchlake.cli._output import Format, print_arrow, print_rows, stderr
 from batchlake.errors import BatchlakeError
@@ -151,7 +152,7 @@ def _print_run_footer(result: RunResult) -> None:
         )
     for step in result.steps:
         if step.status == "failed":
-            stderr.print(f"  [red]{step.name}[/red]: {step.message}")
+            stderr.print(f"  [red]{step.name}[/red]: {escape(step.message or '')}")
 
 
 @app.command()
@@ -189,7 +190,10 @@ def ingest(
     wait: Annotated[float | None, typer.Option(help="Seconds to wait for another run.")] = None,
 ) -> None:
     """Capture one source (every entity) or one entity into the raw zone."""
+    from batchlake.sources import open_source
+
     source, _, entity = target.partition(".")
+    open_source(_lake(project).project, source).close()  # an unknown source is named clearly
     select = [f"raw.{source}.{entity or '*'}"]
     result = _run(project, select=select, full_refresh=False, wait=wait, command="ingest")
     if not result.ok:
@@ -305,7 +309,7 @@ def main() -> None:
     except BatchlakeError as exc:
         if _state["debug"]:
             raise
-        stderr.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        stderr.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         stderr.print("[yellow]interrupted[/yellow]")

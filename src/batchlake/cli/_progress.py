@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -66,7 +67,9 @@ class RichReporter:
     def step_finished(self, result: StepResult) -> None:
         style = STATUS_STYLE.get(result.status, "white")
         rows = f"{result.rows:,} rows" if result.rows is not None else ""
-        note = f" — {result.message}" if result.message and result.status != "success" else ""
+        note = (
+            f" — {escape(result.message)}" if result.message and result.status != "success" else ""
+        )
         self.progress.console.print(
             f"  [{style}]{result.status:<15}[/{style}] {result.name:<45} {rows:>14} "
             f"{result.seconds:6.2f}s{note}",
