@@ -1,0 +1,186 @@
+"""Machine description and the tables of results (terminal via rich, and Markdown).
+
+Both renderings come from the same rows, so the table pasted into docs/benchmarks.md is
+exactly what the terminal showed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
+
+_PACKAGES = ("batchlake", "duckdb", "pyarrow", "pyiceberg", "pandas", "numpy", "psutil")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
+def machine_info() -> dict[str, Any]:
+    """Cores, memory, OS, Python, library versions and the commit benchmarked."""
+    versions: dict[str, str | None] = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    dirty = _git("status", "--porcelain", "--", "src")
+    return {
+        "cpu": _cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "ram_bytes": psutil.virtual_memory().total,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "src_uncommitted_changes": bool(dirty),
+    }
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:.2f}"
+
+
+def _gb(size: float) -> str:
+    return f"{size / 1e9:.2f} GB"
+
+
+def _tables(results: dict[str, Any]) -> list[Table]:
+    s = results["summary"]
+    run, ref, floor, pandas = s["batchlake_run"], s["batchlake_refined"], s["floor"], s["pandas"]
+    gen = results["generation"]
+    note = " (cached from an earlier run)" if gen["reused"] else ""
+
+    def proc(who: str, what: str, c: dict[str, Any]) -> list[str]:
+        return [
+            who,
+            what,
+            _s(c["wall_seconds"]),
+            _s(c["cpu_seconds"]),
+            _gb(c["peak_rss_bytes"]),
+            f"{c['contention']:.0%}",
+        ]
+
+    def part(who: str, what: str, seconds: float) -> list[str]:
+        return [who, f"  {what}", _s(seconds), "", "", ""]
+
+    measurements = [
+        ["store generation", f"{gen['invoice_lines']:,} lines{note}", _s(gen["seconds"]),
+         "", "", ""],
+        proc("batchlake", "`batchlake run` (fresh project), process", run),
+        part("batchlake", "run as recorded", run["recorded_seconds"]),
+        part("batchlake", "ingest stage (11 captures)", run["ingest_seconds"]),
+        part("batchlake", "trusted stage (13 models)", run["trusted_seconds"]),
+        part("batchlake", "refined stage (8 models)", run["refined_seconds"]),
+        proc("batchlake", "`run --select 'refined.*' --full-refresh`, process", ref),
+        part("batchlake", "refined stage (8 models)", ref["refined_seconds"]),
+        part("batchlake", "four sales analyses", ref["four_analyses_seconds"]),
+        proc("floor", "plain DuckDB, process", floor),
+        part("floor", "refined SQL, 8 models", floor["seconds_total"]),
+        part("floor", "four sales analyses", floor["four_analyses_seconds"]),
+        proc("pandas", "four analyses, process", pandas),
+        part("pandas", "load + compute + write", pandas["seconds_total"]),
+        part("pandas", "of which read_parquet + dtype conversion", pandas["seconds_load"]),
+    ]  # fmt: skip
+
+    def ratio(label: str, key: str) -> list[str]:
+        r = s["ratios"][key]
+        return [label, f"{r['median']:.2f}x", f"{r['min']:.2f}x – {r['max']:.2f}x"]
+
+    ratios = [
+        ratio("batchlake refined stage / floor refined SQL", "refined_over_floor"),
+        ratio("batchlake four analyses / floor four analyses", "four_over_floor_four"),
+        ratio("pandas / batchlake four analyses", "pandas_over_four"),
+        ratio("pandas / floor four analyses (best batchlake could do)", "pandas_over_floor_four"),
+        ratio("pandas / batchlake whole refined stage", "pandas_over_refined"),
+        ratio("batchlake refined run / floor, process wall", "refined_over_floor_wall"),
+        ratio("batchlake refined run / floor, process CPU", "refined_cpu_over_floor_cpu"),
+        ratio("pandas / batchlake refined run, process wall", "pandas_wall_over_refined_wall"),
+        ratio("pandas / batchlake refined run, process CPU", "pandas_cpu_over_refined_cpu"),
+    ]
+    targets = [
+        [t["target"], t["value"], "met" if t["met"] else "MISSED"] for t in s["targets"].values()
+    ]
+    per_model = [
+        [step, _s(m["batchlake_seconds"]), _s(m["floor_seconds"]),
+         f"{m['batchlake_seconds'] / m['floor_seconds']:.2f}x" if m["floor_seconds"] else "-",
+         _s(m["floor_cpu_seconds"])]
+        for step, m in sorted(s["models"].items())
+    ]  # fmt: skip
+    sample = results["samples"][0]
+    checks = [
+        [kind, name, verdict]
+        for kind, verdicts in sample["checks"].items()
+        for name, verdict in verdicts.items()
+    ]
+    return [
+        ("Measurements (median of repeats; peak RSS: max)",
+         ["contender", "measurement", "wall s", "CPU s", "peak RSS", "contention"],
+         measurements),
+        ("Ratios (median over repeats, and range)", ["ratio", "median", "min – max"], ratios),
+        ("Targets", ["target", "value", "verdict"], targets),
+        ("Refined models (median seconds: batchlake recorded step vs floor COPY)",
+         ["model", "batchlake s", "floor s", "ratio", "floor CPU s"], per_model),
+        ("Cross-checks, first repeat", ["check", "table", "verdict"], checks),
+    ]  # fmt: skip
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """All tables as Markdown, with the machine line on top."""
+    m = results["machine"]
+    v = m["versions"]
+    lines = [
+        f"Command: `{results['command']}`",
+        "",
+        f"Machine: {m['cpu']}, {m['logical_cores']} cores, {m['ram_bytes'] / 2**30:.0f} GiB RAM, "
+        f"{m['os']}; Python {m['python']}, duckdb {v['duckdb']}, pyarrow {v['pyarrow']}, "
+        f"pyiceberg {v['pyiceberg']}, pandas {v['pandas']}; batchlake {m['git_commit']}"
+        + (" (+ uncommitted changes in src/)" if m["src_uncommitted_changes"] else ""),
+    ]
+    for title, header, rows in _tables(results):
+        lines += ["", f"**{title}**", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines += ["| " + " | ".join(cell.strip() for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    """The same tables on the terminal."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+
+    console = Console(width=max(Console().width, 120))
+    for title, header, rows in _tables(results):
+        table = RichTable(title=title, title_justify="left")
+        for i, column in enumerate(header):
+            numeric = i > 0 and all(not r[i].strip() or r[i].strip()[0].isdigit() for r in rows)
+            numeric = numeric or column == "verdict"
+            table.add_column(column, justify="right" if numeric else "left")
+        for row in rows:
+            table.add_row(*(cell.replace("`", "") for cell in row))
+        console.print(table)

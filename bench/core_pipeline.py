@@ -1,0 +1,255 @@
+"""On-demand benchmark of batchlake's core pipeline against a DuckDB floor and pandas.
+
+    python bench/core_pipeline.py [--invoices 2000000] [--workdir /tmp/batchlake-bench]
+                                  [--repeat 1] [--seed 42] [--regenerate]
+                                  [--quiet-wait 120] [--quiet-threshold 20]
+
+For each repeat, on a fresh Chinook lake project over the same generated store:
+
+1. ``batchlake run`` (child process): wall time, seconds per stage from the run record
+   (ingest, trusted, refined), peak RSS; then ``batchlake run --select 'refined.*'
+   --full-refresh``: the refined stage alone, on a lake that already exists.
+2. the floor (``_floor.py``): the refined SQL in a plain DuckDB connection over the same
+   trusted Parquet files;
+3. pandas (``_pandas_sales.py``): the four sales analyses as usual pandas code.
+
+Each measurement records wall and CPU seconds, peak RSS and how busy the machine was
+with other work. Figures are the median over repeats; all samples, the machine and the
+cross-checks go to ``bench/results/core_pipeline.json`` (and a Markdown table beside it).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if not __package__:  # run as a script: make `bench` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import _lake, _report
+from bench._check import run_checks
+from bench._measure import Measurement, run_measured
+from bench._summary import summarize
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--invoices", type=int, default=2_000_000, help="≈5 lines each")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-bench"))
+    parser.add_argument("--repeat", type=int, default=1, help="repeats; figures are medians")
+    parser.add_argument(
+        "--regenerate", action="store_true", help="generate the store even if cached"
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="before each measurement, wait up to this many seconds for a quiet machine",
+    )
+    parser.add_argument(
+        "--quiet-threshold", type=float, default=20.0, help="'quiet': CPU use below this %%"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "core_pipeline.json")
+    return parser.parse_args(argv)
+
+
+QUIET = {"wait": 0.0, "threshold": 20.0}  # set from the command line
+
+
+def _measured(label: str, argv: list[str], logs: Path, env: dict[str, str] | None) -> Measurement:
+    """`run_measured`, after waiting for a quiet machine as the command line asked."""
+    m = run_measured(
+        label,
+        argv,
+        log_dir=logs,
+        env=env,
+        quiet_wait=QUIET["wait"],
+        quiet_threshold=QUIET["threshold"],
+    )
+    print(
+        f"         {label}: {m.wall_seconds:.2f}s wall, {m.cpu_seconds:.2f}s CPU, "
+        f"{m.peak_rss_bytes / 1e9:.2f} GB peak, contention {m.contention:.0%}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return m
+
+
+def _cost(m: Measurement) -> dict[str, Any]:
+    """The process-level figures of one measurement (wall time is added by callers)."""
+    return {
+        "peak_rss_bytes": m.peak_rss_bytes,
+        "peak_rss_tree_bytes": m.peak_rss_tree_bytes,
+        "ru_maxrss_bytes": m.ru_maxrss_bytes,
+        "cpu_seconds": m.cpu_seconds,
+        "contention": m.contention,
+        "busy_before_percent": m.busy_before_percent,
+    }
+
+
+def _batchlake(project: Path, logs: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The whole pipeline on the fresh project, then the refined stage alone."""
+    env = _lake.child_env()
+    m = _measured("batchlake-run", [*_lake.BATCHLAKE, "run", "--project", str(project)], logs, env)
+    record = _lake.last_run(project)
+    full = {
+        "run_id": record.run_id,
+        "wall_seconds": m.wall_seconds,
+        "recorded_seconds": record.seconds,
+        **{f"{stage}_seconds": s for stage, s in record.stages().items()},
+        "four_analyses_seconds": record.four_analyses(),
+        **_cost(m),
+        "steps": record.steps,
+    }
+    m = _measured(
+        "batchlake-refined",
+        [
+            *_lake.BATCHLAKE,
+            "run",
+            "--project",
+            str(project),
+            "--select",
+            "refined.*",
+            "--full-refresh",
+        ],
+        logs,
+        env,
+    )
+    record = _lake.last_run(project)
+    refined = {
+        "run_id": record.run_id,
+        "wall_seconds": m.wall_seconds,
+        "recorded_seconds": record.seconds,
+        "refined_seconds": record.stages()["refined"],
+        "four_analyses_seconds": record.four_analyses(),
+        **_cost(m),
+        "steps": {s["step"]: s["seconds"] for s in record.steps},
+    }
+    return full, refined
+
+
+def _script(name: str, label: str, spec: dict[str, Any], work: Path, logs: Path) -> dict[str, Any]:
+    """Run one of the contender scripts with its spec; return its own figures plus cost."""
+    spec_path, result_path = work / f"{label}-spec.json", work / f"{label}-result.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    m = _measured(
+        label, [sys.executable, str(BENCH_DIR / name), str(spec_path), str(result_path)], logs, None
+    )
+    return {"wall_seconds": m.wall_seconds, **_cost(m), **json.loads(result_path.read_text())}
+
+
+def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
+    """Every measurement once, on a fresh project; returns the raw sample."""
+    project = workdir / "project"
+    work = workdir / f"repeat-{index}"
+    logs = work / "logs"
+    _lake.fresh_project(project, db)
+    say(f"[repeat {index}] batchlake run on a fresh project ...")
+    full, refined = _batchlake(project, logs)
+    trusted = _lake.table_files(project, "trusted")
+    say(f"[repeat {index}] floor: refined SQL in plain DuckDB ...")
+    floor = _script(
+        "_floor.py",
+        "floor",
+        {
+            "models_dir": str(project / "models" / "refined"),
+            "trusted": trusted,
+            "out_dir": str(work / "floor-out"),
+        },
+        work,
+        logs,
+    )
+    four = [name.split(".", 1)[1] for name in _lake.FOUR_ANALYSES]
+    floor["four_analyses_seconds"] = sum(floor["models"][n]["seconds"] for n in four)
+    say(f"[repeat {index}] pandas: the four sales analyses ...")
+    pandas = _script(
+        "_pandas_sales.py",
+        "pandas",
+        {"sales_files": trusted["sales"], "out_dir": str(work / "pandas-out")},
+        work,
+        logs,
+    )
+    checks = run_checks(
+        work / "floor-out", work / "pandas-out", _lake.table_files(project, "refined")
+    )
+    return {
+        "batchlake_run": full,
+        "batchlake_refined": refined,
+        "floor": floor,
+        "pandas": pandas,
+        "checks": checks,
+        "trusted_sales_files": len(trusted["sales"]),
+        "trusted_sales_bytes": sum(Path(f).stat().st_size for f in trusted["sales"]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    workdir = args.workdir.resolve()
+    QUIET.update(wait=args.quiet_wait, threshold=args.quiet_threshold)
+    started = time.time()
+
+    def say(text: str) -> None:
+        print(f"{time.time() - started:7.1f}s  {text}", file=sys.stderr, flush=True)
+
+    say(f"store database: {args.invoices:,} invoices, seed {args.seed} ...")
+    db, generation = _lake.store_database(
+        workdir / "cache",
+        invoices=args.invoices,
+        seed=args.seed,
+        regenerate=args.regenerate,
+        log_dir=workdir / "logs",
+    )
+    say(
+        f"store ready ({'reused' if generation['reused'] else 'generated'}: "
+        f"{generation['invoice_lines']:,} lines, {generation['seconds']:.1f}s to generate)"
+    )
+    samples = [one_repeat(i, db, workdir, say) for i in range(1, args.repeat + 1)]
+    results = {
+        "benchmark": "core_pipeline",
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": "python bench/core_pipeline.py " + " ".join(sys.argv[1:]),
+        "params": {
+            "invoices": args.invoices,
+            "seed": args.seed,
+            "repeat": args.repeat,
+            "workdir": str(workdir),
+            "quiet_wait": args.quiet_wait,
+            "quiet_threshold": args.quiet_threshold,
+        },
+        "machine": _report.machine_info(),
+        "generation": generation,
+        "summary": summarize(samples),
+        "samples": samples,
+        "seconds_benchmark": time.time() - started,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    markdown = args.output.with_suffix(".md")
+    markdown.write_text(_report.markdown(results))
+    _report.print_tables(results)
+    say(f"wrote {args.output} and {markdown}")
+    failed = [
+        name
+        for s in samples
+        for checks in s["checks"].values()
+        for name, verdict in checks.items()
+        if not verdict.startswith("equal")
+    ]
+    if failed:
+        say(f"cross-checks FAILED for: {', '.join(sorted(set(failed)))}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
