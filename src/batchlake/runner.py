@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
-from batchlake.engines import Engine
+from batchlake.engines import Engine, TableSource
 from batchlake.errors import BatchlakeError, LockError
 from batchlake.ingest import ingest_entity
 from batchlake.lake import Lake
@@ -92,6 +92,7 @@ class Runner:
         self.lake = lake
         self.reporter: Reporter = reporter or _Silent()
         self._sources: dict[str, Source] = {}
+        self._inputs: dict[str, tuple[str, TableSource]] = {}
 
     def build_dag(self) -> Dag:
         raw = []
@@ -114,9 +115,11 @@ class Runner:
     ) -> RunResult:
         run_id = new_run_id()
         clock = time.perf_counter()
+        self._inputs.clear()
         metadata = self.lake.metadata
         with self._lock(run_id, wait_seconds):
             metadata.abandon_stale_runs()
+            _ = self.lake.catalog.iceberg  # open the catalog once, before the first step
             metadata.start_run(run_id, command)
             result = RunResult(run_id, "running", 0.0)
             try:
@@ -176,6 +179,7 @@ class Runner:
                     step.message = (step.message or "") + _debug_trace(exc)
                     broken.add(name)
                 step.seconds = time.perf_counter() - clock
+                self._inputs.pop(name, None)  # its next reader plans the new version
                 self.lake.metadata.finish_step(
                     step_id,
                     step.status,
@@ -212,20 +216,29 @@ class Runner:
             node.name, "ingest", status, rows=outcome.rows, bytes=outcome.bytes, message=message
         )
 
+    def _input(self, name: str) -> tuple[str, TableSource]:
+        """A table's version token and what an engine reads, planned once per run."""
+        if name not in self._inputs:
+            if name.startswith("raw."):
+                token, source = self.lake.raw_version(name), self.lake.raw_source(name)
+            else:
+                table = self.lake.catalog.load(name)
+                snapshot = table.current_snapshot()
+                token = str(snapshot.snapshot_id if snapshot else None)
+                source = TableSource(
+                    name, self.lake.catalog.data_files(table), table.schema().as_arrow()
+                )
+            self._inputs[name] = (token, source)
+        return self._inputs[name]
+
     def _build(self, engine: Engine, model: Model, run_id: str, full_refresh: bool) -> StepResult:
         lake = self.lake
         upstream = sorted(model.depends_on)
         inputs = hashlib.sha256(model.sql_hash.encode())
         for dep in upstream:
-            token = (
-                lake.raw_version(dep)
-                if dep.startswith("raw.")
-                else str(lake.catalog.info(dep).snapshot_id)
-            )
-            inputs.update(f"{dep}={token};".encode())
+            inputs.update(f"{dep}={self._input(dep)[0]};".encode())
         inputs_hash = inputs.hexdigest()
-        exists = lake.catalog.exists(model.full_name)
-        if exists and not full_refresh:
+        if not full_refresh and lake.catalog.exists(model.full_name):
             info = lake.catalog.info(model.full_name)
             if info.properties.get(PROP_INPUTS) == inputs_hash and info.snapshot_id is not None:
                 return StepResult(
@@ -236,7 +249,7 @@ class Runner:
                     snapshot_id=info.snapshot_id,
                     message="inputs unchanged",
                 )
-        engine.register(lake.table_source(dep) for dep in upstream)
+        engine.register(self._input(dep)[1] for dep in upstream)
         location = lake.catalog.staging_location(model.full_name, run_id)
         lake.storage.makedirs(location.rsplit("/", 1)[0])
         written = engine.materialize(model.sql, location)

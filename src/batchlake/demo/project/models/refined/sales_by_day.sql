@@ -1,14 +1,25 @@
 -- Sales per calendar date that has at least one invoice. Money is exact DECIMAL; ratios
 -- are rounded half-up to 2 decimals from exact integer cents:
 -- round_half_up(n / d, 2) = ((200 * n_cents // d) + 1) // 2 hundredths, for n, d >= 0.
-WITH days AS (
+-- Lines are first summed per invoice, so invoices are counted without a DISTINCT.
+WITH per_invoice AS (
+    SELECT
+        invoice_id,
+        sale_date,
+        customer_id,
+        coalesce(sum(quantity), 0) AS tracks,
+        coalesce(sum(amount), 0) AS amount
+    FROM trusted.sales
+    GROUP BY invoice_id, sale_date, customer_id
+),
+days AS (
     SELECT
         sale_date,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
-        count(DISTINCT invoice_id) AS invoices,
+        CAST(sum(tracks) AS BIGINT) AS tracks_sold,
+        count(*) AS invoices,
         count(DISTINCT customer_id) AS unique_customers,
-        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount
-    FROM trusted.sales
+        CAST(sum(amount) AS DECIMAL(18, 2)) AS total_amount
+    FROM per_invoice
     GROUP BY sale_date
 )
 SELECT

@@ -1,12 +1,13 @@
 -- Sales per month ('YYYY-MM') with rankings by total amount over all months, and growth
--- against the previous calendar month (NULL when that month had no sales).
+-- against the previous calendar month (NULL when that month had no sales). Rolled up from
+-- refined.sales_by_day (each invoice belongs to one date, hence to one month).
 WITH months AS (
     SELECT
         CAST(date_trunc('month', sale_date) AS DATE) AS month_start,
-        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
-        count(DISTINCT invoice_id) AS invoices
-    FROM trusted.sales
+        CAST(sum(total_amount) AS DECIMAL(18, 2)) AS total_amount,
+        CAST(sum(tracks_sold) AS BIGINT) AS tracks_sold,
+        CAST(sum(invoices) AS BIGINT) AS invoices
+    FROM refined.sales_by_day
     GROUP BY ALL
 ),
 growth AS (

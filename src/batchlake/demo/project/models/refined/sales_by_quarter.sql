@@ -1,12 +1,13 @@
 -- Sales per quarter ('YYYY-Qn'), ranked overall and within the year (RANK() by amount).
+-- Rolled up from refined.sales_by_day (each invoice belongs to one date).
 WITH quarters AS (
     SELECT
-        CAST(year(sale_date) AS INTEGER) AS year,
-        CAST(quarter(sale_date) AS INTEGER) AS quarter,
-        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
-        count(DISTINCT invoice_id) AS invoices
-    FROM trusted.sales
+        year,
+        quarter,
+        CAST(sum(total_amount) AS DECIMAL(18, 2)) AS total_amount,
+        CAST(sum(tracks_sold) AS BIGINT) AS tracks_sold,
+        CAST(sum(invoices) AS BIGINT) AS invoices
+    FROM refined.sales_by_day
     GROUP BY ALL
 ),
 ranked AS (

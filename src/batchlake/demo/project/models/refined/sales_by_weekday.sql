@@ -1,5 +1,7 @@
 -- Sales per weekday (1 = Monday), always 7 rows; a weekday without sales shows zeros and a
 -- NULL average. avg_amount_per_sales_day = total_amount / distinct dates with sales.
+-- Rolled up from refined.sales_by_day: an invoice belongs to exactly one date, so summing
+-- the daily invoice counts counts each invoice once, and each row is one sales day.
 WITH weekdays AS (
     SELECT *
     FROM (
@@ -10,11 +12,11 @@ WITH weekdays AS (
 sales AS (
     SELECT
         CAST(isodow(sale_date) AS INTEGER) AS weekday_number,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
-        count(DISTINCT invoice_id) AS invoices,
-        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
-        count(DISTINCT sale_date) AS sales_days
-    FROM trusted.sales
+        CAST(sum(tracks_sold) AS BIGINT) AS tracks_sold,
+        CAST(sum(invoices) AS BIGINT) AS invoices,
+        CAST(sum(total_amount) AS DECIMAL(18, 2)) AS total_amount,
+        count(*) AS sales_days
+    FROM refined.sales_by_day
     GROUP BY ALL
 )
 SELECT

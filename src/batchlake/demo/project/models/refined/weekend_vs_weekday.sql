@@ -1,20 +1,22 @@
--- Weekdays (Mon–Fri) against weekends (Sat–Sun): always 2 rows.
--- share_of_total_amount_pct = 100 * segment amount / all amount, rounded half-up.
+-- Weekdays (Mon–Fri) against weekends (Sat–Sun): always 2 rows, rolled up from
+-- refined.sales_by_day. share_of_total_amount_pct = 100 * segment amount / all amount,
+-- rounded half-up.
 WITH segments AS (
     SELECT * FROM (VALUES ('weekday'), ('weekend')) AS s(segment)
 ),
 sales AS (
     SELECT
         CASE WHEN isodow(sale_date) >= 6 THEN 'weekend' ELSE 'weekday' END AS segment,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold,
-        count(DISTINCT invoice_id) AS invoices,
-        CAST(coalesce(sum(amount), 0) AS DECIMAL(18, 2)) AS total_amount,
-        count(DISTINCT sale_date) AS sales_days
-    FROM trusted.sales
+        CAST(sum(tracks_sold) AS BIGINT) AS tracks_sold,
+        CAST(sum(invoices) AS BIGINT) AS invoices,
+        CAST(sum(total_amount) AS DECIMAL(18, 2)) AS total_amount,
+        count(*) AS sales_days
+    FROM refined.sales_by_day
     GROUP BY ALL
 ),
 grand AS (
-    SELECT CAST(coalesce(sum(amount), 0) * 100 AS BIGINT) AS all_cents FROM trusted.sales
+    SELECT CAST(coalesce(sum(total_amount), 0) * 100 AS BIGINT) AS all_cents
+    FROM refined.sales_by_day
 )
 SELECT
     g.segment,
