@@ -3,7 +3,7 @@
 -- is RANK() on tracks sold. share_pct = 100 * artist tracks / all tracks sold that month.
 WITH per_artist AS (
     SELECT
-        date_trunc('month', sale_date) AS month_start,
+        strftime(sale_date, '%Y-%m') AS month,
         artist_id,
         artist_name,
         CAST(coalesce(sum(quantity), 0) AS BIGINT) AS tracks_sold
@@ -12,9 +12,7 @@ WITH per_artist AS (
     GROUP BY ALL
 ),
 month_totals AS (
-    SELECT
-        date_trunc('month', sale_date) AS month_start,
-        CAST(coalesce(sum(quantity), 0) AS BIGINT) AS all_tracks
+    SELECT strftime(sale_date, '%Y-%m') AS month, CAST(coalesce(sum(quantity), 0) AS BIGINT) AS all_tracks
     FROM trusted.sales
     GROUP BY ALL
 ),
@@ -22,13 +20,13 @@ ranked AS (
     SELECT
         *,
         row_number() OVER (
-            PARTITION BY month_start ORDER BY tracks_sold DESC, artist_name ASC NULLS LAST, artist_id
+            PARTITION BY month ORDER BY tracks_sold DESC, artist_name ASC NULLS LAST, artist_id
         ) AS rank,
-        rank() OVER (PARTITION BY month_start ORDER BY tracks_sold DESC) AS rank_with_ties
+        rank() OVER (PARTITION BY month ORDER BY tracks_sold DESC) AS rank_with_ties
     FROM per_artist
 )
 SELECT
-    strftime(r.month_start, '%Y-%m') AS month,
+    r.month,
     CAST(r.rank AS INTEGER) AS rank,
     r.artist_id,
     r.artist_name,
@@ -39,5 +37,5 @@ SELECT
     ) AS share_pct,
     CAST(r.rank_with_ties AS INTEGER) AS rank_with_ties
 FROM ranked AS r
-JOIN month_totals AS t ON t.month_start = r.month_start
+JOIN month_totals AS t ON t.month = r.month
 WHERE r.rank <= 5
