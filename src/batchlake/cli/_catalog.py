@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from batchlake.cli._output import Format, print_rows, stderr
 from batchlake.lake import Lake
+
+
+def _columns(columns: list[tuple[str, str]], fmt: Format) -> str:
+    """`name type, ...`: whole for programs, shortened to fit a terminal table for people."""
+    text = ", ".join(f"{name} {kind}" for name, kind in columns)
+    if fmt is Format.table and len(text) > 60:
+        text = text[:57].rsplit(",", 1)[0] + ", …"
+    return f"{len(columns)}: {text}"
+
+
+def _when(value: datetime | None, fmt: Format) -> object:
+    if value is None or fmt is not Format.table:
+        return value
+    return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def list_tables(lake: Lake, fmt: Format) -> None:
@@ -14,9 +30,9 @@ def list_tables(lake: Lake, fmt: Format) -> None:
                 "raw",
                 f"{raw.source}.{raw.entity}",
                 raw.rows,
-                len(raw.columns),
+                _columns(raw.columns, fmt),
                 raw.last_batch_id,
-                raw.updated_at,
+                _when(raw.updated_at, fmt),
                 f"source {raw.source}",
             )
         )
@@ -27,9 +43,9 @@ def list_tables(lake: Lake, fmt: Format) -> None:
                 info.zone,
                 info.name,
                 info.rows,
-                len(info.columns),
+                _columns(info.columns, fmt),
                 str(info.snapshot_id) if info.snapshot_id else None,
-                info.updated_at,
+                _when(info.updated_at, fmt),
                 ", ".join(info.upstream),
             )
         )

@@ -27,7 +27,8 @@ class Format(StrEnum):
     json = "json"
 
 
-stdout = Console(soft_wrap=True)
+# Piped output is not cut to 80 columns: tables keep one line per row where they can.
+stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
