@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from batchlake.errors import ConfigError
 
@@ -57,8 +64,35 @@ class EngineSettings(_Settings):
     threads: int = Field(default=0, ge=0, description="0 means one per core")
 
 
+Mode = Literal["full", "incremental"]
+
+
+class _EntityCapture(_Settings):
+    """How one entity is captured: everything (full) or what is new since a cursor."""
+
+    mode: Mode = "full"
+    cursor: str | None = None
+    primary_key: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _incremental_needs_cursor(self) -> _EntityCapture:
+        if self.mode == "incremental" and not self.cursor:
+            raise ValueError("mode = 'incremental' needs cursor = '<column>'")
+        return self
+
+
+class SqlEntitySettings(_EntityCapture):
+    """Options of one table of a relational source (`[sources.X.entities.<table>]`)."""
+
+
+class SqlQuerySettings(_EntityCapture):
+    """A named custom query captured as an entity (`[sources.X.queries.<name>]`)."""
+
+    sql: str
+
+
 class SqlSourceSettings(_Settings):
-    """A relational database read by URL (sqlite, postgresql, mysql)."""
+    """A relational database read by URL (sqlite, postgresql, mysql; others via SQLAlchemy)."""
 
     type: Literal["sql"]
     url: str
@@ -66,6 +100,8 @@ class SqlSourceSettings(_Settings):
     exclude: list[str] = Field(default_factory=list)
     naming: Literal["snake_case", "as_is"] = "snake_case"
     batch_rows: int = Field(default=100_000, ge=1_000)
+    entities: dict[str, SqlEntitySettings] = Field(default_factory=dict)
+    queries: dict[str, SqlQuerySettings] = Field(default_factory=dict)
 
     @field_validator("url")
     @classmethod
@@ -78,7 +114,115 @@ class SqlSourceSettings(_Settings):
         return value
 
 
-SourceSettings = Annotated[SqlSourceSettings, Field(discriminator="type")]
+class RestAuthSettings(_Settings):
+    """Credentials for an API; write secrets as ${VARIABLE}, never literally."""
+
+    type: Literal["none", "bearer", "api_key", "basic"] = "none"
+    token: str | None = None  # bearer
+    key: str | None = None  # api_key value
+    name: str = "X-API-Key"  # api_key header or query parameter name
+    location: Literal["header", "query"] = "header"  # api_key
+    username: str | None = None  # basic
+    password: str | None = None  # basic
+
+
+class PaginatorSettings(_Settings):
+    """How an endpoint pages. Parameter and field names are configurable per API."""
+
+    type: Literal["none", "page", "offset", "cursor", "next_url", "link_header"] = "none"
+    page_param: str = "page"
+    first_page: int = 1
+    size_param: str | None = None
+    page_size: int | None = None
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    limit: int = 100
+    total_path: str | None = None  # offset: where the total count is in the body
+    cursor_param: str = "cursor"  # cursor: request parameter carrying the token
+    cursor_path: str = "next_cursor"  # cursor: where the next token is in the body
+    next_url_path: str = "next"  # next_url: where the next URL is in the body
+    max_pages: int | None = None
+
+
+class RestEndpointSettings(_Settings):
+    """One endpoint captured as an entity (`[sources.X.endpoints.<name>]`)."""
+
+    path: str
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    records_path: str | None = None  # dotted path to the list of records; None: the body
+    paginator: PaginatorSettings = Field(default_factory=PaginatorSettings)
+    mode: Mode = "full"
+    cursor_param: str | None = None  # incremental: request parameter, e.g. "since"
+    cursor_field: str | None = None  # incremental: record field whose max is the next cursor
+    initial_cursor: str | None = None
+    primary_key: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _incremental_fields(self) -> RestEndpointSettings:
+        if self.mode == "incremental" and not (self.cursor_param and self.cursor_field):
+            raise ValueError("mode = 'incremental' needs cursor_param and cursor_field")
+        return self
+
+
+class RestSourceSettings(_Settings):
+    """A JSON HTTP API."""
+
+    type: Literal["rest"]
+    base_url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    auth: RestAuthSettings = Field(default_factory=RestAuthSettings)
+    timeout_seconds: float = Field(default=30, gt=0)
+    max_retries: int = Field(default=5, ge=0)
+    backoff_seconds: float = Field(default=0.5, ge=0)
+    max_backoff_seconds: float = Field(default=30, ge=0)
+    requests_per_second: float | None = Field(default=None, gt=0)
+    endpoints: dict[str, RestEndpointSettings] = Field(default_factory=dict)
+
+
+class FileEntitySettings(_Settings):
+    """One file, glob or URL captured as an entity (`[sources.X.entities.<name>]`)."""
+
+    path: str  # local path or glob (relative to the project), http(s):// or s3:// URL
+    format: Literal["auto", "csv", "tsv", "json", "jsonl", "parquet"] = "auto"
+    compression: Literal["auto", "none", "gzip", "zip"] = "auto"
+    delimiter: str | None = None
+    header: bool = True
+    columns: dict[str, str] = Field(default_factory=dict)  # name -> type override
+    on_bad_rows: Literal["quarantine", "fail", "skip"] = "quarantine"
+    primary_key: list[str] = Field(default_factory=list)
+
+
+class FilesSourceSettings(_Settings):
+    """Files and URLs: CSV/TSV, JSON, JSON Lines, Parquet; gzip and zip."""
+
+    type: Literal["files"]
+    entities: dict[str, FileEntitySettings] = Field(default_factory=dict)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=60, gt=0)
+
+
+class MongoCollectionSettings(_EntityCapture):
+    """One collection captured as an entity (`[sources.X.collections.<name>]`)."""
+
+    collection: str | None = None  # default: the entity name
+    filter: dict[str, Any] = Field(default_factory=dict)
+    projection: dict[str, Any] | None = None
+    batch_size: int = Field(default=10_000, ge=1)
+
+
+class MongoSourceSettings(_Settings):
+    """A MongoDB database (documents kept losslessly as Extended JSON)."""
+
+    type: Literal["mongo"]
+    url: str
+    database: str
+    collections: dict[str, MongoCollectionSettings] = Field(default_factory=dict)
+
+
+SourceSettings = Annotated[
+    SqlSourceSettings | RestSourceSettings | FilesSourceSettings | MongoSourceSettings,
+    Field(discriminator="type"),
+]
 
 
 class RunSettings(_Settings):

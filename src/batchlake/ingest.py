@@ -1,34 +1,38 @@
-"""Capture a source entity into the raw zone: one Parquet batch plus a manifest row.
+"""Capture a source entity into the raw zone: one batch file plus a manifest row.
 
-The batch streams from the source to a temporary file next to its final place while a
-sha256 of the data is computed. If an earlier batch of the same entity has the same hash,
-the new file is dropped and the batch is recorded as a duplicate; otherwise the file is
-renamed into place and then recorded. Raw views read only recorded batches, so a killed
-capture leaves at most an unreferenced file behind, never a half batch in the lake.
+Tabular captures become Parquet; JSON captures (APIs, documents) become gzip JSON Lines
+with the records as received. The batch streams to a temporary file next to its final
+place while a sha256 of the data is computed. If an earlier batch of the same entity has
+the same hash, the new file is dropped and the batch is recorded as a duplicate; otherwise
+the file is renamed into place and then recorded, and only then is the entity's new
+cursor stored. Raw views read only recorded batches, so a killed capture leaves at most an
+unreferenced file behind, never a half batch in the lake, and never a cursor past data
+that was not kept.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from batchlake.errors import SourceError
+from batchlake.ingest_arrow import check_drift, update_digest, write_parquet
 from batchlake.metadata import BatchRecord, MetadataStore, utcnow
+from batchlake.sources import BadRow, Capture, EntityState
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    import pyarrow as pa
-
     from batchlake.sources import Source
     from batchlake.storage import Storage
 
-BATCH_ID_COLUMN = "_batch_id"
-LOADED_AT_COLUMN = "_loaded_at"
+__all__ = ["IngestResult", "ingest_entity", "new_batch_id", "update_digest"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +40,14 @@ class IngestResult:
     source: str
     entity: str
     batch_id: str
-    status: str  # "written" or "duplicate"
+    status: str  # written | duplicate | empty | unchanged
     rows: int
     bytes: int
     seconds: float
     duplicate_of: str | None = None
+    rejected: int = 0
+    skipped: int = 0
+    note: str | None = None
 
     @property
     def name(self) -> str:
@@ -52,8 +59,28 @@ def new_batch_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 
 
-def schema_json(schema: pa.Schema) -> str:
-    return json.dumps([{"name": f.name, "type": str(f.type)} for f in schema])
+class _Quarantine:
+    """Bad rows of one batch, written lazily to `_quarantine/.../<batch>.jsonl`."""
+
+    def __init__(self, storage: Storage, location: str) -> None:
+        self.storage = storage
+        self.location = location
+        self._stream: Any = None
+
+    def write(self, row: BadRow) -> None:
+        if self._stream is None:
+            self.storage.makedirs(self.location.rsplit("/", 1)[0])
+            self._stream = self.storage.filesystem.open_output_stream(_path(self.location))
+        line = json.dumps(
+            {"line": row.line, "reason": row.reason, "raw": row.raw}, ensure_ascii=False
+        )
+        self._stream.write((line + "\n").encode())
+
+    def close(self) -> str | None:
+        if self._stream is None:
+            return None
+        self._stream.close()
+        return self.location
 
 
 def ingest_entity(
@@ -64,118 +91,153 @@ def ingest_entity(
     metadata: MetadataStore,
     run_id: str | None = None,
     on_rows: Callable[[int], None] | None = None,
+    full_refresh: bool = False,
 ) -> IngestResult:
-    """Capture one entity of `source` into a new raw batch (or record a duplicate)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Capture one entity of `source` into a new raw batch (or record why there is none)."""
     started = utcnow()
     clock = time.perf_counter()
     batch_id = new_batch_id(started)
-    final = storage.raw_batch_path(source.name, entity, started.date(), batch_id, "parquet")
+    cursor, validators = (None, {}) if full_refresh else metadata.entity_state(source.name, entity)
+    capture = source.read(entity, EntityState(cursor, validators))
+    earlier = metadata.batches(source.name, entity)
+
+    def record(
+        status: str,
+        rows: int,
+        path: str | None,
+        size: int,
+        digest: str,
+        columns: str,
+        quarantine: str | None = None,
+    ) -> None:
+        metadata.record_batch(
+            BatchRecord(
+                batch_id=batch_id,
+                source=source.name,
+                entity=entity,
+                status=status,
+                path=path,
+                rows=rows,
+                bytes=size,
+                schema_json=columns,
+                content_hash=digest,
+                started_at=started,
+                finished_at=utcnow(),
+                run_id=run_id,
+                cursor_from=cursor,
+                cursor_to=capture.cursor or cursor,
+                format="parquet" if capture.format == "arrow" else "jsonl",
+                rejected=capture.rejected,
+                skipped=capture.skipped,
+                quarantine_path=quarantine,
+            )
+        )
+
+    def result(status: str, rows: int, size: int, duplicate_of: str | None = None) -> IngestResult:
+        return IngestResult(
+            source.name,
+            entity,
+            batch_id,
+            status,
+            rows,
+            size,
+            time.perf_counter() - clock,
+            duplicate_of,
+            capture.rejected,
+            capture.skipped,
+            capture.note,
+        )
+
+    if capture.unchanged:
+        record("unchanged", 0, None, 0, "", "[]")
+        metadata.save_entity_state(
+            source.name, entity, capture.cursor or cursor, capture.validators or validators
+        )
+        return result("unchanged", 0, 0)
+
+    ext = "parquet" if capture.format == "arrow" else "jsonl.gz"
+    final = storage.raw_batch_path(source.name, entity, started.date(), batch_id, ext)
     folder, _, filename = final.rpartition("/")
     temporary = f"{folder}/.{filename}.tmp"
+    quarantine = _Quarantine(
+        storage,
+        storage.join(
+            "raw",
+            source.name,
+            entity,
+            "_quarantine",
+            f"ingest_date={started.date().isoformat()}",
+            f"{batch_id}.jsonl",
+        ),
+    )
+    capture.on_reject = quarantine.write
     storage.makedirs(folder)
-
-    reader = source.read(entity)
-    data_schema = reader.schema
-    digest = hashlib.sha256(data_schema.serialize().to_pybytes())
-    lineage = [
-        pa.field(BATCH_ID_COLUMN, pa.string(), nullable=False),
-        pa.field(LOADED_AT_COLUMN, pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-    file_schema = pa.schema([*data_schema, *lineage])
-    batch_value = pa.scalar(batch_id, pa.string())
-    loaded_value = pa.scalar(started, pa.timestamp("us", tz="UTC"))
-    rows = 0
     try:
-        with (
-            storage.filesystem.open_output_stream(_path(temporary)) as sink,
-            pq.ParquetWriter(sink, file_schema, compression="zstd") as writer,
-        ):
-            for batch in reader:
-                if batch.num_rows == 0:
-                    continue
-                update_digest(digest, batch)
-                columns = [
-                    *batch.columns,
-                    pa.repeat(batch_value, batch.num_rows),
-                    pa.repeat(loaded_value, batch.num_rows),
-                ]
-                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=file_schema))
-                rows += batch.num_rows
-                if on_rows is not None:
-                    on_rows(batch.num_rows)
+        if capture.format == "arrow":
+            if capture.schema is not None and earlier:
+                check_drift(source.name, entity, earlier[-1].schema_json, capture.schema)
+            written = write_parquet(capture, storage, temporary, batch_id, started, on_rows)
+        else:
+            written = _write_jsonl(capture, storage, temporary, on_rows)
     except BaseException:
         storage.delete(temporary)
+        quarantine.close()
         raise
-    content_hash = digest.hexdigest()
-    duplicate_of = metadata.find_batch_by_hash(source.name, entity, content_hash)
+    quarantined = quarantine.close()
+    rows, digest, columns = written
+    if rows == 0 and earlier:  # nothing new since the last capture
+        storage.delete(temporary)
+        record("empty", 0, None, 0, digest, columns, quarantined)
+        metadata.save_entity_state(
+            source.name, entity, capture.cursor or cursor, capture.validators or validators
+        )
+        return result("empty", 0, 0)
+    duplicate_of = metadata.find_batch_by_hash(source.name, entity, digest)
     if duplicate_of is not None:
         storage.delete(temporary)
-        status, path, size = "duplicate", None, 0
+        record("duplicate", rows, None, 0, digest, columns, quarantined)
+        status, size = "duplicate", 0
     else:
         storage.move(temporary, final)
-        status, path, size = "written", final, storage.size(final)
-    finished = utcnow()
-    metadata.record_batch(
-        BatchRecord(
-            batch_id=batch_id,
-            source=source.name,
-            entity=entity,
-            status=status,
-            path=path,
-            rows=rows,
-            bytes=size,
-            schema_json=schema_json(data_schema),
-            content_hash=content_hash,
-            started_at=started,
-            finished_at=finished,
-            run_id=run_id,
-        )
+        size = storage.size(final)
+        record("written", rows, final, size, digest, columns, quarantined)
+        status = "written"
+    # The cursor moves only once the batch it covers is recorded.
+    metadata.save_entity_state(
+        source.name, entity, capture.cursor or cursor, capture.validators or validators
     )
-    return IngestResult(
-        source.name, entity, batch_id, status, rows, size, time.perf_counter() - clock, duplicate_of
-    )
+    return result(status, rows, size, duplicate_of)
 
 
-def update_digest(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
-    """Feed a batch's VALUES into `digest`, independent of how its buffers were laid out.
-
-    The bytes under a null slot are undefined (readers leave whatever was in memory), so
-    they are hashed as a null mask plus the column with nulls replaced by a fixed value.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    columns = []
-    for index, column in enumerate(batch.columns):
-        if column.null_count:
-            mask = column.is_null().to_numpy(zero_copy_only=False)
-            digest.update(f"nulls of column {index}:".encode())
-            digest.update(mask.tobytes())
-            filler = _zero(column.type)
-            if filler is not None:
-                column = pc.fill_null(column, filler)
-        columns.append(column)
-    digest.update(pa.RecordBatch.from_arrays(columns, names=batch.schema.names).serialize())
-
-
-def _zero(type_: pa.DataType) -> pa.Scalar | None:
-    import pyarrow as pa
-
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return pa.scalar("", type_)
-    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_):
-        return pa.scalar(b"", type_)
-    if pa.types.is_boolean(type_):
-        return pa.scalar(False)
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
-        return pa.scalar(0).cast(type_)
-    if pa.types.is_temporal(type_) and type_.bit_width in (32, 64):
-        storage = pa.int32() if type_.bit_width == 32 else pa.int64()
-        return pa.array([0], storage).view(type_)[0]
-    return None
+def _write_jsonl(
+    capture: Capture, storage: Storage, location: str, on_rows: Callable[[int], None] | None
+) -> tuple[int, str, str]:
+    """Records as received, one JSON document per line, gzip; returns rows, hash, keys."""
+    digest = hashlib.sha256()
+    keys: dict[str, None] = {}
+    rows = 0
+    with (
+        storage.filesystem.open_output_stream(_path(location)) as sink,
+        gzip.GzipFile(fileobj=sink, mode="wb", mtime=0) as out,
+    ):
+        for page in capture.records:
+            if not page:
+                continue
+            lines = []
+            for record in page:
+                if not isinstance(record, dict):
+                    raise SourceError(
+                        f"expected JSON objects as records, got {type(record).__name__}"
+                    )
+                keys.update(dict.fromkeys(record))
+                lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            chunk = ("\n".join(lines) + "\n").encode()
+            digest.update(chunk)
+            out.write(chunk)
+            rows += len(page)
+            if on_rows is not None:
+                on_rows(len(page))
+    return rows, digest.hexdigest(), json.dumps([{"name": k, "type": "json"} for k in keys])
 
 
 def _path(location: str) -> str:

@@ -84,6 +84,10 @@ class Lake:
                 f"{name} has no captured data; run 'batchlake ingest {source}.{entity}'"
             )
         files = [b.path for b in batches if b.path]
+        if batches[-1].format == "jsonl":
+            import pyarrow as pa
+
+            return TableSource(name, files, pa.schema([]), format="jsonl")
         import pyarrow.parquet as pq
 
         schema = pq.read_schema(path_of(files[-1]), filesystem=self.storage.filesystem)

@@ -43,6 +43,7 @@ class StepResult:
     bytes: int | None = None
     snapshot_id: int | None = None
     message: str | None = None
+    rejected: int = 0
 
 
 @dataclass
@@ -167,7 +168,7 @@ class Runner:
                 clock = time.perf_counter()
                 try:
                     if node.kind == "ingest":
-                        step = self._ingest(node, run_id)
+                        step = self._ingest(node, run_id, full_refresh)
                     else:
                         if engine is None:
                             temp.mkdir(parents=True, exist_ok=True)
@@ -201,7 +202,7 @@ class Runner:
         step_id = self.lake.metadata.start_step(run_id, step.name, step.kind)
         self.lake.metadata.finish_step(step_id, step.status, message=step.message)
 
-    def _ingest(self, node: Node, run_id: str) -> StepResult:
+    def _ingest(self, node: Node, run_id: str, full_refresh: bool) -> StepResult:
         outcome = ingest_entity(
             self._source(node.source),
             node.entity,
@@ -209,11 +210,27 @@ class Runner:
             metadata=self.lake.metadata,
             run_id=run_id,
             on_rows=lambda n: self.reporter.rows_read(node, n),
+            full_refresh=full_refresh,
         )
-        status = "success" if outcome.status == "written" else "duplicate"
-        message = f"same data as batch {outcome.duplicate_of}" if outcome.duplicate_of else None
+        status, message = {
+            "written": ("success", None),
+            "duplicate": ("duplicate", f"same data as batch {outcome.duplicate_of}"),
+            "empty": ("unchanged", "nothing new since the last capture"),
+            "unchanged": ("unchanged", outcome.note or "the source reports no change"),
+        }[outcome.status]
+        notes = [message] if message else []
+        if outcome.rejected:
+            notes.append(f"{outcome.rejected} bad row(s) quarantined")
+        if outcome.skipped:
+            notes.append(f"{outcome.skipped} bad row(s) skipped")
         return StepResult(
-            node.name, "ingest", status, rows=outcome.rows, bytes=outcome.bytes, message=message
+            node.name,
+            "ingest",
+            status,
+            rows=outcome.rows,
+            bytes=outcome.bytes,
+            message="; ".join(notes) or None,
+            rejected=outcome.rejected + outcome.skipped,
         )
 
     def _input(self, name: str) -> tuple[str, TableSource]:

@@ -28,6 +28,7 @@ class TableSource:
     name: str
     files: list[str]
     schema: pa.Schema
+    format: str = "parquet"  # or "jsonl": gzip JSON Lines of raw API/document captures
 
 
 @dataclass(frozen=True)

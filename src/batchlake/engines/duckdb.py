@@ -103,12 +103,16 @@ class DuckDBEngine:
             self.con.register(holder, table.schema.empty_table())
             return f"SELECT * FROM {duck.quote_ident(holder)}"
         files = exp.Array(expressions=[exp.Literal.string(to_engine_path(f)) for f in table.files])
-        scan = exp.func(
-            "read_parquet",
-            files,
-            exp.EQ(this=exp.column("union_by_name"), expression=exp.true()),
-        )
-        return exp.select("*").from_(scan).sql(dialect="duckdb")
+        listed = files.sql(dialect="duckdb")
+        if table.format == "jsonl":
+            # Records as received; the batch id is the file's name.
+            return (
+                "SELECT * EXCLUDE (__file), "
+                "regexp_extract(__file, '([^/]+)\\.jsonl\\.gz$', 1) AS _batch_id "
+                f"FROM read_json({listed}, format = 'newline_delimited', union_by_name = true, "
+                "filename = '__file')"
+            )
+        return f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
 
     def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         import duckdb

@@ -7,6 +7,7 @@ for teams) by configuration. The schema is versioned by the numbered migrations 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Sequence
@@ -56,6 +57,10 @@ class BatchRecord:
     run_id: str | None = None
     cursor_from: str | None = None
     cursor_to: str | None = None
+    format: str | None = "parquet"
+    rejected: int | None = None
+    skipped: int | None = None
+    quarantine_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,40 @@ class MetadataStore:
         )
         with self.engine.connect() as conn:
             return [(r.source, r.entity) for r in conn.execute(query)]
+
+    # -- incremental state ---------------------------------------------------------------
+
+    def entity_state(self, source: str, entity: str) -> tuple[str | None, dict[str, str]]:
+        """The stored cursor (None when there is none) and file validators of an entity."""
+        query = sa.select(t.cursors.c.value, t.cursors.c.validators).where(
+            (t.cursors.c.source == source) & (t.cursors.c.entity == entity)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None, {}
+        return (row.value or None), (json.loads(row.validators) if row.validators else {})
+
+    def save_entity_state(
+        self, source: str, entity: str, cursor: str | None, validators: dict[str, str]
+    ) -> None:
+        values = {
+            "value": cursor or "",
+            "validators": json.dumps(validators, sort_keys=True),
+            "updated_at": utcnow(),
+        }
+        key = (t.cursors.c.source == source) & (t.cursors.c.entity == entity)
+        with self.engine.begin() as conn:
+            if conn.execute(t.cursors.update().where(key).values(**values)).rowcount == 0:
+                conn.execute(t.cursors.insert().values(source=source, entity=entity, **values))
+
+    def reset_entity_state(self, source: str, entity: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.cursors.delete().where(
+                    (t.cursors.c.source == source) & (t.cursors.c.entity == entity)
+                )
+            )
 
     # -- locks ---------------------------------------------------------------------------
 

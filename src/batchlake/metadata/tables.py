@@ -56,6 +56,10 @@ batches = sa.Table(
     sa.Column("cursor_to", sa.Text),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("format", sa.String(20)),  # parquet | jsonl (NULL: parquet, before 0002)
+    sa.Column("rejected", sa.BigInteger),
+    sa.Column("skipped", sa.BigInteger),
+    sa.Column("quarantine_path", sa.Text),
     sa.Index("ix_batches_entity", "source", "entity", "status"),
     sa.Index("ix_batches_hash", "source", "entity", "content_hash"),
 )
@@ -67,6 +71,7 @@ cursors = sa.Table(
     sa.Column("entity", sa.String(200), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("validators", sa.Text),  # JSON: ETag, Last-Modified, content hash of files
 )
 
 locks = sa.Table(

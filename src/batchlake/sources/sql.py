@@ -7,13 +7,15 @@ batches of `batch_rows`, so memory does not grow with the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from batchlake import duck
+from batchlake.config import SqlEntitySettings, SqlQuerySettings
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import snake_case
+from batchlake.sources import Capture, EntityState, snake_case
 
 if TYPE_CHECKING:
     import duckdb
@@ -104,35 +106,125 @@ class SqlSource:
         else:
             chosen = [self._lookup(t) for t in self.settings.tables]
         excluded = {self._lookup(t) for t in self.settings.exclude}
-        return [e for e in chosen if e not in excluded]
+        queries = [
+            snake_case(q) if self.settings.naming == "snake_case" else q
+            for q in self.settings.queries
+        ]
+        return [e for e in chosen if e not in excluded] + queries
 
-    def read(self, entity: str) -> pa.RecordBatchReader:
+    def _options(self, entity: str) -> SqlEntitySettings | SqlQuerySettings | None:
+        """The per-entity options, found by entity name or by the source's table name."""
+        for name, query in self.settings.queries.items():
+            if entity in (name, snake_case(name)):
+                return query
+        for name, options in self.settings.entities.items():
+            if name == entity or snake_case(name) == entity:
+                return options
+            if entity in self._discover() and self._discover()[entity][1] == name:
+                return options
+        return None
+
+    def describe(self, entity: str) -> dict[str, str]:
+        options = self._options(entity)
+        if isinstance(options, SqlQuerySettings):
+            what = "query"
+        else:
+            schema, table = self._discover()[self._lookup(entity)]
+            what = f"{schema}.{table}" if schema not in ("main", "public") else table
+        return {
+            "reads": what,
+            "mode": options.mode if options else "full",
+            "cursor": (options.cursor or "") if options else "",
+            "primary_key": ",".join(options.primary_key) if options else "",
+        }
+
+    def read(self, entity: str, state: EntityState) -> Capture:
+        options = self._options(entity)
+        if isinstance(options, SqlQuerySettings):
+            relation, columns = self._query_relation(options.sql)
+        else:
+            schema, table = self._discover()[self._lookup(entity)]
+            relation = ".".join(duck.quote_ident(p) for p in (_ALIAS, schema, table))
+            columns = self.con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? "
+                "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [_ALIAS, schema, table],
+            ).fetchall()
+        rename = {
+            c: (snake_case(c) if self.settings.naming == "snake_case" else c) for c, _ in columns
+        }
+        projections = ", ".join(
+            f"{duck.quote_ident(c)} AS {duck.quote_ident(rename[c])}" for c, _ in columns
+        )
+        sql = f"SELECT {projections} FROM {relation}"
+        params: list[object] = []
+        cursor_column = None
+        if options is not None and options.mode == "incremental":
+            assert options.cursor is not None
+            cursor_column = self._cursor_column(options.cursor, columns, rename, entity)
+            if state.cursor is not None:
+                kind = dict(columns)[cursor_column]
+                sql += f" WHERE {duck.quote_ident(cursor_column)} > CAST(? AS {kind})"
+                params.append(state.cursor)
+        reader = self._execute(sql, params, entity)
+        capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
+        if cursor_column is None:
+            capture.batches = reader
+        else:
+            capture.batches = _tracking_max(reader, rename[cursor_column], capture)
+        return capture
+
+    def _query_relation(self, sql: str) -> tuple[str, list[tuple[str, str]]]:
+        """A custom query as a relation: native SQL for PostgreSQL/MySQL, DuckDB's for SQLite."""
+        kind = _attach_target(self.url, self.name)[0]
+        if kind in ("postgres", "mysql"):
+            relation = f"{kind}_query({duck.quote_literal(_ALIAS)}, {duck.quote_literal(sql)})"
+        else:
+            self.con.execute(f"USE {_ALIAS}")
+            relation = f"({sql})"
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation} AS q").fetchall()
+        return f"{relation} AS q", [(row[0], row[1]) for row in described]
+
+    def _cursor_column(
+        self, wanted: str, columns: list[tuple[str, str]], rename: dict[str, str], entity: str
+    ) -> str:
+        for column, _ in columns:
+            if wanted in (column, rename[column]):
+                return column
+        raise ConfigError(
+            f"source '{self.name}': cursor '{wanted}' is not a column of {entity} "
+            f"(columns: {', '.join(rename.values())})"
+        )
+
+    def _execute(self, sql: str, params: list[object], entity: str) -> pa.RecordBatchReader:
         import duckdb
 
-        schema, table = self._discover()[self._lookup(entity)]
-        relation = ".".join(duck.quote_ident(p) for p in (_ALIAS, schema, table))
-        columns = self.con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? "
-            "AND schema_name = ? AND table_name = ? ORDER BY column_index",
-            [_ALIAS, schema, table],
-        ).fetchall()
-        projections = []
-        for (column,) in columns:
-            alias = snake_case(column) if self.settings.naming == "snake_case" else column
-            projections.append(f"{duck.quote_ident(column)} AS {duck.quote_ident(alias)}")
         try:
-            return self.con.execute(
-                f"SELECT {', '.join(projections)} FROM {relation}"
-            ).fetch_record_batch(self.settings.batch_rows)
+            return self.con.execute(sql, params).fetch_record_batch(self.settings.batch_rows)
         except duckdb.Error as exc:
-            raise SourceError(
-                f"source '{self.name}': reading {table} failed: {str(exc).splitlines()[0]}"
-            ) from exc
+            detail = _scrub(str(exc).splitlines()[0], self.url)
+            raise SourceError(f"source '{self.name}': reading {entity} failed: {detail}") from None
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _tracking_max(
+    reader: pa.RecordBatchReader, column: str, capture: Capture
+) -> Iterator[pa.RecordBatch]:
+    """Pass batches through, leaving the column's maximum (as text) in `capture.cursor`."""
+    import pyarrow.compute as pc
+
+    best = None
+    for batch in reader:
+        value = pc.max(batch.column(column)).as_py()
+        if value is not None and (best is None or value > best):
+            best = value
+        yield batch
+    if best is not None:
+        capture.cursor = best.isoformat() if hasattr(best, "isoformat") else str(best)
 
 
 def _attach_target(url: str, name: str) -> tuple[str, str]:

@@ -1,0 +1,167 @@
+"""Arrow captures to raw Parquet: value hashing, lineage columns, schema drift checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from batchlake.errors import SourceError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from batchlake.sources import Capture
+    from batchlake.storage import Storage
+
+BATCH_ID_COLUMN = "_batch_id"
+LOADED_AT_COLUMN = "_loaded_at"
+
+
+def schema_json(schema: pa.Schema) -> str:
+    return json.dumps([{"name": f.name, "type": str(f.type)} for f in schema])
+
+
+def write_parquet(
+    capture: Capture,
+    storage: Storage,
+    location: str,
+    batch_id: str,
+    loaded_at: datetime,
+    on_rows: Callable[[int], None] | None,
+) -> tuple[int, str, str]:
+    """Stream the capture's batches into one Parquet file; return rows, hash, schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batches = iter(capture.batches)
+    schema = capture.schema
+    first = None
+    if schema is None:
+        first = next(batches, None)
+        schema = first.schema if first is not None else pa.schema([])
+    digest = hashlib.sha256(schema.serialize().to_pybytes())
+    lineage = [
+        pa.field(BATCH_ID_COLUMN, pa.string(), nullable=False),
+        pa.field(LOADED_AT_COLUMN, pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+    file_schema = pa.schema([*schema, *lineage])
+    batch_value = pa.scalar(batch_id, pa.string())
+    loaded_value = pa.scalar(loaded_at, pa.timestamp("us", tz="UTC"))
+    rows = 0
+    path = location.split("://", 1)[1] if "://" in location else location
+    with (
+        storage.filesystem.open_output_stream(path) as sink,
+        pq.ParquetWriter(sink, file_schema, compression="zstd") as writer,
+    ):
+        for batch in _chain(first, batches):
+            if batch.num_rows == 0:
+                continue
+            update_digest(digest, batch)
+            columns = [
+                *batch.columns,
+                pa.repeat(batch_value, batch.num_rows),
+                pa.repeat(loaded_value, batch.num_rows),
+            ]
+            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=file_schema))
+            rows += batch.num_rows
+            if on_rows is not None:
+                on_rows(batch.num_rows)
+    return rows, digest.hexdigest(), schema_json(schema)
+
+
+def _chain(
+    first: pa.RecordBatch | None, rest: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def update_digest(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
+    """Feed a batch's VALUES into `digest`, independent of how its buffers were laid out.
+
+    The bytes under a null slot are undefined (readers leave whatever was in memory), so
+    they are hashed as a null mask plus the column with nulls replaced by a fixed value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for index, column in enumerate(batch.columns):
+        if column.null_count:
+            mask = column.is_null().to_numpy(zero_copy_only=False)
+            digest.update(f"nulls of column {index}:".encode())
+            digest.update(mask.tobytes())
+            filler = _zero(column.type)
+            if filler is not None:
+                column = pc.fill_null(column, filler)
+        columns.append(column)
+    digest.update(pa.RecordBatch.from_arrays(columns, names=batch.schema.names).serialize())
+
+
+def _zero(type_: pa.DataType) -> pa.Scalar | None:
+    import pyarrow as pa
+
+    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
+        return pa.scalar("", type_)
+    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_):
+        return pa.scalar(b"", type_)
+    if pa.types.is_boolean(type_):
+        return pa.scalar(False)
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        return pa.scalar(0).cast(type_)
+    if pa.types.is_temporal(type_) and type_.bit_width in (32, 64):
+        storage = pa.int32() if type_.bit_width == 32 else pa.int64()
+        return pa.array([0], storage).view(type_)[0]
+    return None
+
+
+_INT_ORDER = ["int8", "int16", "int32", "int64"]
+_FLOAT_ORDER = ["halffloat", "float", "double"]
+
+
+def _compatible(old: str, new: str) -> bool:
+    """Whether a column may go from type `old` to `new` without losing what it held."""
+    if old == new or "null" in (old, new):
+        return True
+    pairs = {
+        ("string", "large_string"),
+        ("large_string", "string"),
+        ("binary", "large_binary"),
+        ("large_binary", "binary"),
+    }
+    if (old, new) in pairs:
+        return True
+    for order in (_INT_ORDER, _FLOAT_ORDER):
+        if old in order and new in order:
+            return order.index(new) >= order.index(old)
+    if old in _INT_ORDER and new == "double":
+        return True
+    if old.startswith("decimal128(") and new.startswith("decimal128("):
+        p_old, s_old = (int(x) for x in old[11:-1].split(","))
+        p_new, s_new = (int(x) for x in new[11:-1].split(","))
+        return s_new == s_old and p_new >= p_old
+    if old.startswith("timestamp[") and new.startswith("timestamp["):
+        return ("tz=" in old) == ("tz=" in new)
+    return False
+
+
+def check_drift(source: str, entity: str, previous: str, schema: pa.Schema) -> None:
+    """Refuse a capture whose column changed type incompatibly since the last batch.
+
+    New columns and dropped columns are fine (raw views read batches by name: a dropped
+    column reads as NULL in new batches); `int32 → int64` and similar widening are fine.
+    """
+    before = {c["name"]: c["type"] for c in json.loads(previous)}
+    for field in schema:
+        old = before.get(field.name)
+        if old is not None and not _compatible(old, str(field.type)):
+            raise SourceError(
+                f"schema drift in {source}.{entity}: column '{field.name}' changed type from "
+                f"{old} to {field.type}; fix the source, or exclude the column, or capture "
+                f"into a new entity name"
+            )
