@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from batchlake.errors import SourceError
@@ -92,6 +93,8 @@ def update_digest(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
 
     columns = []
     for index, column in enumerate(batch.columns):
+        if pa.types.is_dictionary(column.type):  # enums: hash the values, not the codes
+            column = column.cast(column.type.value_type)
         if column.null_count:
             mask = column.is_null().to_numpy(zero_copy_only=False)
             digest.update(f"nulls of column {index}:".encode())
@@ -112,8 +115,10 @@ def _zero(type_: pa.DataType) -> pa.Scalar | None:
         return pa.scalar(b"", type_)
     if pa.types.is_boolean(type_):
         return pa.scalar(False)
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
-        return pa.scalar(0).cast(type_)
+    if pa.types.is_decimal(type_):
+        return pa.scalar(Decimal(0), type_)
+    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
+        return pa.scalar(0, type_)
     if pa.types.is_temporal(type_) and type_.bit_width in (32, 64):
         storage = pa.int32() if type_.bit_width == 32 else pa.int64()
         return pa.array([0], storage).view(type_)[0]

@@ -162,3 +162,21 @@ def test_every_command_has_help() -> None:
     for command in ("init", "demo", "run", "ingest", "query", "catalog", "runs"):
         out = batchlake(command, "--help").stdout
         assert "--project" in out or command == "init"
+
+
+def test_failed_run_exits_non_zero(lake: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    batchlake("init", "--example", "chinook", str(broken))
+    (broken / "models" / "refined" / "bad.sql").write_text(
+        "SELECT no_such_column FROM trusted.sales"
+    )
+    result = batchlake(
+        "run",
+        "-p",
+        str(broken),
+        check=False,
+        env={"CHINOOK_URL": f"sqlite:///{lake}/data/chinook.sqlite"},
+    )
+    assert result.returncode == 1
+    assert "refined.bad" in result.stderr and "no_such_column" in result.stderr
+    assert "refined.sales_by_day" in result.stderr  # independent models still ran

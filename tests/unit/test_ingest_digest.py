@@ -41,3 +41,26 @@ def test_slices_hash_like_copies() -> None:
     sliced = whole.slice(1, 3)
     copy = pa.RecordBatch.from_pydict({"x": [1, None, 3], "d": [1.5, 2.5, None]})
     assert digest(sliced) == digest(copy)
+
+
+def test_every_common_type_with_nulls_hashes() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "money": pa.array([Decimal("1.25"), None], pa.decimal128(12, 2)),
+            "day": pa.array([dt.date(2024, 1, 1), None]),
+            "at": pa.array(
+                [dt.datetime(2024, 1, 1, tzinfo=dt.UTC), None], pa.timestamp("us", "UTC")
+            ),
+            "flag": pa.array([True, None]),
+            "blob": pa.array([b"x", None]),
+            "mood": pa.array(["ok", None]).dictionary_encode(),
+        }
+    )
+    other = pa.RecordBatch.from_pydict(
+        {**batch.to_pydict(), "money": [Decimal("1.26"), None]}, schema=batch.schema
+    )
+    assert digest(batch) == digest(pa.RecordBatch.from_pylist(batch.to_pylist(), batch.schema))
+    assert digest(batch) != digest(other)

@@ -187,20 +187,35 @@ def run(
 def ingest(
     target: Annotated[str, typer.Argument(help="SOURCE or SOURCE.ENTITY to capture.")],
     project: ProjectOption = Path("."),
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Forget the incremental cursor: capture everything."),
+    ] = False,
     wait: Annotated[float | None, typer.Option(help="Seconds to wait for another run.")] = None,
 ) -> None:
-    """Capture one source (every entity) or one entity into the raw zone."""
+    """Capture one source (every entity) or one entity into the raw zone (no models)."""
     from batchlake.sources import open_source
 
     source, _, entity = target.partition(".")
     open_source(_lake(project).project, source).close()  # an unknown source is named clearly
     select = [f"raw.{source}.{entity or '*'}"]
-    result = _run(project, select=select, full_refresh=False, wait=wait, command="ingest")
+    result = _run(project, select=select, full_refresh=full_refresh, wait=wait, command="ingest")
     if not result.ok:
         raise typer.Exit(1)
 
 
 # -- looking at the lake -------------------------------------------------------------------
+
+
+@app.command()
+def sources(
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Configured sources and their entities: mode, cursor, last batch, rows captured."""
+    from batchlake.cli._catalog import list_sources
+
+    list_sources(_lake(project), fmt)
 
 
 @app.command()
@@ -305,7 +320,10 @@ def _seconds(row: dict[str, Any]) -> float | None:
 def main() -> None:
     """Entry point: run the app, turning batchlake errors into one-line messages."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns the code of `typer.Exit` instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BatchlakeError as exc:
         if _state["debug"]:
             raise

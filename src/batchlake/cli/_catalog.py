@@ -127,3 +127,59 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
     print_rows(
         snapshot_columns, snapshots, fmt, title="snapshots" if name[:4] != "raw." else "batches"
     )
+
+
+def list_sources(lake: Lake, fmt: Format) -> None:
+    """One row per entity of every configured source; a dead source shows its error."""
+    from batchlake.errors import BatchlakeError
+    from batchlake.sources import open_source
+
+    rows: list[tuple[object, ...]] = []
+    for name, settings in lake.settings.sources.items():
+        try:
+            source = open_source(lake.project, name)
+            try:
+                entities = [(e, source.describe(e)) for e in source.entities()]
+            finally:
+                source.close()
+        except BatchlakeError as exc:
+            rows.append((name, settings.type, "-", "-", "-", "-", "-", "-", 0, f"error: {exc}"))
+            continue
+        for entity, described in entities:
+            cursor, _ = lake.metadata.entity_state(name, entity)
+            batches = lake.metadata.batches(name, entity, status=None)
+            written = [b for b in batches if b.status == "written"]
+            last = batches[-1] if batches else None
+            rows.append(
+                (
+                    name,
+                    settings.type,
+                    entity,
+                    described.get("reads", ""),
+                    described.get("mode", "full"),
+                    described.get("cursor", ""),
+                    cursor,
+                    last.batch_id if last else None,
+                    sum(b.rows for b in written),
+                    last.status if last else "never captured",
+                )
+            )
+    print_rows(
+        [
+            "source",
+            "type",
+            "entity",
+            "reads",
+            "mode",
+            "cursor_field",
+            "last_cursor",
+            "last_batch",
+            "rows",
+            "last_status",
+        ],
+        rows,
+        fmt,
+        title="sources",
+    )
+    if fmt is Format.table and not rows:
+        stderr.print("no sources: add a [sources.NAME] section to batchlake.toml")

@@ -110,9 +110,13 @@ class DuckDBEngine:
                 "SELECT * EXCLUDE (__file), "
                 "regexp_extract(__file, '([^/]+)\\.jsonl\\.gz$', 1) AS _batch_id "
                 f"FROM read_json({listed}, format = 'newline_delimited', union_by_name = true, "
+                "hive_partitioning = false, "
                 "filename = '__file')"
             )
-        return f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
+        # Raw folders look like hive partitions (ingest_date=...): they are not columns.
+        return (
+            f"SELECT * FROM read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
+        )
 
     def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         import duckdb

@@ -75,11 +75,15 @@ class SqlSource:
                 [_ALIAS],
             ).fetchall()
             # MySQL's schema is the database of the URL: its tables need no prefix either.
-            default_schemas = {"main", "public", "", urlsplit(self.url).path.lstrip("/")}
+            database = urlsplit(self.url).path.lstrip("/")
+            mysql_database = database if _attach_target(self.url, self.name)[0] == "mysql" else ""
+            default_schemas = {"main", "public", "", database}
             found: dict[str, tuple[str, str]] = {}
             for schema, table in rows:
                 if schema in _SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
                     continue
+                if mysql_database and schema != mysql_database:
+                    continue  # the MySQL scanner lists every database of the server
                 label = table if schema in default_schemas else f"{schema}_{table}"
                 entity = snake_case(label) if self.settings.naming == "snake_case" else label
                 found[entity] = (schema, table)

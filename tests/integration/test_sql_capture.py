@@ -1,0 +1,320 @@
+"""Relational capture against the real PostgreSQL and MariaDB servers: types, incremental
+cursors, custom queries, schema drift, deletes under full capture, and Sakila with "*"."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchlake.lake import Lake
+from tests.cli import batchlake, query_json
+from tests.conftest import REQUIRE_SERVICES, dataset, require_service
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def fresh_pg(name: str) -> str:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def pg(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description else []
+
+
+def project(tmp_path: Path, source_toml: str, models: dict[str, str] | None = None) -> Path:
+    folder = tmp_path / "lake"
+    folder.mkdir()
+    (folder / "batchlake.toml").write_text('name = "capture"\n' + textwrap.dedent(source_toml))
+    for name, sql in (models or {}).items():
+        zone, table = name.split(".")
+        path = folder / "models" / zone / f"{table}.sql"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sql)
+    return folder
+
+
+def raw_rows(folder: Path, entity: str, order: str = "1") -> list[dict[str, Any]]:
+    table = Lake.open(folder).query_table(
+        f"SELECT * EXCLUDE (_loaded_at) FROM {entity} ORDER BY {order}"
+    )
+    return table.to_pylist()
+
+
+def test_postgres_types_are_kept_faithfully(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_types")
+    pg(url, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
+    pg(
+        url,
+        """CREATE TABLE typed (id int PRIMARY KEY, amount numeric(12,2), ratio numeric(20,10),
+        ts timestamp, tstz timestamptz, d date, flag boolean, doc json, docb jsonb, uid uuid,
+        raw bytea, feeling mood, note text, big bigint, small smallint, dbl double precision)""",
+    )
+    pg(
+        url,
+        """INSERT INTO typed VALUES (1, 12345.67, 0.1234567891, '2024-02-29 13:45:01.123456',
+        '2024-02-29 13:45:01.5+02', '2024-02-29', true, '{"a": [1, 2]}', '{"b": {"c": null}}',
+        'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '\\xdeadbeef', 'happy', 'héllo ☃',
+        9007199254740993, -32768, 2.25),
+        (2, -0.01, NULL, NULL, NULL, NULL, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL)""",
+    )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.pg]
+        type = "sql"
+        url = "{url}"
+        """,
+    )
+    batchlake("ingest", "pg", "-p", str(folder))
+    schema = Lake.open(folder).table_source("raw.pg.typed").schema
+    types = {f.name: str(f.type) for f in schema}
+    assert types["amount"] == "decimal128(12, 2)" and types["ratio"] == "decimal128(20, 10)"
+    assert types["ts"] == "timestamp[us]" and types["tstz"].startswith("timestamp[us, tz=")
+    assert types["d"] == "date32[day]" and types["flag"] == "bool" and types["raw"] == "binary"
+    got = raw_rows(folder, "raw.pg.typed", "id")
+    expected = pg(
+        url,
+        "SELECT id, amount, ratio, ts, tstz, d, flag, doc::text, docb::text, "
+        "uid::text, raw, feeling::text, note, big, small, dbl FROM typed ORDER BY id",
+    )
+    for row, want in zip(got, expected, strict=True):
+        assert row["amount"] == want[1] and row["ratio"] == want[2]
+        assert row["ts"] == want[3] and row["tstz"] == want[4] and row["d"] == want[5]
+        assert row["flag"] == want[6] and row["raw"] == (bytes(want[10]) if want[10] else None)
+        assert (json.loads(row["doc"]) if row["doc"] else None) == (
+            json.loads(want[7]) if want[7] else None
+        )
+        assert (json.loads(row["docb"]) if row["docb"] else None) == (
+            json.loads(want[8]) if want[8] else None
+        )
+        assert row["uid"] == want[9] and row["feeling"] == want[11] and row["note"] == want[12]
+        assert row["big"] == want[13] and row["small"] == want[14] and row["dbl"] == want[15]
+    assert got[0]["amount"] == Decimal("12345.67") and got[1]["amount"] == Decimal("-0.01")
+
+
+def test_mariadb_types_are_kept_faithfully(tmp_path: Path) -> None:
+    require_service("MariaDB", "127.0.0.1", 3306)
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS batchlake_types")
+        cur.execute("CREATE DATABASE batchlake_types CHARACTER SET utf8mb4")
+        cur.execute("""CREATE TABLE batchlake_types.typed (id INT PRIMARY KEY,
+            amount DECIMAL(12,2), d DATE, dt DATETIME(6), flag BOOLEAN,
+            mood ENUM('sad','ok','happy'), note TEXT, payload BLOB, big BIGINT)""")
+        cur.execute("""INSERT INTO batchlake_types.typed VALUES
+            (1, 12345.67, '2024-02-29', '2024-02-29 13:45:01.123456', TRUE, 'ok', 'héllo',
+             X'DEADBEEF', 9007199254740993),
+            (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)""")
+    conn.close()
+    folder = project(
+        tmp_path,
+        """
+        [sources.my]
+        type = "sql"
+        url = "mysql://root@127.0.0.1:3306/batchlake_types"
+        """,
+    )
+    batchlake("ingest", "my", "-p", str(folder))
+    rows = raw_rows(folder, "raw.my.typed", "id")
+    first = rows[0]
+    assert first["amount"] == Decimal("12345.67") and str(first["d"]) == "2024-02-29"
+    assert first["dt"].isoformat() == "2024-02-29T13:45:01.123456"
+    assert bool(first["flag"]) is True and first["mood"] == "ok" and first["note"] == "héllo"
+    assert first["payload"] == b"\xde\xad\xbe\xef" and first["big"] == 9007199254740993
+    assert all(v is None for k, v in rows[1].items() if k not in ("id", "_batch_id"))
+
+
+def test_incremental_capture_by_cursor_and_merge_by_key(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_incremental")
+    pg(
+        url,
+        "CREATE TABLE orders (id int PRIMARY KEY, amount numeric(10,2), "
+        "updated_at timestamp NOT NULL)",
+    )
+    pg(
+        url,
+        "INSERT INTO orders SELECT g, g * 1.5, timestamp '2024-01-01' + g * interval '1 hour' "
+        "FROM generate_series(1, 500) g",
+    )
+    merge = (
+        "SELECT id, amount, updated_at FROM raw.pg.orders "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _batch_id DESC) = 1"
+    )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.pg]
+        type = "sql"
+        url = "{url}"
+        [sources.pg.entities.orders]
+        mode = "incremental"
+        cursor = "updated_at"
+        primary_key = ["id"]
+        """,
+        {"trusted.orders": merge},
+    )
+    batchlake("run", "-p", str(folder))
+    lake = Lake.open(folder)
+    cursor, _ = lake.metadata.entity_state("pg", "orders")
+    assert cursor is not None and cursor.startswith("2024-01-21T20:00")  # hour 500
+    pg(url, "UPDATE orders SET amount = 0, updated_at = timestamp '2025-01-01' WHERE id <= 10")
+    pg(url, "INSERT INTO orders VALUES (501, 9.99, timestamp '2025-01-02')")
+    batchlake("run", "-p", str(folder))
+    batches = lake.metadata.batches("pg", "orders")
+    assert [b.rows for b in batches] == [500, 11]  # only the new and the updated rows
+    assert batches[-1].cursor_from == cursor
+    trusted = query_json(folder, "SELECT id, amount FROM trusted.orders ORDER BY id")
+    source = pg(url, "SELECT id, amount FROM orders ORDER BY id")
+    assert [(r["id"], Decimal(r["amount"])) for r in trusted] == source
+    third = batchlake("run", "-p", str(folder))
+    assert "nothing new since the last capture" in third.stderr
+    again = batchlake("ingest", "pg.orders", "--full-refresh", "-p", str(folder))
+    assert "duplicate" not in again.stderr  # everything captured again, as a new batch
+    assert lake.metadata.batches("pg", "orders")[-1].rows == 501
+
+
+def test_full_capture_sees_deletes_and_custom_queries(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_full")
+    pg(url, "CREATE TABLE items (id int PRIMARY KEY, name text)")
+    pg(url, "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 20) g")
+    latest = (
+        "SELECT id, name FROM raw.pg.items "
+        "WHERE _batch_id = (SELECT max(_batch_id) FROM raw.pg.items)"
+    )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.pg]
+        type = "sql"
+        url = "{url}"
+        [sources.pg.queries.big_items]
+        sql = "SELECT id, upper(name) AS loud FROM items WHERE id > 15"
+        """,
+        {"trusted.items": latest},
+    )
+    batchlake("run", "-p", str(folder))
+    pg(url, "DELETE FROM items WHERE mod(id, 2) = 0")
+    batchlake("run", "-p", str(folder))
+    ids = [r["id"] for r in query_json(folder, "SELECT id FROM trusted.items ORDER BY id")]
+    assert ids == [i for i in range(1, 21) if i % 2]
+    loud = query_json(
+        folder,
+        "SELECT id, loud FROM raw.pg.big_items "
+        "WHERE _batch_id = (SELECT max(_batch_id) FROM raw.pg.big_items) "
+        "ORDER BY id",
+    )
+    assert loud == [{"id": i, "loud": f"ITEM {i}"} for i in (17, 19)]
+    listed = json.loads(batchlake("sources", "-p", str(folder), "--format", "json").stdout)
+    by_entity = {r["entity"]: r for r in listed}
+    assert by_entity["big_items"]["reads"] == "query" and by_entity["items"]["rows"] == 30
+
+
+def test_schema_drift(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_drift")
+    pg(url, "CREATE TABLE people (id int PRIMARY KEY, name text, age int)")
+    pg(url, "CREATE TABLE pets (id int PRIMARY KEY, name text)")
+    pg(url, "INSERT INTO people VALUES (1, 'Ada', 36), (2, 'Linus', 28)")
+    pg(url, "INSERT INTO pets VALUES (1, 'Rex')")
+    model = (
+        "SELECT * EXCLUDE (_batch_id, _loaded_at) FROM raw.pg.people "
+        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY _batch_id DESC) = 1"
+    )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.pg]
+        type = "sql"
+        url = "{url}"
+        """,
+        {"trusted.people": model},
+    )
+    batchlake("run", "-p", str(folder))
+    # A new column appears in raw and in trusted (the Iceberg schema evolves).
+    pg(url, "ALTER TABLE people ADD COLUMN email text")
+    pg(url, "UPDATE people SET email = 'ada@example.org' WHERE id = 1")
+    batchlake("run", "-p", str(folder))
+    described = json.loads(
+        batchlake("catalog", "trusted.people", "-p", str(folder), "--format", "json").stdout
+    )
+    assert "email" in [c["name"] for c in described["columns"]]
+    assert len(described["snapshots"]) >= 2
+    rows = query_json(folder, "SELECT id, email FROM trusted.people ORDER BY id")
+    assert rows == [{"id": 1, "email": "ada@example.org"}, {"id": 2, "email": None}]
+    # A dropped column reads as NULL in the new batch.
+    pg(url, "ALTER TABLE people DROP COLUMN age")
+    batchlake("run", "-p", str(folder))
+    ages = query_json(
+        folder,
+        "SELECT DISTINCT age FROM raw.pg.people WHERE _batch_id = "
+        "(SELECT max(_batch_id) FROM raw.pg.people)",
+    )
+    assert ages == [{"age": None}]
+    # An incompatible type change fails that entity only, naming the column and types.
+    pg(url, "ALTER TABLE people ALTER COLUMN id TYPE text")
+    pg(url, "INSERT INTO pets VALUES (2, 'Tom')")
+    failed = batchlake("run", "-p", str(folder), check=False)
+    assert failed.returncode == 1
+    assert "column 'id' changed type from int32 to string" in failed.stderr
+    pets = Lake.open(folder).metadata.batches("pg", "pets")
+    assert [b.rows for b in pets] == [1, 2]  # the other entity carried on
+
+
+def test_sakila_every_table_captured_with_star(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_sakila")
+    schema = dataset("sakila/postgres-sakila-schema.sql")
+    data = dataset("sakila/postgres-sakila-insert-data-using-copy.sql")
+    if shutil.which("psql") is None:
+        message = "psql (PostgreSQL client) is needed to load the Sakila dump"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    for script in (schema, data):
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=0", url, "-f", str(script)],
+            check=True,
+            capture_output=True,
+        )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.sakila]
+        type = "sql"
+        url = "{url}"
+        tables = "*"
+        """,
+    )
+    batchlake("ingest", "sakila", "-p", str(folder))
+    tables = [
+        r[0]
+        for r in pg(
+            url,
+            "SELECT table_name FROM information_schema.tables WHERE "
+            "table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+    ]
+    assert len(tables) >= 15
+    lake = Lake.open(folder)
+    for table in tables:
+        expected = pg(url, f'SELECT count(*) FROM "{table}"')[0][0]
+        captured = sum(b.rows for b in lake.metadata.batches("sakila", table))
+        assert captured == expected, table
