@@ -318,3 +318,57 @@ def test_sakila_every_table_captured_with_star(tmp_path: Path) -> None:
         expected = pg(url, f'SELECT count(*) FROM "{table}"')[0][0]
         captured = sum(b.rows for b in lake.metadata.batches("sakila", table))
         assert captured == expected, table
+
+
+def test_sqlalchemy_fallback_reads_the_same_rows(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_fallback")
+    pg(
+        url,
+        "CREATE TABLE sales (id int PRIMARY KEY, amount numeric(12,2), at timestamptz, "
+        "day date, ok boolean, note text)",
+    )
+    pg(
+        url,
+        "INSERT INTO sales SELECT g, g * 1.25, timestamptz '2024-01-01 00:00+00' + "
+        "g * interval '1 minute', date '2024-01-01' + g, mod(g, 2) = 0, 'n' || g "
+        "FROM generate_series(1, 2500) g",
+    )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.duck]
+        type = "sql"
+        url = "{url}"
+        [sources.alchemy]
+        type = "sql"
+        url = "{url.replace("postgresql://", "postgresql+psycopg://")}"
+        reader = "sqlalchemy"
+        batch_rows = 1000
+        [sources.alchemy.entities.sales]
+        mode = "incremental"
+        cursor = "at"
+        [sources.alchemy.queries.even_sales]
+        sql = "SELECT id, amount FROM sales WHERE ok"
+        """,
+    )
+    batchlake("ingest", "duck", "-p", str(folder))
+    batchlake("ingest", "alchemy", "-p", str(folder))
+    duck_rows = raw_rows(folder, "raw.duck.sales", "id")
+    alchemy_rows = raw_rows(folder, "raw.alchemy.sales", "id")
+
+    def strip(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in r.items() if k != "_batch_id"} for r in rows]
+
+    assert strip(alchemy_rows) == strip(duck_rows) and len(duck_rows) == 2500
+    schema = Lake.open(folder).table_source("raw.alchemy.sales").schema
+    types = {f.name: str(f.type) for f in schema}
+    assert types["amount"] == "decimal128(12, 2)" and types["at"] == "timestamp[us, tz=UTC]"
+    even = raw_rows(folder, "raw.alchemy.even_sales", "id")
+    assert len(even) == 1250 and even[0]["amount"] == Decimal("2.50")
+    pg(
+        url,
+        "INSERT INTO sales VALUES (2501, 1.00, timestamptz '2030-01-01 00:00+00', "
+        "date '2030-01-01', true, 'late')",
+    )
+    batchlake("ingest", "alchemy.sales", "-p", str(folder))
+    assert [b.rows for b in Lake.open(folder).metadata.batches("alchemy", "sales")] == [2500, 1]

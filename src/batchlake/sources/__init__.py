@@ -94,7 +94,7 @@ class Source(Protocol):
 
 # type in batchlake.toml -> (module, class, extra that provides its dependencies)
 _KINDS: dict[str, tuple[str, str, str | None]] = {
-    "sql": ("batchlake.sources.sql", "SqlSource", None),
+    "sql": ("batchlake.sources.sql", "sql_source", None),
     "rest": ("batchlake.sources.rest", "RestSource", None),
     "files": ("batchlake.sources.files", "FilesSource", None),
     "mongo": ("batchlake.sources.mongo", "MongoSource", "mongo"),

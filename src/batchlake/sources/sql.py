@@ -35,6 +35,17 @@ _SYSTEM_SCHEMAS = {
 }
 
 
+def sql_source(name: str, settings: SqlSourceSettings, project: Project) -> SqlSource:
+    """The relational source for a URL: DuckDB's scanners where they exist, else SQLAlchemy."""
+    scheme = settings.url.split("://", 1)[0].split("+", 1)[0].lower()
+    scanned = scheme in ("sqlite", "postgresql", "postgres", "mysql", "mariadb")
+    if settings.reader == "sqlalchemy" or (settings.reader == "auto" and not scanned):
+        from batchlake.sources._sqlalchemy import SqlAlchemySource
+
+        return SqlAlchemySource(name, settings, project)
+    return SqlSource(name, settings, project)
+
+
 class SqlSource:
     """A relational database read through a DuckDB scanner."""
 
@@ -67,23 +78,27 @@ class SqlSource:
             ) from None
         return con
 
+    def _list_tables(self) -> tuple[list[tuple[str, str]], str]:
+        """Every (schema, table) of the database, and the schema that needs no prefix."""
+        rows = self.con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() "
+            "WHERE database_name = ? ORDER BY schema_name, table_name",
+            [_ALIAS],
+        ).fetchall()
+        # MySQL's schema is the database of the URL: its tables need no prefix either.
+        database = urlsplit(self.url).path.lstrip("/")
+        if _attach_target(self.url, self.name)[0] == "mysql" and database:
+            rows = [r for r in rows if r[0] == database]  # the scanner lists every database
+        return [(r[0], r[1]) for r in rows], database
+
     def _discover(self) -> dict[str, tuple[str, str]]:
         if self._tables is None:
-            rows = self.con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() "
-                "WHERE database_name = ? ORDER BY schema_name, table_name",
-                [_ALIAS],
-            ).fetchall()
-            # MySQL's schema is the database of the URL: its tables need no prefix either.
-            database = urlsplit(self.url).path.lstrip("/")
-            mysql_database = database if _attach_target(self.url, self.name)[0] == "mysql" else ""
+            rows, database = self._list_tables()
             default_schemas = {"main", "public", "", database}
             found: dict[str, tuple[str, str]] = {}
             for schema, table in rows:
                 if schema in _SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
                     continue
-                if mysql_database and schema != mysql_database:
-                    continue  # the MySQL scanner lists every database of the server
                 label = table if schema in default_schemas else f"{schema}_{table}"
                 entity = snake_case(label) if self.settings.naming == "snake_case" else label
                 found[entity] = (schema, table)
