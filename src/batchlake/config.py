@@ -102,8 +102,9 @@ class SqlSourceSettings(_Settings):
     batch_rows: int = Field(default=100_000, ge=1_000)
     entities: dict[str, SqlEntitySettings] = Field(default_factory=dict)
     queries: dict[str, SqlQuerySettings] = Field(default_factory=dict)
-    # auto: DuckDB's scanner for sqlite/postgresql/mysql URLs, SQLAlchemy for any other URL.
-    reader: Literal["auto", "duckdb", "sqlalchemy"] = "auto"
+    # auto: ConnectorX for mysql (when installed), DuckDB's scanner for sqlite/postgresql,
+    # SQLAlchemy for any other URL.
+    reader: Literal["auto", "duckdb", "connectorx", "sqlalchemy"] = "auto"
 
     @field_validator("url")
     @classmethod
@@ -222,7 +223,8 @@ class FileEntitySettings(_Settings):
     compression: Literal["auto", "none", "gzip", "zip"] = "auto"
     delimiter: str | None = None
     header: bool = True
-    columns: dict[str, str] = Field(default_factory=dict)  # name -> type override
+    columns: dict[str, str] = Field(default_factory=dict)  # name -> DuckDB/SQL type name
+    member: str | None = None  # zip: the member to read (default: the only data file)
     on_bad_rows: Literal["quarantine", "fail", "skip"] = "quarantine"
     primary_key: list[str] = Field(default_factory=list)
 
@@ -234,6 +236,8 @@ class FilesSourceSettings(_Settings):
     entities: dict[str, FileEntitySettings] = Field(default_factory=dict)
     storage_options: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = Field(default=60, gt=0)
+    max_retries: int = Field(default=3, ge=0)  # http(s): connection errors, 429 and 5xx
+    backoff_seconds: float = Field(default=0.5, ge=0)  # doubled after each retry
 
 
 class MongoCollectionSettings(_EntityCapture):

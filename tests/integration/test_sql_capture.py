@@ -372,3 +372,63 @@ def test_sqlalchemy_fallback_reads_the_same_rows(tmp_path: Path) -> None:
     )
     batchlake("ingest", "alchemy.sales", "-p", str(folder))
     assert [b.rows for b in Lake.open(folder).metadata.batches("alchemy", "sales")] == [2500, 1]
+
+
+def test_mariadb_connectorx_and_duckdb_readers_agree(tmp_path: Path) -> None:
+    require_service("MariaDB", "127.0.0.1", 3306)
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE IF EXISTS batchlake_readers")
+        cur.execute("CREATE DATABASE batchlake_readers")
+        cur.execute(
+            "CREATE TABLE batchlake_readers.orders (id INT PRIMARY KEY, "
+            "amount DECIMAL(12,2), at DATETIME(6), ok BOOLEAN, note VARCHAR(20))"
+        )
+        cur.executemany(
+            "INSERT INTO batchlake_readers.orders VALUES (%s, %s, %s, %s, %s)",
+            [
+                (
+                    i,
+                    f"{i}.{i % 100:02d}",
+                    f"2024-01-01 00:{i // 60 % 60:02d}:{i % 60:02d}",
+                    i % 3 == 0,
+                    None if i % 7 == 0 else f"n{i}",
+                )
+                for i in range(1, 3001)
+            ],
+        )
+    folder = project(
+        tmp_path,
+        """
+        [sources.cx]
+        type = "sql"
+        url = "mysql://root@127.0.0.1:3306/batchlake_readers"
+        reader = "connectorx"
+        [sources.cx.entities.orders]
+        mode = "incremental"
+        cursor = "id"
+        primary_key = ["id"]
+        [sources.duck]
+        type = "sql"
+        url = "mysql://root@127.0.0.1:3306/batchlake_readers"
+        reader = "duckdb"
+        """,
+    )
+    batchlake("ingest", "cx", "-p", str(folder))
+    batchlake("ingest", "duck", "-p", str(folder))
+    lake = Lake.open(folder)
+    assert lake.table_source("raw.cx.orders").schema == lake.table_source("raw.duck.orders").schema
+    cx_rows = raw_rows(folder, "raw.cx.orders", "id")
+    duck_rows = raw_rows(folder, "raw.duck.orders", "id")
+    assert [{k: v for k, v in r.items() if k != "_batch_id"} for r in cx_rows] == [
+        {k: v for k, v in r.items() if k != "_batch_id"} for r in duck_rows
+    ]
+    assert cx_rows[0]["amount"] == Decimal("1.01") and len(cx_rows) == 3000
+    conn.cursor().execute(
+        "INSERT INTO batchlake_readers.orders VALUES (3001, 1.00, '2030-01-01', 1, 'late')"
+    )
+    conn.close()
+    batchlake("ingest", "cx.orders", "-p", str(folder))
+    assert [b.rows for b in lake.metadata.batches("cx", "orders")] == [3000, 1]

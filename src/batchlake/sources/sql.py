@@ -185,13 +185,37 @@ class SqlSource:
                 kind = dict(columns)[cursor_column]
                 sql += f" WHERE {duck.quote_ident(cursor_column)} > CAST(? AS {kind})"
                 params.append(state.cursor)
-        reader = self._execute(sql, params, entity)
+        reader = None
+        if not isinstance(options, SqlQuerySettings) and self._use_connectorx():
+            since = state.cursor if cursor_column is not None else None
+            target = self.con.execute(f"{sql} LIMIT 0", params).fetch_arrow_table().schema
+            reader = _connectorx_reader(
+                self.url, schema, table, rename, target, cursor_column, since, options
+            )
+        if reader is None:
+            reader = self._execute(sql, params, entity)
         capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
         if cursor_column is None:
             capture.batches = reader
         else:
             capture.batches = _tracking_max(reader, rename[cursor_column], capture)
         return capture
+
+    def _use_connectorx(self) -> bool:
+        """ConnectorX reads MySQL/MariaDB ~4× faster than DuckDB's scanner (see docs)."""
+        if self.settings.reader not in ("auto", "connectorx"):
+            return False
+        if _attach_target(self.url, self.name)[0] != "mysql":
+            return False
+        try:
+            import connectorx  # noqa: F401
+        except ImportError:
+            if self.settings.reader == "connectorx":
+                raise ConfigError(
+                    f"sources.{self.name}.reader = 'connectorx' needs pip install connectorx"
+                ) from None
+            return False
+        return True
 
     def _query_relation(self, sql: str) -> tuple[str, list[tuple[str, str]]]:
         """A custom query as a relation: native SQL for PostgreSQL/MySQL, DuckDB's for SQLite."""
@@ -244,6 +268,65 @@ def _tracking_max(
         yield batch
     if best is not None:
         capture.cursor = best.isoformat() if hasattr(best, "isoformat") else str(best)
+
+
+def _connectorx_reader(
+    url: str,
+    database: str,
+    table: str,
+    rename: dict[str, str],
+    target: pa.Schema,
+    cursor_column: str | None,
+    since: str | None,
+    options: SqlEntitySettings | None,
+) -> pa.RecordBatchReader | None:
+    """Stream a MySQL table with ConnectorX, cast to the exact types DuckDB reports.
+
+    ConnectorX widens DECIMAL to (38,10) and TINYINT(1) to int8: each batch is cast back
+    (safely: a value that does not fit fails). MySQL TIMESTAMP columns depend on the
+    session time zone, so tables with them are left to DuckDB's scanner (None).
+    """
+    import connectorx as cx
+    import pyarrow as pa
+    import sqlglot
+    from sqlglot import exp
+
+    if any(pa.types.is_timestamp(f.type) and f.type.tz for f in target):
+        return None
+    select = exp.select(
+        *[exp.alias_(exp.column(c, quoted=True), rename[c], quoted=True) for c in rename]
+    ).from_(exp.table_(table, db=database, quoted=True))
+    if cursor_column is not None and since is not None:
+        select = select.where(
+            exp.GT(
+                this=exp.column(cursor_column, quoted=True),
+                expression=exp.Literal.string(since.replace("T", " ")),
+            )
+        )
+    partition_on: str | None = None
+    if options is not None and len(options.primary_key) == 1:
+        key = options.primary_key[0]
+        source_key = next((c for c in rename if key in (c, rename[c])), None)
+        if source_key is not None and pa.types.is_integer(target.field(rename[source_key]).type):
+            partition_on = rename[source_key]
+    parts = urlsplit(url)
+    login = f"{unquote(parts.username or 'root')}:{unquote(parts.password or '')}"
+    cx_url = f"mysql://{login}@{parts.hostname or 'localhost'}:{parts.port or 3306}{parts.path}"
+    sql = sqlglot.transpile(select.sql(dialect="mysql"), read="mysql", write="mysql")[0]
+    stream = cx.read_sql(
+        cx_url,
+        sql,
+        return_type="arrow_stream",
+        partition_on=partition_on,
+        partition_num=2 if partition_on else None,
+    )
+
+    def cast() -> Iterator[pa.RecordBatch]:
+        for batch in stream:
+            arrays = [batch.column(f.name).cast(f.type, safe=True) for f in target]
+            yield pa.RecordBatch.from_arrays(arrays, schema=target)
+
+    return pa.RecordBatchReader.from_batches(target, cast())
 
 
 def _attach_target(url: str, name: str) -> tuple[str, str]:
