@@ -432,3 +432,65 @@ def test_mariadb_connectorx_and_duckdb_readers_agree(tmp_path: Path) -> None:
     conn.close()
     batchlake("ingest", "cx.orders", "-p", str(folder))
     assert [b.rows for b in lake.metadata.batches("cx", "orders")] == [3000, 1]
+
+
+def peak_rss_of(args: list[str]) -> int:
+    """Run a command and sample the peak RSS of its process tree (bytes)."""
+    import sys
+    import threading
+
+    import psutil
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "batchlake", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        watched = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                tree = [watched, *watched.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree))
+            except psutil.Error:
+                pass
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    _, errors = process.communicate(timeout=600)
+    done.set()
+    sampler.join()
+    assert process.returncode == 0, errors.decode()
+    return peak
+
+
+def test_memory_does_not_grow_with_the_table(tmp_path: Path) -> None:
+    url = fresh_pg("batchlake_big")
+    for name, rows in (("small", 300_000), ("big", 3_000_000)):
+        pg(
+            url,
+            f"CREATE TABLE {name} AS SELECT g AS id, g::bigint * 7 AS big, 'row ' || g AS note, "
+            f"mod(g, 100000)::numeric(12,2) / 100 AS amount, timestamp '2024-01-01' + "
+            f"g * interval '1 second' AS at, mod(g, 2) = 0 AS flag "
+            f"FROM generate_series(1, {rows}) g",
+        )
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.pg]
+        type = "sql"
+        url = "{url}"
+        """,
+    )
+    small = peak_rss_of(["ingest", "pg.small", "-p", str(folder)])
+    big = peak_rss_of(["ingest", "pg.big", "-p", str(folder)])
+    captured = sum(b.rows for b in Lake.open(folder).metadata.batches("pg", "big"))
+    assert captured == 3_000_000
+    # Ten times the rows, (nearly) the same memory: the capture streams.
+    assert big < 1024**3, f"peak RSS {big / 1024**2:.0f} MB"
+    assert big < small + 200 * 1024**2, f"{small / 1024**2:.0f} MB -> {big / 1024**2:.0f} MB"
