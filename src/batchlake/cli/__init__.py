@@ -150,6 +150,12 @@ def _print_run_footer(result: RunResult) -> None:
             f"  {counts['duplicate']} captured batch(es) equal an earlier batch: "
             "recorded as duplicates, not written again"
         )
+    rejected = sum(step.rejected for step in result.steps)
+    if rejected:
+        stderr.print(
+            f"  [yellow]{rejected} bad row(s)[/yellow] left out of captures "
+            "(quarantine files under lake/raw/<source>/<entity>/_quarantine/)"
+        )
     for step in result.steps:
         if step.status == "failed":
             stderr.print(f"  [red]{step.name}[/red]: {escape(step.message or '')}")

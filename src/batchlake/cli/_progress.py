@@ -67,9 +67,8 @@ class RichReporter:
     def step_finished(self, result: StepResult) -> None:
         style = STATUS_STYLE.get(result.status, "white")
         rows = f"{result.rows:,} rows" if result.rows is not None else ""
-        note = (
-            f" — {escape(result.message)}" if result.message and result.status != "success" else ""
-        )
+        shown = result.message and (result.status != "success" or result.rejected)
+        note = f" — {escape(result.message or '')}" if shown else ""
         self.progress.console.print(
             f"  [{style}]{result.status:<15}[/{style}] {result.name:<45} {rows:>14} "
             f"{result.seconds:6.2f}s{note}",
