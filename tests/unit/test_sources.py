@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchlake.sources import snake_case
-from batchlake.sources.sql import _attach_target, _redact
+from batchlake.sources import redact_url, scrub_url_secret, snake_case
+from batchlake.sources.sql import _attach_target
 
 
 @pytest.mark.parametrize(
@@ -33,4 +33,10 @@ def test_attach_targets() -> None:
 
 
 def test_passwords_are_redacted() -> None:
-    assert _redact("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+    assert redact_url("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+    assert redact_url("mongodb://u:p%40ss@h1:27017,h2:27017/app") == (
+        "mongodb://u:***@h1:27017,h2:27017/app"
+    )
+    assert redact_url("sqlite:////data/x.sqlite") == "sqlite:////data/x.sqlite"
+    text = "auth failed for p@ss and p%40ss"
+    assert scrub_url_secret(text, "mysql://u:p%40ss@h/db") == "auth failed for *** and ***"

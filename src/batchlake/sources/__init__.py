@@ -121,6 +121,37 @@ def open_source(project: Project, name: str) -> Source:
     return source
 
 
+def url_password(url: str) -> str | None:
+    """The password of a URL as written (URLs may list several hosts, as MongoDB's do)."""
+    rest = url.split("://", 1)[-1]
+    userinfo, at, _ = rest.split("/", 1)[0].rpartition("@")
+    if not at or ":" not in userinfo:
+        return None
+    return userinfo.split(":", 1)[1] or None
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ***, for messages and logs."""
+    password = url_password(url)
+    if password is None:
+        return url
+    scheme, rest = url.split("://", 1)
+    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+    after = rest[len(userinfo) + 1 :]
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{after}"
+
+
+def scrub_url_secret(text: str, url: str) -> str:
+    """`text` (say, a driver's error) with the URL's password, as written or decoded, as ***."""
+    from urllib.parse import unquote
+
+    password = url_password(url)
+    if password:
+        for secret in {password, unquote(password)}:
+            text = text.replace(secret, "***")
+    return text
+
+
 _BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 

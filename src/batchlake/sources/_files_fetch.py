@@ -24,6 +24,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from batchlake.errors import ConfigError, SourceError
+from batchlake.sources import redact_url
 
 if TYPE_CHECKING:
     import httpx
@@ -202,14 +203,6 @@ def fetch_remote(
     return Fetched(files, new, False, None)
 
 
-def redact(url: str) -> str:
-    """The URL without a password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")).geturl()
-    return url
-
-
 def fetch_http(
     client: httpx.Client,
     url: str,
@@ -230,7 +223,7 @@ def fetch_http(
         headers["If-None-Match"] = validators["etag"]
     if previous and validators.get("last_modified"):
         headers["If-Modified-Since"] = validators["last_modified"]
-    shown = redact(url)
+    shown = redact_url(url)
     problem = ""
     for attempt in range(retries + 1):
         if attempt:
@@ -287,6 +280,6 @@ def _download(
         Path(copy).unlink(missing_ok=True)
         return Fetched([], new, True, "same content as the last capture (sha256)")
     final = str(response.url)
-    name = redact(final if urlsplit(final).path not in ("", "/") else url)
+    name = redact_url(final if urlsplit(final).path not in ("", "/") else url)
     located = Located(copy, name, response.headers.get("content-type"), temporary=True)
     return Fetched([located], new, False, None)

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from batchlake.config import SqlQuerySettings
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import Capture, EntityState, snake_case
-from batchlake.sources.sql import _SYSTEM_SCHEMAS, SqlSource, _redact, _scrub
+from batchlake.sources import Capture, EntityState, redact_url, scrub_url_secret, snake_case
+from batchlake.sources.sql import _SYSTEM_SCHEMAS, SqlSource
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,14 +36,14 @@ class SqlAlchemySource(SqlSource):
             self.engine = sa.create_engine(self.url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
             raise ConfigError(
-                f"source '{name}': cannot use {_redact(self.url)} ({exc}); "
+                f"source '{name}': cannot use {redact_url(self.url)} ({exc}); "
                 f"check sources.{name}.url and install the database's driver"
             ) from None
 
     def _connect_error(self, exc: Exception) -> SourceError:
-        detail = _scrub(str(exc).splitlines()[0], self.url)
+        detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
         return SourceError(
-            f"source '{self.name}': cannot read {_redact(self.url)}: {detail}; "
+            f"source '{self.name}': cannot read {redact_url(self.url)}: {detail}; "
             f"check sources.{self.name}.url"
         )
 
@@ -138,7 +138,7 @@ class SqlAlchemySource(SqlSource):
         except sa.exc.SQLAlchemyError as exc:
             raise SourceError(
                 f"source '{self.name}': reading {entity} failed: "
-                f"{_scrub(str(exc).splitlines()[0], self.url)}"
+                f"{scrub_url_secret(str(exc).splitlines()[0], self.url)}"
             ) from None
         if best is not None:
             capture.cursor = best.isoformat() if hasattr(best, "isoformat") else str(best)

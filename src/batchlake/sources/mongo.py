@@ -58,7 +58,6 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import pymongo
 from bson import json_util
@@ -66,7 +65,7 @@ from bson.json_util import JSONMode, JSONOptions
 from pymongo.errors import PyMongoError
 
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import Capture, EntityState
+from batchlake.sources import Capture, EntityState, redact_url, scrub_url_secret
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection
@@ -121,7 +120,7 @@ class MongoSource:
                 if client is not None:
                     client.close()
                 raise SourceError(
-                    f"source '{self.name}': cannot connect to {_redact(self.url)}: "
+                    f"source '{self.name}': cannot connect to {redact_url(self.url)}: "
                     f"{_detail(exc, self.url)}; check sources.{self.name}.url "
                     "and that the server is up"
                 ) from None
@@ -265,28 +264,4 @@ def _detail(exc: Exception, url: str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     for marker in (", Timeout:", ", Topology Description:"):
         text = text.split(marker, 1)[0]
-    password = _password(url)
-    if password:
-        for secret in {password, unquote(password)}:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _password(url: str) -> str | None:
-    """The password of a mongodb:// URL (which may list several hosts), as written."""
-    rest = url.split("://", 1)[-1]
-    userinfo, at, _ = rest.split("/", 1)[0].rpartition("@")
-    if not at or ":" not in userinfo:
-        return None
-    return userinfo.split(":", 1)[1] or None
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    password = _password(url)
-    if password is None:
-        return url
-    scheme, rest = url.split("://", 1)
-    userinfo = rest.split("/", 1)[0].rpartition("@")[0]
-    after = rest[len(userinfo) + 1 :]
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{after}"
+    return scrub_url_secret(text, url)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from batchlake import duck
 from batchlake.config import SqlEntitySettings, SqlQuerySettings
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import Capture, EntityState, snake_case
+from batchlake.sources import Capture, EntityState, redact_url, scrub_url_secret, snake_case
 
 if TYPE_CHECKING:
     import duckdb
@@ -71,9 +71,9 @@ class SqlSource:
             con.execute(f"ATTACH {duck.quote_literal(target)} AS {_ALIAS} (TYPE {kind}, READ_ONLY)")
         except duckdb.Error as exc:
             con.close()
-            detail = _scrub(str(exc).splitlines()[0], self.url)
+            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
             raise SourceError(
-                f"source '{self.name}': cannot connect to {_redact(self.url)}: "
+                f"source '{self.name}': cannot connect to {redact_url(self.url)}: "
                 f"{detail}; check sources.{self.name}.url"
             ) from None
         return con
@@ -245,7 +245,7 @@ class SqlSource:
         try:
             return self.con.execute(sql, params).fetch_record_batch(self.settings.batch_rows)
         except duckdb.Error as exc:
-            detail = _scrub(str(exc).splitlines()[0], self.url)
+            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
             raise SourceError(f"source '{self.name}': reading {entity} failed: {detail}") from None
 
     def close(self) -> None:
@@ -357,21 +357,3 @@ def _attach_target(url: str, name: str) -> tuple[str, str]:
         f"sources.{name}.url: scheme '{scheme}' is not supported; "
         "use sqlite:///, postgresql:// or mysql://"
     )
-
-
-def _scrub(text: str, url: str) -> str:
-    """`text` with the URL's password (as written and decoded) replaced by ***."""
-    password = urlsplit(url).password
-    if password:
-        for secret in {password, unquote(password)}:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
