@@ -151,6 +151,7 @@ class PaginatorSettings(_Settings):
     limit_param: str = "limit"
     limit: int = Field(default=100, ge=1)
     total_path: str | None = None  # offset: where the total count is in the body
+    pages_path: str | None = None  # page: where the number of pages is in the body
     cursor_param: str = "cursor"  # cursor: request parameter carrying the token
     cursor_path: str = "next_cursor"  # cursor: where the next token is in the body
     next_url_path: str = "next"  # next_url: where the next URL is in the body

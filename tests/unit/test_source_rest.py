@@ -567,3 +567,29 @@ def test_user_agent_and_configured_headers() -> None:
     capture(source(api, headers={"X-Tenant": "acme"}))
     headers = api.requests[0].headers
     assert headers["X-Tenant"] == "acme" and headers["User-Agent"].startswith("batchlake/")
+
+
+def test_page_paginator_stops_at_the_page_count_in_the_body() -> None:
+    """World Bank style: [{"page": n, "pages": N}, [records]] — never asks for page N + 1."""
+    asked: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        asked.append(page)
+        if page > 2:
+            return httpx.Response(200, json=[{"page": page, "pages": 2}])
+        return httpx.Response(
+            200, json=[{"page": page, "pages": 2}, ITEMS[2 * page - 2 : 2 * page]]
+        )
+
+    endpoint = {
+        "records_path": "1",
+        "paginator": {
+            "type": "page",
+            "pages_path": "0.pages",
+            "size_param": "per_page",
+            "page_size": 2,
+        },
+    }
+    pages, _ = capture(source(Api(handler), endpoint))
+    assert asked == [1, 2] and flat(pages) == ITEMS[:4]

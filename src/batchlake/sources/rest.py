@@ -127,7 +127,7 @@ class RestSource:
                 if digest == previous:
                     raise self._same_page(entity, paginator, response)
                 previous = digest
-            follow = self._next(entity, paginator, body, records, response, offset)
+            follow = self._next(entity, paginator, body, records, response, offset, page_number)
             yield records
             if follow is None or (paginator.max_pages and count >= paginator.max_pages):
                 return
@@ -155,12 +155,16 @@ class RestSource:
         records: Page,
         response: httpx.Response,
         offset: int,
+        page_number: int = 0,
     ) -> str | None:
         """What leads to the next page (a token, a URL, or "" for page/offset), or None."""
         kind = paginator.type
         if kind == "none":
             return None
         if kind == "page":
+            if paginator.pages_path is not None:  # the body says how many pages there are
+                pages = self._total(entity, paginator.pages_path, body, "pages_path")
+                return None if not records or page_number >= pages else ""
             short = paginator.page_size is not None and len(records) < paginator.page_size
             return None if not records or short else ""
         if kind == "offset":
@@ -209,8 +213,8 @@ class RestSource:
             f"to avoid looping forever; check sources.{self.name}.endpoints.{entity}.paginator"
         )
 
-    def _total(self, entity: str, path: str, body: Any) -> int:
-        value = self._dig(entity, body, path, "total_path")
+    def _total(self, entity: str, path: str, body: Any, key: str = "total_path") -> int:
+        value = self._dig(entity, body, path, key)
         try:
             if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise TypeError(value)
