@@ -23,7 +23,7 @@ from typing import Protocol
 
 from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
 from batchlake.engines import Engine, TableSource
-from batchlake.errors import BatchlakeError, LockError
+from batchlake.errors import BatchlakeError, LockError, SourceError
 from batchlake.ingest import ingest_entity
 from batchlake.lake import Lake
 from batchlake.metadata import utcnow
@@ -94,12 +94,32 @@ class Runner:
         self.reporter: Reporter = reporter or _Silent()
         self._sources: dict[str, Source] = {}
         self._inputs: dict[str, tuple[str, TableSource]] = {}
+        self._unreachable: dict[str, SourceError] = {}
 
     def build_dag(self) -> Dag:
-        raw = []
+        """Captures of every source's entities, then the models.
+
+        A source that cannot be reached (SourceError) does not stop the run: its entities
+        known from earlier captures, and those the models read, become steps that fail with
+        its error, so what depends on them is skipped and everything else carries on.
+        """
+        models = self.lake.models()
+        raw: list[str] = []
+        self._unreachable.clear()
         for name in self.lake.settings.sources:
-            raw += [f"raw.{name}.{entity}" for entity in self._source(name).entities()]
-        return Dag.build(self.lake.models(), raw)
+            try:
+                raw += [f"raw.{name}.{entity}" for entity in self._source(name).entities()]
+            except SourceError as exc:
+                self._unreachable[name] = exc
+                known = {f"raw.{s}.{e}" for s, e in self.lake.metadata.raw_entities() if s == name}
+                wanted = {
+                    dep
+                    for m in models.values()
+                    for dep in m.depends_on
+                    if dep.startswith(f"raw.{name}.")
+                }
+                raw += sorted(known | wanted)
+        return Dag.build(models, raw)
 
     def _source(self, name: str) -> Source:
         if name not in self._sources:
@@ -203,6 +223,8 @@ class Runner:
         self.lake.metadata.finish_step(step_id, step.status, message=step.message)
 
     def _ingest(self, node: Node, run_id: str, full_refresh: bool) -> StepResult:
+        if node.source in self._unreachable:
+            raise self._unreachable[node.source]
         outcome = ingest_entity(
             self._source(node.source),
             node.entity,

@@ -494,3 +494,46 @@ def test_memory_does_not_grow_with_the_table(tmp_path: Path) -> None:
     # Ten times the rows, (nearly) the same memory: the capture streams.
     assert big < 1024**3, f"peak RSS {big / 1024**2:.0f} MB"
     assert big < small + 200 * 1024**2, f"{small / 1024**2:.0f} MB -> {big / 1024**2:.0f} MB"
+
+
+def test_a_dead_source_does_not_stop_the_others(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "alive.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.executemany("INSERT INTO things VALUES (?, ?)", [(i, f"t{i}") for i in range(50)])
+    folder = project(
+        tmp_path,
+        f"""
+        [sources.alive]
+        type = "sql"
+        url = "sqlite:///{db}"
+        [sources.dead]
+        type = "sql"
+        url = "postgresql://postgres:hunter2@127.0.0.1:1/nowhere"
+        """,
+        {
+            "trusted.things": "SELECT id, name FROM raw.alive.things",
+            "trusted.ghosts": "SELECT * FROM raw.dead.ghosts",
+        },
+    )
+    result = batchlake("run", "-p", str(folder), check=False)
+    assert result.returncode == 1
+    assert "raw.dead.ghosts" in result.stderr and "cannot connect" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert query_json(folder, "SELECT count(*) AS n FROM trusted.things") == [{"n": 50}]
+    steps = {
+        s["step"]: s["status"]
+        for s in json.loads(
+            batchlake(
+                "runs",
+                Lake.open(folder).metadata.runs(1)[0]["run_id"],
+                "-p",
+                str(folder),
+                "--format",
+                "json",
+            ).stdout
+        )
+    }
+    assert steps["trusted.ghosts"] == "upstream_failed" and steps["trusted.things"] == "success"
