@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from batchlake.errors import SourceError
-from batchlake.ingest_arrow import check_drift, update_digest, write_parquet
+from batchlake.ingest_arrow import ValueDigest, check_drift, write_parquet
 from batchlake.metadata import BatchRecord, MetadataStore, utcnow
 from batchlake.sources import BadRow, Capture, EntityState
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from batchlake.sources import Source
     from batchlake.storage import Storage
 
-__all__ = ["IngestResult", "ingest_entity", "new_batch_id", "update_digest"]
+__all__ = ["IngestResult", "ValueDigest", "ingest_entity", "new_batch_id"]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def write_parquet(
     if schema is None:
         first = next(batches, None)
         schema = first.schema if first is not None else pa.schema([])
-    digest = hashlib.sha256(schema.serialize().to_pybytes())
+    digest = ValueDigest(schema)
     lineage = [
         pa.field(BATCH_ID_COLUMN, pa.string(), nullable=False),
         pa.field(LOADED_AT_COLUMN, pa.timestamp("us", tz="UTC"), nullable=False),
@@ -61,7 +61,7 @@ def write_parquet(
         for batch in _chain(first, batches):
             if batch.num_rows == 0:
                 continue
-            update_digest(digest, batch)
+            digest.update(batch)
             columns = [
                 *batch.columns,
                 pa.repeat(batch_value, batch.num_rows),
@@ -82,28 +82,84 @@ def _chain(
     yield from rest
 
 
-def update_digest(digest: hashlib._Hash, batch: pa.RecordBatch) -> None:
-    """Feed a batch's VALUES into `digest`, independent of how its buffers were laid out.
+class ValueDigest:
+    """A sha256 of a stream's VALUES: independent of batch boundaries and buffer layouts.
 
-    The bytes under a null slot are undefined (readers leave whatever was in memory), so
-    they are hashed as a null mask plus the column with nulls replaced by a fixed value.
+    Each column has its own running hash fed with its values in order: nulls as a byte
+    mask plus a fixed filler (the bytes under a null slot are undefined: readers leave
+    whatever was in memory), fixed-width values as their bytes, strings and binaries as
+    lengths plus bytes, dictionaries (enums) as their values. So the same rows captured
+    in batches of different sizes (ConnectorX streams vary) hash the same.
     """
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        # Per column: running hashes of the null mask, of value lengths (strings) and of the
+        # value bytes, kept apart so that what each receives does not depend on where
+        # batches end.
+        self.columns = [(hashlib.sha256(), hashlib.sha256(), hashlib.sha256()) for _ in schema]
+        self.rows = 0
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        for (nulls, lengths, values), column in zip(self.columns, batch.columns, strict=True):
+            _feed(nulls, lengths, values, column)
+        self.rows += batch.num_rows
+
+    def hexdigest(self) -> str:
+        total = hashlib.sha256(self.schema.serialize().to_pybytes())
+        total.update(str(self.rows).encode())
+        for nulls, lengths, values in self.columns:
+            total.update(nulls.digest() + lengths.digest() + values.digest())
+        return total.hexdigest()
+
+
+def _feed(
+    nulls: hashlib._Hash, lengths: hashlib._Hash, digest: hashlib._Hash, column: pa.Array
+) -> None:
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    columns = []
-    for index, column in enumerate(batch.columns):
-        if pa.types.is_dictionary(column.type):  # enums: hash the values, not the codes
-            column = column.cast(column.type.value_type)
-        if column.null_count:
-            mask = column.is_null().to_numpy(zero_copy_only=False)
-            digest.update(f"nulls of column {index}:".encode())
-            digest.update(mask.tobytes())
-            filler = _zero(column.type)
-            if filler is not None:
-                column = pc.fill_null(column, filler)
-        columns.append(column)
-    digest.update(pa.RecordBatch.from_arrays(columns, names=batch.schema.names).serialize())
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if not column.null_count:
+        nulls.update(bytes(len(column)))  # all valid: the same bytes however batches split
+    else:
+        nulls.update(column.is_null().to_numpy(zero_copy_only=False).tobytes())
+        filler = _zero(column.type)
+        if filler is not None:
+            column = pc.fill_null(column, filler)
+    kind = column.type
+    if pa.types.is_boolean(kind):
+        digest.update(column.to_numpy(zero_copy_only=False).tobytes())
+    elif (
+        pa.types.is_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_large_binary(kind)
+    ):
+        wide = pa.types.is_large_string(kind) or pa.types.is_large_binary(kind)
+        _, offsets_buffer, data = column.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=np.int64 if wide else np.int32)
+        offsets = offsets[column.offset : column.offset + len(column) + 1]
+        lengths.update(np.diff(offsets).astype(np.int64).tobytes())
+        if data is not None and len(offsets):
+            digest.update(memoryview(data)[int(offsets[0]) : int(offsets[-1])])
+    elif not pa.types.is_nested(kind) and _fixed_width(kind):
+        width = kind.bit_width // 8
+        values = column.buffers()[1]
+        assert values is not None
+        start = column.offset * width
+        digest.update(memoryview(values)[start : start + len(column) * width])
+    else:  # nested types: their IPC form (rare in captures; boundaries then matter)
+        digest.update(pa.record_batch([column], names=["c"]).serialize())
+
+
+def _fixed_width(kind: pa.DataType) -> bool:
+    try:
+        return bool(kind.bit_width) and kind.bit_width % 8 == 0
+    except ValueError:  # variable width (e.g. string views, unions)
+        return False
 
 
 def _zero(type_: pa.DataType) -> pa.Scalar | None:

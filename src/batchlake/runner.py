@@ -140,7 +140,6 @@ class Runner:
         metadata = self.lake.metadata
         with self._lock(run_id, wait_seconds):
             metadata.abandon_stale_runs()
-            _ = self.lake.catalog.iceberg  # open the catalog once, before the first step
             metadata.start_run(run_id, command)
             result = RunResult(run_id, "running", 0.0)
             try:
@@ -184,15 +183,18 @@ class Runner:
                     result.steps.append(step)
                     self.reporter.step_finished(step)
                     continue
+                if node.kind == "model" and engine is None:
+                    # One engine and the catalog for the run, opened outside any step's time.
+                    temp.mkdir(parents=True, exist_ok=True)
+                    engine = self.lake.engine(temp_directory=str(temp))
+                    _ = self.lake.catalog.iceberg
                 step_id = self.lake.metadata.start_step(run_id, name, node.kind)
                 clock = time.perf_counter()
                 try:
                     if node.kind == "ingest":
                         step = self._ingest(node, run_id, full_refresh)
                     else:
-                        if engine is None:
-                            temp.mkdir(parents=True, exist_ok=True)
-                            engine = self.lake.engine(temp_directory=str(temp))
+                        assert engine is not None
                         assert node.model is not None
                         step = self._build(engine, node.model, run_id, full_refresh)
                 except Exception as exc:

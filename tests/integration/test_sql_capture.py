@@ -414,10 +414,17 @@ def test_mariadb_connectorx_and_duckdb_readers_agree(tmp_path: Path) -> None:
         type = "sql"
         url = "mysql://root@127.0.0.1:3306/batchlake_readers"
         reader = "duckdb"
+        [sources.cxfull]
+        type = "sql"
+        url = "mysql://root@127.0.0.1:3306/batchlake_readers"
+        reader = "connectorx"
         """,
     )
     batchlake("ingest", "cx", "-p", str(folder))
     batchlake("ingest", "duck", "-p", str(folder))
+    batchlake("ingest", "cxfull", "-p", str(folder))
+    again = batchlake("ingest", "cxfull", "-p", str(folder))
+    assert "duplicate" in again.stderr  # unchanged data through ConnectorX is not kept twice
     lake = Lake.open(folder)
     assert lake.table_source("raw.cx.orders").schema == lake.table_source("raw.duck.orders").schema
     cx_rows = raw_rows(folder, "raw.cx.orders", "id")
