@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-import sqlglot
-from sqlglot import exp
-
 from batchlake.catalog import ZONES
 from batchlake.errors import ModelError
 
@@ -62,6 +59,9 @@ class Node:
 
 def table_references(sql: str, *, where: str = "query") -> set[str]:
     """Names of the lake tables a SELECT reads (CTE names and table functions excluded)."""
+    import sqlglot  # imported here: commands that only capture never parse SQL
+    from sqlglot import exp
+
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
     except sqlglot.errors.ParseError as exc:

@@ -96,14 +96,16 @@ class Runner:
         self._inputs: dict[str, tuple[str, TableSource]] = {}
         self._unreachable: dict[str, SourceError] = {}
 
-    def build_dag(self) -> Dag:
+    def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
 
         A source that cannot be reached (SourceError) does not stop the run: its entities
         known from earlier captures, and those the models read, become steps that fail with
         its error, so what depends on them is skipped and everything else carries on.
         """
-        models = self.lake.models()
+        selectors = [part for text in select or [] for part in text.replace(",", " ").split()]
+        captures_only = bool(selectors) and all(s.startswith("raw.") for s in selectors)
+        models = {} if captures_only else self.lake.models()  # `ingest` needs no models
         raw: list[str] = []
         self._unreachable.clear()
         for name in self.lake.settings.sources:
@@ -143,7 +145,7 @@ class Runner:
             metadata.start_run(run_id, command)
             result = RunResult(run_id, "running", 0.0)
             try:
-                dag = self.build_dag()
+                dag = self.build_dag(select)
                 names = dag.select(select)
                 self._execute(dag, names, run_id, full_refresh, result)
                 failed = any(s.status in ("failed", "upstream_failed") for s in result.steps)
