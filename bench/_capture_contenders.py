@@ -167,7 +167,7 @@ def cursor_jsonl(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         )
         cursor = conn.cursor(pymysql.cursors.SSCursor)  # unbuffered: streams the result
     cursor.execute(f"SELECT * FROM {spec['table']}")
-    columns = [d[0] for d in cursor.description]
+    columns = [d[0] for d in cursor.description or ()]
     rows = 0
     with open(path, "w", encoding="utf-8") as sink:
         for row in cursor:

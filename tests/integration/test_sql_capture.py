@@ -418,6 +418,8 @@ def test_mariadb_connectorx_and_duckdb_readers_agree(tmp_path: Path) -> None:
         type = "sql"
         url = "mysql://root@127.0.0.1:3306/batchlake_readers"
         reader = "connectorx"
+        [sources.cxfull.entities.orders]
+        primary_key = ["id"]
         """,
     )
     batchlake("ingest", "cx", "-p", str(folder))
