@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench._report import Table, _gb, _s
+from bench._report import Table, _gb, _s, markdown_tables, print_rich_tables
 
 FLOOR_TARGET = 0.8
 PANDAS_TARGET = 5.0
@@ -228,23 +228,9 @@ def markdown(results: dict[str, Any]) -> str:
     if state and state["start"] != state["end"]:
         lines += ["", f"**Warning: src/ changed during the run ({state['start']} → "
                   f"{state['end']}): samples mix two versions of batchlake.**"]  # fmt: skip
-    for title, header, rows in _tables(results):
-        lines += ["", f"**{title}**", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "|".join("---" for _ in header) + "|")
-        lines += ["| " + " | ".join(cell.strip() for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + markdown_tables(_tables(results))) + "\n"
 
 
 def print_tables(results: dict[str, Any]) -> None:
     """The same tables on the terminal."""
-    from rich.console import Console
-    from rich.table import Table as RichTable
-
-    console = Console(width=max(Console().width, 140))
-    for title, header, rows in _tables(results):
-        table = RichTable(title=title, title_justify="left")
-        for column in header:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(cell.replace("`", "") for cell in row))
-        console.print(table)
+    print_rich_tables(_tables(results), width=140)

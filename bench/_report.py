@@ -162,20 +162,31 @@ def markdown(results: dict[str, Any]) -> str:
         f"pyiceberg {v['pyiceberg']}, pandas {v['pandas']}; batchlake {m['git_commit']}"
         + (" (+ uncommitted changes in src/)" if m["src_uncommitted_changes"] else ""),
     ]
-    for title, header, rows in _tables(results):
+    return "\n".join(lines + markdown_tables(_tables(results))) + "\n"
+
+
+def markdown_tables(tables: list[Table]) -> list[str]:
+    """Markdown lines for titled tables (shared by every benchmark's report)."""
+    lines: list[str] = []
+    for title, header, rows in tables:
         lines += ["", f"**{title}**", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "|".join("---" for _ in header) + "|")
         lines += ["| " + " | ".join(cell.strip() for cell in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def print_tables(results: dict[str, Any]) -> None:
     """The same tables on the terminal."""
+    print_rich_tables(_tables(results), width=120)
+
+
+def print_rich_tables(tables: list[Table], *, width: int) -> None:
+    """Titled tables on the terminal; numeric columns right-aligned."""
     from rich.console import Console
     from rich.table import Table as RichTable
 
-    console = Console(width=max(Console().width, 120))
-    for title, header, rows in _tables(results):
+    console = Console(width=max(Console().width, width))
+    for title, header, rows in tables:
         table = RichTable(title=title, title_justify="left")
         for i, column in enumerate(header):
             numeric = i > 0 and all(not r[i].strip() or r[i].strip()[0].isdigit() for r in rows)

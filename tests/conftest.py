@@ -24,10 +24,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def dataset(relative: str) -> Path:
-    """A file of ../shared/datasets, or a clean skip when the folder is not there."""
+    """A file of ../shared/datasets; a clean skip when absent, a failure in CI.
+
+    CI (BATCHLAKE_REQUIRE_SERVICES=1) runs with shared/ beside the clone, so a missing
+    dataset there is a broken setup, not a reason to skip silently.
+    """
     path = DATASETS / relative
     if not path.exists():
-        pytest.skip(f"dataset {relative} not found under {DATASETS}")
+        message = f"dataset {relative} not found under {DATASETS}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
+        pytest.skip(message)
     return path
 
 

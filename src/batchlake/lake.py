@@ -7,7 +7,6 @@ and answers SQL over all of them.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -92,12 +91,6 @@ class Lake:
 
         schema = pq.read_schema(path_of(files[-1]), filesystem=self.storage.filesystem)
         return TableSource(name, files, schema)
-
-    def raw_version(self, name: str) -> str:
-        """A token that changes whenever a raw entity gets a new batch."""
-        _, source, entity = name.split(".")
-        ids = ",".join(b.batch_id for b in self.metadata.batches(source, entity))
-        return hashlib.sha256(ids.encode()).hexdigest()
 
     def table_source(self, name: str) -> TableSource:
         if name.startswith("raw."):

@@ -263,7 +263,9 @@ class Runner:
         """A table's version token and what an engine reads, planned once per run."""
         if name not in self._inputs:
             if name.startswith("raw."):
-                token, source = self.lake.raw_version(name), self.lake.raw_source(name)
+                source = self.lake.raw_source(name)
+                # Each written batch is one file named by its batch id: the list is the version.
+                token = hashlib.sha256(",".join(source.files).encode()).hexdigest()
             else:
                 table = self.lake.catalog.load(name)
                 snapshot = table.current_snapshot()

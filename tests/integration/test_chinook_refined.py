@@ -30,11 +30,8 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.oracle.chinook import (  # noqa: E402
+from tests.conftest import dataset
+from tests.oracle.chinook import (
     COLUMNS,
     KEYS,
     REFINED_TABLES,
@@ -45,7 +42,6 @@ from tests.oracle.chinook import (  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REAL_CHINOOK = REPO.parent / "shared" / "datasets" / "chinook" / "chinook.sqlite"
 DEMO_INVOICES = 1500
 DEMO_SEED = 11
 CLI_TIMEOUT = 900  # seconds, per command
@@ -140,11 +136,10 @@ def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 @pytest.fixture(scope="module")
 def real_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    if not REAL_CHINOOK.is_file():
-        pytest.skip(f"the real Chinook database is not available at {REAL_CHINOOK}")
+    real = dataset("chinook/chinook.sqlite")
     # A private copy, so neither side can touch the shared dataset.
     source = tmp_path_factory.mktemp("chinook-real") / "chinook.sqlite"
-    shutil.copyfile(REAL_CHINOOK, source)
+    shutil.copyfile(real, source)
     return _lake_from("real", source)
 
 

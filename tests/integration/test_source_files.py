@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from tests.cli import batchlake, query_json
+from tests.conftest import dataset
 
-DATASET = Path(__file__).resolve().parents[3] / "shared/datasets/covid19"
 COLUMNS = {"COLUMNS": "200"}  # keep rich from wrapping the run summary lines
 
 # The malformed file: its first 1,000 data rows, with these physical lines replaced.
@@ -83,9 +83,7 @@ def _handler(origin: Origin) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Origin]:
-    source = DATASET / "countries-aggregated.csv"
-    if not source.is_file():
-        pytest.skip(f"the COVID-19 dataset is not at {DATASET}")
+    source = dataset("covid19/countries-aggregated.csv")
     folder = tmp_path_factory.mktemp("www")
     shutil.copy(source, folder / "countries-aggregated.csv")
     (folder / "countries-aggregated.csv.gz").write_bytes(gzip.compress(source.read_bytes()))

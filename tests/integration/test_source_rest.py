@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from tests.cli import batchlake, query_json
+from tests.conftest import dataset
 
-STORE = Path(__file__).resolve().parents[3] / "shared/datasets/fakestore"
 TOKEN = "integration-secret-token"
 TIMEOUT = 0.5
 CARTS_PAGE = 3
@@ -142,14 +142,13 @@ class StoreHandler(BaseHTTPRequestHandler):
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = json.loads((STORE / f"{name}.json").read_text("utf-8"))
+    path = dataset(f"fakestore/{name}.json")
+    records: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))
     return records
 
 
 @pytest.fixture(scope="module")
 def store() -> Iterator[FakeStore]:
-    if not all((STORE / f"{name}.json").is_file() for name in ("products", "users", "carts")):
-        pytest.skip(f"the Fake Store dataset is not in {STORE}")
     server = FakeStore({name: load(name) for name in ("products", "users", "carts")})
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

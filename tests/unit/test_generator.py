@@ -14,10 +14,10 @@ import pytest
 
 from batchlake.demo import generator
 from batchlake.demo.generator import SCHEMA_DDL, GenerateStats, generate
+from tests.conftest import dataset
 
 pytestmark = pytest.mark.unit
 
-REAL_CHINOOK = Path(__file__).resolve().parents[3] / "shared/datasets/chinook/chinook.sqlite"
 N = 3000
 
 TABLES = ["Album", "Artist", "Customer", "Employee", "Genre", "Invoice", "InvoiceLine",
@@ -138,10 +138,8 @@ def test_schema_is_the_embedded_ddl(db: tuple[sqlite3.Connection, GenerateStats]
 
 
 def test_schema_equals_the_real_chinook(db: tuple[sqlite3.Connection, GenerateStats]) -> None:
-    if not REAL_CHINOOK.exists():
-        pytest.skip(f"the real Chinook database is not at {REAL_CHINOOK} (shared datasets absent)")
     conn, _ = db
-    real = _connect(REAL_CHINOOK)
+    real = _connect(dataset("chinook/chinook.sqlite"))
     try:
         assert _schema(conn) == _schema(real)
         assert [r[:3] for r in _master(conn)] == [r[:3] for r in _master(real)]

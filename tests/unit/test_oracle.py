@@ -8,17 +8,13 @@ tests trust is itself checked.
 from __future__ import annotations
 
 import sqlite3
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.oracle.chinook import (  # noqa: E402
+from tests.conftest import dataset
+from tests.oracle.chinook import (
     COLUMNS,
     REFINED_TABLES,
     customer_employee_history,
@@ -27,7 +23,6 @@ from tests.oracle.chinook import (  # noqa: E402
 
 pytestmark = pytest.mark.unit
 
-REAL_CHINOOK = REPO.parent / "shared" / "datasets" / "chinook" / "chinook.sqlite"
 
 D = Decimal
 
@@ -511,10 +506,10 @@ def test_empty_source(tmp_path: Path) -> None:
     assert len(tables["customer_features"]) == len(CUSTOMERS)
 
 
-@pytest.mark.skipif(not REAL_CHINOOK.is_file(), reason=f"real Chinook not found at {REAL_CHINOOK}")
 def test_real_chinook_totals_agree_with_invoice_totals() -> None:
     """Money summed from the lines equals the stored Invoice.Total (exact to the cent)."""
-    conn = sqlite3.connect(f"{REAL_CHINOOK.resolve().as_uri()}?mode=ro", uri=True)
+    real_chinook = dataset("chinook/chinook.sqlite")
+    conn = sqlite3.connect(f"{real_chinook.resolve().as_uri()}?mode=ro", uri=True)
     try:
         invoice_totals = conn.execute(
             "SELECT CustomerId, substr(InvoiceDate, 1, 10), Total FROM Invoice"
@@ -527,7 +522,7 @@ def test_real_chinook_totals_agree_with_invoice_totals() -> None:
     for customer, _, t in invoice_totals:
         by_customer[customer] = by_customer.get(customer, D(0)) + D(str(t))
 
-    tables = refined_tables(REAL_CHINOOK)
+    tables = refined_tables(real_chinook)
     assert sum(r["total_amount"] for r in tables["sales_by_day"]) == total
     assert len(tables["sales_by_day"]) == len({day for _, day, _ in invoice_totals})
     assert sum(r["invoices"] for r in tables["sales_by_day"]) == len(invoice_totals)
@@ -538,7 +533,7 @@ def test_real_chinook_totals_agree_with_invoice_totals() -> None:
     assert len(features) == n_customers
     assert {r["customer_id"]: r["total_spent"] for r in features} == by_customer
     # Every Chinook customer's rep reports to the sales manager, who reports to the GM.
-    history = customer_employee_history(REAL_CHINOOK)
+    history = customer_employee_history(real_chinook)
     assert len(history) == 2 * n_customers
     assert {(r["level"], r["manager_name"]) for r in history} == {
         (1, "Nancy Edwards"),

@@ -190,7 +190,7 @@ class SqlSource:
             since = state.cursor if cursor_column is not None else None
             target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
             reader = _connectorx_reader(
-                self.url, schema, table, rename, target, cursor_column, since, options
+                self.url, schema, table, rename, target, cursor_column, since
             )
         if reader is None:
             reader = self._execute(sql, entity)
@@ -278,7 +278,6 @@ def _connectorx_reader(
     target: pa.Schema,
     cursor_column: str | None,
     since: str | None,
-    options: SqlEntitySettings | None,
 ) -> pa.RecordBatchReader | None:
     """Stream a MySQL table with ConnectorX, cast to the exact types DuckDB reports.
 
