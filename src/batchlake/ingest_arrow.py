@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from batchlake.errors import SourceError
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import pyarrow as pa
 
     from batchlake.sources import Capture
@@ -20,10 +21,15 @@ if TYPE_CHECKING:
 
 BATCH_ID_COLUMN = "_batch_id"
 LOADED_AT_COLUMN = "_loaded_at"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def schema_json(schema: pa.Schema) -> str:
     return json.dumps([{"name": f.name, "type": str(f.type)} for f in schema])
+
+
+ROW_GROUP_ROWS = 100_000  # readers deliver 1k–100k-row batches; row groups get at least this
+_QUEUE_DEPTH = 4  # row groups in flight between the reader and the writer thread
 
 
 def write_parquet(
@@ -34,9 +40,13 @@ def write_parquet(
     loaded_at: datetime,
     on_rows: Callable[[int], None] | None,
 ) -> tuple[int, str, str]:
-    """Stream the capture's batches into one Parquet file; return rows, hash, schema."""
+    """Stream the capture's batches into one Parquet file; return rows, hash, schema.
+
+    The calling thread reads and hashes while a second thread encodes and writes, so the
+    two overlap; at most a few row groups are in flight (bounded memory). Small reader
+    batches are gathered into row groups of at least ROW_GROUP_ROWS rows.
+    """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     batches = iter(capture.batches)
     schema = capture.schema
@@ -45,33 +55,114 @@ def write_parquet(
         first = next(batches, None)
         schema = first.schema if first is not None else pa.schema([])
     digest = ValueDigest(schema)
-    lineage = [
-        pa.field(BATCH_ID_COLUMN, pa.string(), nullable=False),
-        pa.field(LOADED_AT_COLUMN, pa.timestamp("us", tz="UTC"), nullable=False),
-    ]
-    file_schema = pa.schema([*schema, *lineage])
-    batch_value = pa.scalar(batch_id, pa.string())
-    loaded_value = pa.scalar(loaded_at, pa.timestamp("us", tz="UTC"))
-    rows = 0
+    file_schema = pa.schema(
+        [
+            *schema,
+            pa.field(BATCH_ID_COLUMN, pa.string(), nullable=False),
+            pa.field(LOADED_AT_COLUMN, pa.timestamp("us", tz="UTC"), nullable=False),
+        ]
+    )
+    lineage = (_string_scalar(batch_id), _timestamp_scalar(loaded_at))
     path = location.split("://", 1)[1] if "://" in location else location
-    with (
-        storage.filesystem.open_output_stream(path) as sink,
-        pq.ParquetWriter(sink, file_schema, compression="zstd") as writer,
-    ):
+    writer = _WriterThread(storage, path, file_schema, lineage)
+    rows = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
         for batch in _chain(first, batches):
             if batch.num_rows == 0:
                 continue
             digest.update(batch)
-            columns = [
-                *batch.columns,
-                pa.repeat(batch_value, batch.num_rows),
-                pa.repeat(loaded_value, batch.num_rows),
-            ]
-            writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=file_schema))
+            pending.append(batch)
+            pending_rows += batch.num_rows
             rows += batch.num_rows
             if on_rows is not None:
                 on_rows(batch.num_rows)
+            if pending_rows >= ROW_GROUP_ROWS:
+                writer.put(pending)
+                pending, pending_rows = [], 0
+        if pending:
+            writer.put(pending)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.finish()
     return rows, digest.hexdigest(), schema_json(schema)
+
+
+class _WriterThread:
+    """Writes row groups handed over through a bounded queue, in a thread of its own."""
+
+    def __init__(
+        self, storage: Storage, path: str, schema: pa.Schema, lineage: tuple[pa.Scalar, ...]
+    ) -> None:
+        self._queue: queue.Queue[list[pa.RecordBatch] | None] = queue.Queue(_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._aborted = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(storage, path, schema, lineage),
+            name="batchlake-parquet-writer",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self, storage: Storage, path: str, schema: pa.Schema, lineage: tuple[pa.Scalar, ...]
+    ) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            with (
+                storage.filesystem.open_output_stream(path) as sink,
+                pq.ParquetWriter(sink, schema, compression="zstd") as writer,
+            ):
+                while (group := self._queue.get()) is not None:
+                    if self._aborted.is_set():
+                        continue  # drain without writing; the caller deletes the file
+                    table = pa.Table.from_batches(group)
+                    n = table.num_rows
+                    columns = [*table.columns, *(pa.repeat(value, n) for value in lineage)]
+                    writer.write_table(pa.Table.from_arrays(columns, schema=schema), n)
+        except BaseException as exc:
+            self._error = exc
+            while self._queue.get() is not None:  # unblock the producer until it stops
+                pass
+
+    def put(self, group: list[pa.RecordBatch]) -> None:
+        if self._error is not None:
+            self.finish()  # raises the writer's error
+        self._queue.put(group)
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abort(self) -> None:
+        self._aborted.set()
+        if self._thread.is_alive():
+            self._queue.put(None)
+        self._thread.join()
+
+
+def _string_scalar(value: str) -> pa.Scalar:
+    """A string scalar built from buffers: `pa.scalar()` would import pandas (~0.2 s)."""
+    import pyarrow as pa
+
+    data = value.encode()
+    offsets = pa.py_buffer(bytes(4) + len(data).to_bytes(4, "little"))  # int32: 0, len(data)
+    return pa.Array.from_buffers(pa.string(), 1, [None, offsets, pa.py_buffer(data)])[0]
+
+
+def _timestamp_scalar(value: datetime) -> pa.Scalar:
+    import pyarrow as pa
+
+    micros = (value - _EPOCH) // timedelta(microseconds=1)
+    buffer = pa.py_buffer(micros.to_bytes(8, "little", signed=True))
+    return pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), 1, [None, buffer])[0]
 
 
 def _chain(

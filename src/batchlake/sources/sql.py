@@ -190,7 +190,14 @@ class SqlSource:
             since = state.cursor if cursor_column is not None else None
             target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
             reader = _connectorx_reader(
-                self.url, schema, table, rename, target, cursor_column, since
+                self.url,
+                schema,
+                table,
+                rename,
+                target,
+                cursor_column,
+                since,
+                batch_rows=self.settings.batch_rows,
             )
         if reader is None:
             reader = self._execute(sql, entity)
@@ -278,6 +285,8 @@ def _connectorx_reader(
     target: pa.Schema,
     cursor_column: str | None,
     since: str | None,
+    *,
+    batch_rows: int,
 ) -> pa.RecordBatchReader | None:
     """Stream a MySQL table with ConnectorX, cast to the exact types DuckDB reports.
 
@@ -308,11 +317,7 @@ def _connectorx_reader(
     sql = sqlglot.transpile(select.sql(dialect="mysql"), read="mysql", write="mysql")[0]
     # One stream, not partitions: partitioned reads return batches in a varying order and
     # the capture hash follows row order, so an unchanged table would be written again.
-    stream = cx.read_sql(
-        cx_url,
-        sql,
-        return_type="arrow_stream",
-    )
+    stream = cx.read_sql(cx_url, sql, return_type="arrow_stream", batch_size=batch_rows)
 
     def cast() -> Iterator[pa.RecordBatch]:
         for batch in stream:
