@@ -356,3 +356,6 @@ def main() -> None:
             highlight=False,
         )
         sys.exit(1)
+
+
+from batchlake.cli import _maintain  # noqa: E402, F401  (registers `maintain`)
