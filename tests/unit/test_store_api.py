@@ -59,10 +59,13 @@ def test_search_matches_track_artist_album_and_composer(api: Any, db: Path) -> N
     assert {t["track_id"] for t in found} == expected
     # An artist name alone finds the artist's tracks (AC/DC: 18 tracks in Chinook).
     acdc = api.get("/api/tracks", params={"q": "ac/dc"}).json()
-    assert acdc["total"] == sql(
-        db,
-        "SELECT count(*) FROM Track t JOIN Album a USING (AlbumId) WHERE a.ArtistId = 1",
-    )[0][0]
+    assert (
+        acdc["total"]
+        == sql(
+            db,
+            "SELECT count(*) FROM Track t JOIN Album a USING (AlbumId) WHERE a.ArtistId = 1",
+        )[0][0]
+    )
     # LIKE wildcards typed by the shopper are literal characters ("100% HardCore").
     literal = sql(
         db,
