@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/batchlake
+	$(BIN)/mypy src/batchlake src/chinook_store
 
 bench: $(STAMP)
 	$(BIN)/python bench/core_pipeline.py

@@ -1,0 +1,3 @@
+from chinook_store.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The store's errors: messages for people, naming what to fix. The web layer maps them to
+HTTP statuses (NotFound → 404, InvalidRequest → 400/422) as JSON or as an error page."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Bad configuration or a database the store cannot use."""
+
+
+class NotFound(StoreError):
+    """An id that is not in the database."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"{kind} {ident} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class InvalidRequest(StoreError):
+    """A request the store refuses: bad quantity, empty cart, missing sign-up field."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status

@@ -1,0 +1,1 @@
+"""One router per resource: JSON API (`api_*`) and server-rendered pages (`pages_*`)."""

@@ -1,0 +1,128 @@
+"""Concurrent checkouts on MariaDB and PostgreSQL never give inconsistent invoices."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dataset, require_service
+from tests.store import client, mariadb_copy, plain_sql, postgres_copy
+
+THREADS = 10
+PER_THREAD = 6
+
+
+def _cart(n: int) -> dict[int, int]:
+    # Overlapping tracks across threads, 1 to 3 lines, quantities 1 to 3.
+    return {1 + (n * 7 + k * 13) % 3503: 1 + (n + k) % 3 for k in range(1 + n % 3)}
+
+
+@pytest.mark.parametrize("loader", [mariadb_copy, postgres_copy], ids=["mariadb", "postgresql"])
+def test_concurrent_checkouts_are_consistent(
+    loader: Callable[[str, Path], str],
+) -> None:
+    from chinook_store.db import make_engine, session_factory
+    from chinook_store.sales import NewCustomer, checkout
+
+    url = loader("store_chinook_concurrency", dataset("chinook/chinook.sqlite"))
+    engine = make_engine(url, pool_size=THREADS)
+    sessions = session_factory(engine)
+
+    def shopper(thread: int) -> list[tuple[int, dict[int, int]]]:
+        made = []
+        for i in range(PER_THREAD):
+            n = thread * PER_THREAD + i
+            items = _cart(n)
+            with sessions() as db:
+                if n % 2:
+                    new = NewCustomer(f"Buyer{n}", "Concurrent", f"buyer{n}@example.org")
+                    invoice = checkout(db, items, new_customer=new)
+                else:
+                    invoice = checkout(db, items, customer_id=1 + n % 59)
+            made.append((invoice.InvoiceId, items))
+        return made
+
+    try:
+        with ThreadPoolExecutor(THREADS) as pool:
+            made = [m for batch in pool.map(shopper, range(THREADS)) for m in batch]
+    finally:
+        engine.dispose()
+
+    total = THREADS * PER_THREAD
+    ids = [invoice_id for invoice_id, _ in made]
+    assert len(set(ids)) == total and min(ids) == 413 and max(ids) == 412 + total
+    q = _q(url)
+    assert plain_sql(url, f"SELECT count(*) FROM {q}Invoice{q}") == [(412 + total,)]
+    lines = plain_sql(
+        url,
+        f"SELECT l.{q}InvoiceId{q}, l.{q}TrackId{q}, l.{q}Quantity{q}, l.{q}UnitPrice{q}, "
+        f"t.{q}UnitPrice{q} FROM {q}InvoiceLine{q} l JOIN {q}Track{q} t "
+        f"ON t.{q}TrackId{q} = l.{q}TrackId{q} WHERE l.{q}InvoiceId{q} > 412",
+    )
+    by_invoice: dict[int, dict[int, int]] = {}
+    sums: dict[int, Decimal] = {}
+    for invoice_id, track_id, quantity, price, track_price in lines:
+        assert price == track_price
+        by_invoice.setdefault(invoice_id, {})[track_id] = quantity
+        sums[invoice_id] = sums.get(invoice_id, Decimal(0)) + Decimal(price) * quantity
+    assert by_invoice == dict(made)  # every invoice has exactly its own cart's lines
+    totals = plain_sql(
+        url,
+        f"SELECT {q}InvoiceId{q}, {q}Total{q} FROM {q}Invoice{q} WHERE {q}InvoiceId{q} > 412",
+    )
+    assert {i: Decimal(t) for i, t in totals} == sums
+    customers = plain_sql(
+        url,
+        f"SELECT count(*), count(DISTINCT {q}CustomerId{q}) FROM {q}Customer{q} "
+        f"WHERE {q}LastName{q} = 'Concurrent'",
+    )
+    assert customers == [(total // 2, total // 2)]
+
+
+def _q(url: str) -> str:
+    return "`" if url.startswith("mysql") else '"'
+
+
+def test_prepare_makes_the_official_mysql_script_sellable() -> None:
+    """The MySQL script has plain INT ids: `prepare` adds AUTO_INCREMENT, then sales work."""
+    require_service("MariaDB", "127.0.0.1", 3306)
+    import pymysql
+    from pymysql.constants import CLIENT
+
+    from chinook_store.db import make_engine, prepare_ids
+    from chinook_store.errors import StoreError
+
+    script = dataset("chinook/Chinook_MySql.sql").read_text(encoding="utf-8")
+    script = re.sub(r"(?im)^(DROP DATABASE|CREATE DATABASE|USE ).*$", "", script)
+    conn = pymysql.connect(
+        host="127.0.0.1", user="root", client_flag=CLIENT.MULTI_STATEMENTS, autocommit=True
+    )
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("DROP DATABASE IF EXISTS store_chinook_script")
+            cursor.execute("CREATE DATABASE store_chinook_script CHARACTER SET utf8mb4")
+            cursor.execute("USE store_chinook_script")
+            cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+            cursor.execute(script)
+            while cursor.nextset():
+                pass
+    finally:
+        conn.close()
+    url = "mysql://root@127.0.0.1:3306/store_chinook_script"
+    with pytest.raises(StoreError, match="chinook-store prepare"):
+        client(url)
+    engine = make_engine(url)
+    assert prepare_ids(engine) == ["Customer", "Invoice", "InvoiceLine"]
+    assert prepare_ids(engine) == []
+    engine.dispose()
+    api = client(url)
+    api.post("/api/cart", json={"track_id": 1, "quantity": 2})
+    invoice = api.post("/api/checkout", json={"customer_id": 3}).json()
+    assert invoice["invoice_id"] == 413
+    assert plain_sql(url, "SELECT Total FROM Invoice WHERE InvoiceId = 413") == [(Decimal("1.98"),)]
+    api.app.state.engine.dispose()
