@@ -59,8 +59,12 @@ class _Observe:
         await self.app(scope, receive, sending)
 
 
-def create_app(lake_or_path: Lake | Path | str, settings: ServeSettings | None = None,
-               *, env_keys: str | None = None) -> FastAPI:
+def create_app(
+    lake_or_path: Lake | Path | str,
+    settings: ServeSettings | None = None,
+    *,
+    env_keys: str | None = None,
+) -> FastAPI:
     """The app serving one lake; `settings` default to the project's `[serve]`."""
     from batchlake.lake import Lake
 

@@ -80,9 +80,7 @@ def keys_from_file(path: Path) -> list[ApiKey]:
         return []
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))
-        return [
-            ApiKey(e["name"], _check_role(e["role"], str(path)), e["sha256"]) for e in entries
-        ]
+        return [ApiKey(e["name"], _check_role(e["role"], str(path)), e["sha256"]) for e in entries]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"{path} is not a batchlake keys file ({exc}); fix it or delete it and create "

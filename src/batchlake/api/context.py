@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from batchlake.api.auth import KeyRing
 from batchlake.api.background import RunManager
-from batchlake.api.metrics import ServeMetrics
 from batchlake.api.listing import Listing
+from batchlake.api.metrics import ServeMetrics
 from batchlake.api.reader import TableCache
 
 if TYPE_CHECKING:
@@ -28,7 +28,9 @@ class ServeContext:
     listing: Listing
 
     @classmethod
-    def build(cls, lake: Lake, settings: ServeSettings, env_keys: str | None = None) -> ServeContext:
+    def build(
+        cls, lake: Lake, settings: ServeSettings, env_keys: str | None = None
+    ) -> ServeContext:
         keys_file = Path(settings.keys_file)
         if not keys_file.is_absolute():
             keys_file = lake.project.root / keys_file

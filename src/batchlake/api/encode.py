@@ -61,7 +61,7 @@ def json_stream(
         if not rows:
             continue
         text = ",".join(dumps(r) for r in rows)
-        yield ((text if first else "," + text)).encode()
+        yield (text if first else "," + text).encode()
         first = False
     tail = dumps(footer)[1:]
     yield ("]" + ("," + tail if footer else "}")).encode()

@@ -26,6 +26,7 @@ from batchlake.engines import TableSource
 from batchlake.errors import NotFoundError, QueryError
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
     from batchlake.config import ServeSettings
@@ -99,7 +100,9 @@ class TableCache:
         if as_of and snapshot_id is not None:
             snap = table.snapshot_by_id(snapshot_id)
             if snap is not None and snap.schema_id is not None:
-                schema = next((s for s in table.schemas().values() if s.schema_id == snap.schema_id), schema)
+                schema = next(
+                    (s for s in table.schemas().values() if s.schema_id == snap.schema_id), schema
+                )
         files = catalog.data_files(table, snapshot_id) if snapshot_id is not None else []
         return TableVersion(name, str(snapshot_id), TableSource(name, files, schema.as_arrow()))
 

@@ -20,11 +20,12 @@ from sqlglot import exp
 from batchlake.errors import QueryError
 
 # Statement kinds refused wherever they appear (names, so missing classes do not matter).
-_STATEMENTS = (
-    "Alter Attach Cache Command Commit Copy Create Delete Describe Detach Drop Export "
-    "Insert Install Kill Load LoadData Merge Pragma Refresh Rollback Set Show Summarize "
-    "Transaction TruncateTable Uncache Update Use"
-).split()
+_STATEMENTS = [
+    *("Alter", "Attach", "Cache", "Command", "Commit", "Copy", "Create", "Delete"),
+    *("Describe", "Detach", "Drop", "Export", "Insert", "Install", "Kill", "Load"),
+    *("LoadData", "Merge", "Pragma", "Refresh", "Rollback", "Set", "Show", "Summarize"),
+    *("Transaction", "TruncateTable", "Uncache", "Update", "Use"),
+]
 _REFUSED_NODES = tuple(getattr(exp, n) for n in _STATEMENTS if hasattr(exp, n))
 
 # Functions that read files or the network, reveal the host or settings, or run SQL.

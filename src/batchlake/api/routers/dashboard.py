@@ -176,18 +176,35 @@ def run_page(request: Request, ctx: Context, run_id: str) -> Response:
 
 # The charts of the Chinook example's refined tables; a chart whose table is missing is skipped.
 _CHARTS = (
-    ("Sales by day", "refined.sales_by_day", "line",
-     "SELECT CAST(sale_date AS VARCHAR), CAST(total_amount AS DOUBLE) "
-     "FROM refined.sales_by_day ORDER BY sale_date"),
-    ("Top artists of the latest month (tracks sold)", "refined.top_artists_by_month", "bar",
-     "SELECT artist_name, tracks_sold FROM refined.top_artists_by_month "
-     "WHERE month = (SELECT max(month) FROM refined.top_artists_by_month) ORDER BY rank, artist_name"),
-    ("Sales by weekday", "refined.sales_by_weekday", "bar",
-     "SELECT weekday, CAST(total_amount AS DOUBLE) FROM refined.sales_by_weekday "
-     "ORDER BY weekday_number"),
-    ("Best months (ranking by sales)", "refined.sales_by_month", "bar",
-     "SELECT month, CAST(total_amount AS DOUBLE) FROM refined.sales_by_month "
-     "ORDER BY rank, month LIMIT 12"),
+    (
+        "Sales by day",
+        "refined.sales_by_day",
+        "line",
+        "SELECT CAST(sale_date AS VARCHAR), CAST(total_amount AS DOUBLE) "
+        "FROM refined.sales_by_day ORDER BY sale_date",
+    ),
+    (
+        "Top artists of the latest month (tracks sold)",
+        "refined.top_artists_by_month",
+        "bar",
+        "SELECT artist_name, tracks_sold FROM refined.top_artists_by_month "
+        "WHERE month = (SELECT max(month) FROM refined.top_artists_by_month) "
+        "ORDER BY rank, artist_name",
+    ),
+    (
+        "Sales by weekday",
+        "refined.sales_by_weekday",
+        "bar",
+        "SELECT weekday, CAST(total_amount AS DOUBLE) FROM refined.sales_by_weekday "
+        "ORDER BY weekday_number",
+    ),
+    (
+        "Best months (ranking by sales)",
+        "refined.sales_by_month",
+        "bar",
+        "SELECT month, CAST(total_amount AS DOUBLE) FROM refined.sales_by_month "
+        "ORDER BY rank, month LIMIT 12",
+    ),
 )
 
 

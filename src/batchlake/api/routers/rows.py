@@ -75,9 +75,7 @@ def table_rows(
             headers={**headers, "Content-Disposition": f'attachment; filename="{name}.parquet"'},
         )
     end = offset + page.num_rows
-    next_cursor = (
-        filters.encode_cursor(version.version, end, fingerprint) if end < total else None
-    )
+    next_cursor = filters.encode_cursor(version.version, end, fingerprint) if end < total else None
     header = {
         "table": entry.full_name,
         "snapshot": version.version,
