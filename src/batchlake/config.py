@@ -317,6 +317,21 @@ class RunSettings(_Settings):
     lock_ttl_seconds: float = Field(default=60, gt=5)
 
 
+class ServeSettings(_Settings):
+    """`batchlake serve`: the REST API and dashboard (`[serve]`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Reading without a key, for requests from this machine only (the host must be loopback).
+    open_read: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+    keys_file: str = f"{STATE_DIR}/api_keys.json"  # hashed keys; relative to the project
+    query_max_rows: int = Field(default=10_000, ge=1)
+    query_timeout_seconds: float = Field(default=10, gt=0)
+    cache_mb: int = Field(default=512, ge=0)  # tables held in memory, per snapshot
+    memory_limit: str = "1GB"  # per query connection
+
+
 class ProjectSettings(_Settings):
     """The whole `batchlake.toml`, after environment interpolation."""
 
@@ -326,6 +341,7 @@ class ProjectSettings(_Settings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     run: RunSettings = Field(default_factory=RunSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
 
     @field_validator("sources")

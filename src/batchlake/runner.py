@@ -135,8 +135,9 @@ class Runner:
         full_refresh: bool = False,
         command: str = "run",
         wait_seconds: float | None = None,
+        run_id: str | None = None,
     ) -> RunResult:
-        run_id = new_run_id()
+        run_id = run_id or new_run_id()
         clock = time.perf_counter()
         self._inputs.clear()
         metadata = self.lake.metadata

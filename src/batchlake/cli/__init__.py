@@ -233,9 +233,19 @@ def query(
         int | None,
         typer.Option(help="Print at most this many rows (default: 100 for table, all otherwise)."),
     ] = None,
+    remote: Annotated[
+        str | None, typer.Option(help="Ask a 'batchlake serve' at this URL instead.")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="API key for --remote.", envvar="BATCHLAKE_API_KEY")
+    ] = None,
 ) -> None:
     """Answer SQL over raw, trusted and refined tables (e.g. refined.sales_by_day)."""
     text = sys.stdin.read() if sql == "-" else sql
+    if remote:
+        from batchlake.cli._serve import remote_query
+
+        return remote_query(remote, api_key, text, fmt, limit)
     lake = _lake(project)
     engine, reader = lake.query(text)
     try:
@@ -315,6 +325,11 @@ def runs(
         fmt,
         title=None,
     )
+
+
+from batchlake.cli._serve import serve  # noqa: E402  (its heavy imports are inside)
+
+app.command()(serve)
 
 
 def _seconds(row: dict[str, Any]) -> float | None:

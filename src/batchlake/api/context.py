@@ -1,0 +1,59 @@
+"""What every request of one server shares: the lake, settings, keys, caches, runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from batchlake.api.auth import KeyRing
+from batchlake.api.background import RunManager
+from batchlake.api.listing import Listing
+from batchlake.api.metrics import ServeMetrics
+from batchlake.api.reader import TableCache
+
+if TYPE_CHECKING:
+    from batchlake.config import ServeSettings
+    from batchlake.lake import Lake
+
+
+@dataclass
+class ServeContext:
+    lake: Lake
+    settings: ServeSettings
+    keys: KeyRing
+    cache: TableCache
+    runs: RunManager
+    metrics: ServeMetrics
+    listing: Listing
+
+    @classmethod
+    def build(
+        cls, lake: Lake, settings: ServeSettings, env_keys: str | None = None
+    ) -> ServeContext:
+        keys_file = Path(settings.keys_file)
+        if not keys_file.is_absolute():
+            keys_file = lake.project.root / keys_file
+        metrics = ServeMetrics(lake)
+        return cls(
+            lake,
+            settings,
+            KeyRing(keys_file, env_keys),
+            TableCache(lake, settings.cache_mb * 1024 * 1024),
+            RunManager(lake, metrics),
+            metrics,
+            Listing(lake),
+        )
+
+
+def quality_results(lake: Lake, table: str) -> list[dict[str, Any]]:
+    """Data-quality results of a table, when the metadata store records them.
+
+    The quality checks land in the metadata store in parallel work; until it has a
+    `quality_results(table)` method this returns [] and the table page shows none.
+    """
+    method = getattr(lake.metadata, "quality_results", None)
+    if method is None:
+        return []
+    found = method(table)
+    return [dict(r) if not isinstance(r, dict) else r for r in found or []]

@@ -1,0 +1,1 @@
+"""One APIRouter per resource of the API, and the dashboard's pages."""

@@ -1,0 +1,97 @@
+"""Request and response bodies of the API (apart from the domain objects)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class ErrorBody(BaseModel):
+    error: str
+    status: int
+
+
+class Column(BaseModel):
+    name: str
+    type: str
+
+
+class TableSummary(BaseModel):
+    zone: str
+    name: str
+    full_name: str
+    rows: int
+    columns: int
+    snapshot: str | None
+    updated_at: datetime | None
+
+
+class SnapshotOut(BaseModel):
+    snapshot_id: str
+    committed_at: datetime
+    operation: str
+    rows: int | None
+    run_id: str | None
+
+
+class TableDetail(TableSummary):
+    schema_: list[Column] = Field(alias="schema")
+    snapshots: list[SnapshotOut]
+    upstream: list[str]
+    downstream: list[str]
+    quality: list[dict[str, Any]]
+
+    model_config = {"populate_by_name": True}
+
+
+class QueryIn(BaseModel):
+    sql: str = Field(description="One SELECT over catalog tables, DuckDB dialect.")
+    max_rows: int | None = Field(default=None, ge=1, description="At most the server's limit.")
+    format: Literal["json", "csv"] = "json"
+
+
+class QueryOut(BaseModel):
+    columns: list[Column]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    seconds: float
+
+
+class StepOut(BaseModel):
+    step: str
+    kind: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    seconds: float | None
+    rows: int | None
+    bytes: int | None
+    snapshot_id: str | None
+    message: str | None
+
+
+class RunOut(BaseModel):
+    run_id: str
+    command: str
+    status: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    seconds: float | None
+    error: str | None
+
+
+class RunDetail(RunOut):
+    steps: list[StepOut]
+
+
+class RunIn(BaseModel):
+    select: list[str] | None = Field(default=None, description="Steps, as `batchlake run -s`.")
+    full_refresh: bool = False
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    status: str = "started"
