@@ -22,13 +22,14 @@ from datetime import timedelta
 from typing import Protocol
 
 from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
-from batchlake.engines import Engine, TableSource
+from batchlake.engines import Engine, Materialized, TableSource
 from batchlake.errors import BatchlakeError, LockError, SourceError
 from batchlake.ingest import ingest_entity
 from batchlake.lake import Lake
 from batchlake.metadata import utcnow
 from batchlake.models import Dag, Model, Node
 from batchlake.sources import Source, open_source
+from batchlake.storage import Storage
 
 RUN_LOCK = "run"
 
@@ -106,6 +107,10 @@ class Runner:
         selectors = [part for text in select or [] for part in text.replace(",", " ").split()]
         captures_only = bool(selectors) and all(s.startswith("raw.") for s in selectors)
         models = {} if captures_only else self.lake.models()  # `ingest` needs no models
+        if models:
+            from batchlake.quality import add_check_dependencies
+
+            models = add_check_dependencies(models, self.lake.project.models_dir)
         raw: list[str] = []
         self._unreachable.clear()
         for name in self.lake.settings.sources:
@@ -298,6 +303,7 @@ class Runner:
         location = lake.catalog.staging_location(model.full_name, run_id)
         lake.storage.makedirs(location.rsplit("/", 1)[0])
         written = engine.materialize(model.sql, location)
+        written = self._gate(engine, model.full_name, written, run_id, location)
         table = lake.catalog.ensure_table(model.full_name, written.schema)
         properties = {
             PROP_UPSTREAM: ",".join(upstream),
@@ -337,6 +343,58 @@ class Runner:
             snapshot_id=snapshot_id,
         )
 
+    def _gate(
+        self, engine: Engine, table: str, written: Materialized, run_id: str, location: str
+    ) -> Materialized:
+        """Run the table's quality checks over its new result, before the commit.
+
+        Returns what to commit (without quarantined rows); raises QualityGateError, leaving
+        the table's current snapshot in place, when an `error` check fails.
+        """
+        from batchlake import quality
+
+        checks = quality.load_checks(self.lake.project.models_dir, table)
+        if not checks:
+            return written
+        storage, now = self.lake.storage, utcnow()
+
+        def staging(name: str) -> str:
+            if name == table:  # inside the write's own folder, so its clean-up covers it
+                return f"{location}/passed"
+            other = self.lake.catalog.staging_location(name, run_id)
+            storage.makedirs(other.rsplit("/", 1)[0])
+            return other
+
+        try:
+            outcome = quality.run_gate(
+                engine,
+                table,
+                checks,
+                written,
+                staging=staging,
+                resolve=lambda name: self._input(name)[1],
+                run_id=run_id,
+                now=now,
+            )
+        except BaseException:
+            _delete_files(storage, written.files)
+            raise
+        self.lake.metadata.record_quality([r.as_row(table, run_id, now) for r in outcome.results])
+        if outcome.written is not written:
+            _delete_files(storage, written.files)  # replaced by the rows that passed
+        if outcome.blocking:
+            _delete_files(storage, outcome.written.files)
+            if outcome.quarantine is not None:
+                _delete_files(storage, outcome.quarantine.files)
+            raise quality.QualityGateError(
+                f"quality gate failed, {table} not committed (its previous snapshot stays): "
+                f"{quality.describe_failures(outcome.blocking)}; "
+                f"see 'batchlake quality {table}'"
+            )
+        if outcome.quarantine is not None:
+            quality.append_quarantine(self.lake, table, outcome.quarantine, run_id)
+        return outcome.written
+
     @contextmanager
     def _lock(self, run_id: str, wait_seconds: float | None) -> Iterator[None]:
         metadata = self.lake.metadata
@@ -368,6 +426,11 @@ class Runner:
             stop.set()
             keeper.join()
             metadata.release_lock(RUN_LOCK, run_id)
+
+
+def _delete_files(storage: Storage, files: list[str]) -> None:
+    for path in files:
+        storage.delete(path)
 
 
 def _message(exc: BaseException) -> str:

@@ -323,6 +323,10 @@ def _seconds(row: dict[str, Any]) -> float | None:
     return round((row["finished_at"] - row["started_at"]).total_seconds(), 2)
 
 
+# Commands of their own modules (they register on `app` when imported).
+from batchlake.cli import _doctor, _quality, _scheduler  # noqa: E402, F401
+
+
 def main() -> None:
     """Entry point: run the app, turning batchlake errors into one-line messages."""
     try:
