@@ -315,6 +315,13 @@ class RunSettings(_Settings):
 
     lock_timeout_seconds: float = Field(default=0, ge=0)
     lock_ttl_seconds: float = Field(default=60, gt=5)
+    # Capture threads: different sources are captured in parallel, one thread per source.
+    concurrency: int = Field(default=4, ge=1)
+    # Attempts after the first, for transient errors only (see batchlake.retry).
+    retries: int = Field(default=2, ge=0)
+    retry_backoff_seconds: float = Field(default=2, ge=0)  # doubled after each attempt
+    retry_max_backoff_seconds: float = Field(default=60, ge=0)
+    step_timeout_seconds: float | None = Field(default=None, gt=0)  # None: no limit
 
 
 class ServeSettings(_Settings):

@@ -9,41 +9,49 @@ when it differs from the current one; a failed step marks its downstream steps
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import shutil
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Protocol
 
 from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
-from batchlake.engines import Engine, TableSource
-from batchlake.errors import BatchlakeError, LockError, SourceError
+from batchlake.engines import Engine, Materialized, TableSource
+from batchlake.errors import BatchlakeError, LockError, NotFoundError, SourceError
 from batchlake.ingest import ingest_entity
 from batchlake.lake import Lake
 from batchlake.metadata import utcnow
 from batchlake.models import Dag, Model, Node
+from batchlake.retry import StepTimeout, backoff, call_with_timeout, is_transient
 from batchlake.sources import Source, open_source
+from batchlake.storage import Storage
 
 RUN_LOCK = "run"
+_DONE = ("success", "unchanged", "duplicate")  # step statuses a resumed run does not redo
 
 
 @dataclass
 class StepResult:
     name: str
     kind: str
-    status: str  # success | unchanged | duplicate | failed | upstream_failed
+    status: str  # success | unchanged | duplicate | failed | upstream_failed | cancelled
     seconds: float = 0.0
     rows: int | None = None
     bytes: int | None = None
     snapshot_id: int | None = None
     message: str | None = None
     rejected: int = 0
+    attempts: int = 1
 
 
 @dataclass
@@ -89,12 +97,24 @@ def new_run_id() -> str:
 class Runner:
     """Runs selected steps of a lake project."""
 
-    def __init__(self, lake: Lake, reporter: Reporter | None = None) -> None:
+    def __init__(
+        self,
+        lake: Lake,
+        reporter: Reporter | None = None,
+        *,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], object] | None = None,
+    ) -> None:
         self.lake = lake
         self.reporter: Reporter = reporter or _Silent()
         self._sources: dict[str, Source] = {}
         self._inputs: dict[str, tuple[str, TableSource]] = {}
         self._unreachable: dict[str, SourceError] = {}
+        self._guard = threading.RLock()  # sources, results and the reporter, across threads
+        self._engine: Engine | None = None
+        self._broken: set[str] = set()
+        self.stop = stop or threading.Event()  # set (e.g. on SIGTERM): no new step starts
+        self.sleep: Callable[[float], object] = sleep or self.stop.wait  # backoff waits
 
     def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
@@ -121,12 +141,18 @@ class Runner:
                     if dep.startswith(f"raw.{name}.")
                 }
                 raw += sorted(known | wanted)
-        return Dag.build(models, raw)
+        dag = Dag.build(models, raw)
+        if models:
+            from batchlake.quality import add_check_dependencies
+
+            add_check_dependencies(dag, self.lake.project.models_dir)
+        return dag
 
     def _source(self, name: str) -> Source:
-        if name not in self._sources:
-            self._sources[name] = open_source(self.lake.project, name)
-        return self._sources[name]
+        with self._guard:
+            if name not in self._sources:
+                self._sources[name] = open_source(self.lake.project, name)
+            return self._sources[name]
 
     def run(
         self,
@@ -135,22 +161,39 @@ class Runner:
         full_refresh: bool = False,
         command: str = "run",
         wait_seconds: float | None = None,
+        resume: str | None = None,
+        pipeline: str | None = None,
         run_id: str | None = None,
     ) -> RunResult:
+        """Run the selected steps (all when none), or what `resume` (a run id) left undone.
+
+        `run_id` lets a caller that must answer before the run starts (the REST API) pick it.
+        """
         run_id = run_id or new_run_id()
         clock = time.perf_counter()
         self._inputs.clear()
         metadata = self.lake.metadata
         with self._lock(run_id, wait_seconds):
             metadata.abandon_stale_runs()
+            resumed = self._resumable(resume) if resume else None
             metadata.start_run(run_id, command)
             result = RunResult(run_id, "running", 0.0)
             try:
-                dag = self.build_dag(select)
-                names = dag.select(select)
+                dag = self.build_dag(None if resumed else select)
+                if resumed is not None:
+                    old_id, wanted = resumed
+                    names = dag.order({n for n in wanted if n in dag.nodes})
+                else:
+                    old_id, names = None, dag.select(select)
+                metadata.annotate_run(
+                    run_id, pipeline=pipeline, selection=json.dumps(names), resumed_from=old_id
+                )
                 self._execute(dag, names, run_id, full_refresh, result)
-                failed = any(s.status in ("failed", "upstream_failed") for s in result.steps)
-                result.status = "failed" if failed else "success"
+                failed = any(
+                    s.status in ("failed", "upstream_failed", "cancelled") for s in result.steps
+                )
+                stopped = self.stop.is_set() and result.count("cancelled")
+                result.status = "interrupted" if stopped else "failed" if failed else "success"
                 first_error = next((s.message for s in result.steps if s.status == "failed"), None)
                 metadata.finish_run(run_id, result.status, first_error)
             except BaseException as exc:
@@ -159,77 +202,193 @@ class Runner:
                 raise
             finally:
                 for source in self._sources.values():
-                    source.close()
+                    with contextlib.suppress(Exception):
+                        source.close()
                 self._sources.clear()
                 result.seconds = time.perf_counter() - clock
         return result
 
+    def _resumable(self, resume: str) -> tuple[str, list[str]]:
+        """The run to resume and the steps it planned but did not finish well."""
+        metadata = self.lake.metadata
+        found = metadata.run(resume)
+        if found is None:
+            raise NotFoundError(f"no run '{resume}' to resume; list runs with 'batchlake runs'")
+        if found["status"] == "running":
+            raise LockError(f"run {found['run_id']} is still running; wait for it to finish")
+        if not found.get("selection"):
+            raise BatchlakeError(
+                f"run {found['run_id']} was recorded before resuming was possible; "
+                "run the steps again with 'batchlake run --select ...'"
+            )
+        latest: dict[str, str] = {}
+        for step in metadata.steps(found["run_id"]):
+            latest[step["step"]] = step["status"]
+        planned: list[str] = json.loads(found["selection"])
+        todo = [n for n in planned if latest.get(n) not in _DONE]
+        return found["run_id"], todo
+
     def _execute(
         self, dag: Dag, names: list[str], run_id: str, full_refresh: bool, result: RunResult
     ) -> None:
+        """Captures first, in parallel across sources; then models, in dependency order.
+
+        Captures are I/O bound and independent: one thread per source (a source's entities
+        run in order on its own connection), at most `run.concurrency` at once. Models run
+        one after another in the run's single engine (DuckDB parallelizes each query).
+        """
         temp = self.lake.project.state_dir / "tmp" / run_id
-        engine: Engine | None = None
-        broken: set[str] = set()
+        self._engine = None
+        self._broken = set()
+        positions = {name: i for i, name in enumerate(names, start=1)}
+        total = len(names)
+        groups: dict[str, list[Node]] = {}
+        later: list[Node] = []
+        for name in names:
+            node = dag.nodes[name]
+            if node.kind == "ingest" and not node.depends_on:
+                groups.setdefault(node.source, []).append(node)
+            else:
+                later.append(node)
+
+        def capture(nodes: list[Node]) -> None:
+            for node in nodes:
+                self._step(node, positions[node.name], total, run_id, full_refresh, result, temp)
+
         try:
-            for position, name in enumerate(names, start=1):
-                node = dag.nodes[name]
-                self.reporter.step_started(node, position, len(names))
-                if node.depends_on & broken:
-                    step = StepResult(
-                        name,
-                        node.kind,
-                        "upstream_failed",
-                        message=f"skipped: {', '.join(sorted(node.depends_on & broken))} failed",
-                    )
-                    self._record(run_id, step)
-                    broken.add(name)
-                    result.steps.append(step)
-                    self.reporter.step_finished(step)
-                    continue
-                if node.kind == "model" and engine is None:
-                    # One engine and the catalog for the run, opened outside any step's time.
-                    temp.mkdir(parents=True, exist_ok=True)
-                    engine = self.lake.engine(temp_directory=str(temp))
-                    _ = self.lake.catalog.iceberg
-                step_id = self.lake.metadata.start_step(run_id, name, node.kind)
-                clock = time.perf_counter()
-                try:
-                    if node.kind == "ingest":
-                        step = self._ingest(node, run_id, full_refresh)
-                    else:
-                        assert engine is not None
-                        assert node.model is not None
-                        step = self._build(engine, node.model, run_id, full_refresh)
-                except Exception as exc:
-                    step = StepResult(name, node.kind, "failed", message=_message(exc))
-                    step.message = (step.message or "") + _debug_trace(exc)
-                    broken.add(name)
-                step.seconds = time.perf_counter() - clock
-                self._inputs.pop(name, None)  # its next reader plans the new version
-                self.lake.metadata.finish_step(
-                    step_id,
-                    step.status,
-                    rows_out=step.rows,
-                    bytes=step.bytes,
-                    snapshot_id=str(step.snapshot_id) if step.snapshot_id else None,
-                    message=step.message,
-                )
-                if step.message and "\n" in step.message:
-                    step.message = step.message.splitlines()[0]
-                result.steps.append(step)
-                self.reporter.step_finished(step)
+            workers = min(self.lake.settings.run.concurrency, len(groups))
+            if workers <= 1:
+                for nodes in groups.values():
+                    capture(nodes)
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="batchlake-capture") as pool:
+                    for future in [pool.submit(capture, nodes) for nodes in groups.values()]:
+                        future.result()
+            for node in later:
+                self._step(node, positions[node.name], total, run_id, full_refresh, result, temp)
         finally:
-            if engine is not None:
-                engine.close()
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
             shutil.rmtree(temp, ignore_errors=True)
+
+    def _step(
+        self,
+        node: Node,
+        position: int,
+        total: int,
+        run_id: str,
+        full_refresh: bool,
+        result: RunResult,
+        temp: Path,
+    ) -> None:
+        """One step: skipped when stopped or upstream failed; else attempted with retries."""
+        name = node.name
+        self.reporter.step_started(node, position, total)
+        skip: tuple[str, str] | None = None
+        if self.stop.is_set():
+            skip = ("cancelled", "not run: the run was stopped")
+        elif node.depends_on & self._broken:
+            skip = (
+                "upstream_failed",
+                f"skipped: {', '.join(sorted(node.depends_on & self._broken))} failed",
+            )
+        if skip is not None:
+            step = StepResult(name, node.kind, skip[0], message=skip[1])
+            self._record(run_id, step)
+            self._broken.add(name)
+            self._finished(result, step)
+            return
+        if node.kind != "ingest" and self._engine is None:
+            # One engine and the catalog for the run, opened outside any step's time.
+            temp.mkdir(parents=True, exist_ok=True)
+            self._engine = self.lake.engine(temp_directory=str(temp))
+            _ = self.lake.catalog.iceberg
+        settings = self.lake.settings.run
+        step_id = self.lake.metadata.start_step(run_id, name, node.kind)
+        clock = time.perf_counter()
+        attempt, trace = 0, None
+        while True:
+            attempt += 1
+            try:
+                step = call_with_timeout(
+                    lambda: self._once(node, run_id, full_refresh),
+                    settings.step_timeout_seconds,
+                    name=name,
+                    on_timeout=lambda: self._interrupt(node),
+                )
+                break
+            except Exception as exc:
+                if attempt <= settings.retries and is_transient(exc) and not self.stop.is_set():
+                    delay = backoff(
+                        attempt, settings.retry_backoff_seconds, settings.retry_max_backoff_seconds
+                    )
+                    self.sleep(delay)
+                    if node.kind == "ingest":
+                        self._reset_source(node.source)
+                    continue
+                if isinstance(exc, StepTimeout) and node.kind == "ingest":
+                    # Its thread may still hold the source: later entities must not share it.
+                    with self._guard:
+                        self._unreachable[node.source] = SourceError(str(exc))
+                        self._sources.pop(node.source, None)
+                step = StepResult(name, node.kind, "failed", message=_message(exc))
+                trace = "".join(traceback.format_exception(exc))
+                self._broken.add(name)
+                break
+        step.seconds = time.perf_counter() - clock
+        if attempt > 1:
+            step.message = f"{step.message + '; ' if step.message else ''}attempt {attempt}"
+        self._inputs.pop(name, None)  # its next reader plans the new version
+        self.lake.metadata.finish_step(
+            step_id,
+            step.status,
+            rows_out=step.rows,
+            bytes=step.bytes,
+            snapshot_id=str(step.snapshot_id) if step.snapshot_id else None,
+            message=step.message,
+            attempts=attempt,
+            traceback=trace,
+        )
+        step.attempts = attempt
+        self._finished(result, step)
+
+    def _once(self, node: Node, run_id: str, full_refresh: bool) -> StepResult:
+        if node.kind == "ingest":
+            return self._ingest(node, run_id, full_refresh)
+        assert self._engine is not None
+        assert node.model is not None
+        return self._build(self._engine, node.model, run_id, full_refresh)
+
+    def _finished(self, result: RunResult, step: StepResult) -> None:
+        with self._guard:
+            result.steps.append(step)
+            self.reporter.step_finished(step)
+
+    def _interrupt(self, node: Node) -> None:
+        """Stop a step past its timeout, where that is possible (a DuckDB query)."""
+        interrupt = getattr(self._engine, "interrupt", None)
+        if node.kind != "ingest" and interrupt is not None:
+            interrupt()
+
+    def _reset_source(self, name: str) -> None:
+        """Forget a source's connection (and that it was unreachable) before a retry."""
+        with self._guard:
+            self._unreachable.pop(name, None)
+            source = self._sources.pop(name, None)
+        if source is not None:
+            with contextlib.suppress(Exception):
+                source.close()
 
     def _record(self, run_id: str, step: StepResult) -> None:
         step_id = self.lake.metadata.start_step(run_id, step.name, step.kind)
         self.lake.metadata.finish_step(step_id, step.status, message=step.message)
 
     def _ingest(self, node: Node, run_id: str, full_refresh: bool) -> StepResult:
-        if node.source in self._unreachable:
-            raise self._unreachable[node.source]
+        with self._guard:
+            unreachable = self._unreachable.get(node.source)
+        if unreachable is not None:
+            raise unreachable
         outcome = ingest_entity(
             self._source(node.source),
             node.entity,
@@ -299,6 +458,7 @@ class Runner:
         location = lake.catalog.staging_location(model.full_name, run_id)
         lake.storage.makedirs(location.rsplit("/", 1)[0])
         written = engine.materialize(model.sql, location)
+        written = self._gate(engine, model.full_name, written, run_id, location)
         table = lake.catalog.ensure_table(model.full_name, written.schema)
         properties = {
             PROP_UPSTREAM: ",".join(upstream),
@@ -338,6 +498,58 @@ class Runner:
             snapshot_id=snapshot_id,
         )
 
+    def _gate(
+        self, engine: Engine, table: str, written: Materialized, run_id: str, location: str
+    ) -> Materialized:
+        """Run the table's quality checks over its new result, before the commit.
+
+        Returns what to commit (without quarantined rows); raises QualityGateError, leaving
+        the table's current snapshot in place, when an `error` check fails.
+        """
+        from batchlake import quality
+
+        checks = quality.load_checks(self.lake.project.models_dir, table)
+        if not checks:
+            return written
+        storage, now = self.lake.storage, utcnow()
+
+        def staging(name: str) -> str:
+            if name == table:  # inside the write's own folder, so its clean-up covers it
+                return f"{location}/passed"
+            other = self.lake.catalog.staging_location(name, run_id)
+            storage.makedirs(other.rsplit("/", 1)[0])
+            return other
+
+        try:
+            outcome = quality.run_gate(
+                engine,
+                table,
+                checks,
+                written,
+                staging=staging,
+                resolve=lambda name: self._input(name)[1],
+                run_id=run_id,
+                now=now,
+            )
+        except BaseException:
+            _delete_files(storage, written.files)
+            raise
+        self.lake.metadata.record_quality([r.as_row(table, run_id, now) for r in outcome.results])
+        if outcome.written is not written:
+            _delete_files(storage, written.files)  # replaced by the rows that passed
+        if outcome.blocking:
+            _delete_files(storage, outcome.written.files)
+            if outcome.quarantine is not None:
+                _delete_files(storage, outcome.quarantine.files)
+            raise quality.QualityGateError(
+                f"quality gate failed, {table} not committed (its previous snapshot stays): "
+                f"{quality.describe_failures(outcome.blocking)}; "
+                f"see 'batchlake quality {table}'"
+            )
+        if outcome.quarantine is not None:
+            quality.append_quarantine(self.lake, table, outcome.quarantine, run_id)
+        return outcome.written
+
     @contextmanager
     def _lock(self, run_id: str, wait_seconds: float | None) -> Iterator[None]:
         metadata = self.lake.metadata
@@ -371,14 +583,13 @@ class Runner:
             metadata.release_lock(RUN_LOCK, run_id)
 
 
+def _delete_files(storage: Storage, files: list[str]) -> None:
+    for path in files:
+        storage.delete(path)
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, BatchlakeError):
         return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def _debug_trace(exc: BaseException) -> str:
-    if isinstance(exc, BatchlakeError):
-        return ""
-    return "\n" + "".join(traceback.format_exception(exc))

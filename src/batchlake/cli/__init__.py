@@ -119,7 +119,13 @@ def demo(
 
 
 def _run(
-    project: Path, *, select: list[str] | None, full_refresh: bool, wait: float | None, command: str
+    project: Path,
+    *,
+    select: list[str] | None,
+    full_refresh: bool,
+    wait: float | None,
+    command: str,
+    resume: str | None = None,
 ) -> RunResult:
     from batchlake.cli._progress import RichReporter
     from batchlake.runner import Runner
@@ -128,7 +134,7 @@ def _run(
     stderr.print(f"[bold]{command}[/bold] {lake.settings.name} ({lake.project.root})")
     with RichReporter() as reporter:
         result = Runner(lake, reporter).run(
-            select, full_refresh=full_refresh, command=command, wait_seconds=wait
+            select, full_refresh=full_refresh, command=command, wait_seconds=wait, resume=resume
         )
     _print_run_footer(result)
     return result
@@ -137,7 +143,7 @@ def _run(
 def _print_run_footer(result: RunResult) -> None:
     counts = {
         s: result.count(s)
-        for s in ("success", "unchanged", "duplicate", "failed", "upstream_failed")
+        for s in ("success", "unchanged", "duplicate", "failed", "upstream_failed", "cancelled")
     }
     parts = [f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n]
     style = "green" if result.ok else "red"
@@ -182,9 +188,20 @@ def run(
         float | None,
         typer.Option(help="Seconds to wait for another run on this project to finish."),
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="A run id: rerun only the steps it failed, skipped or never reached."),
+    ] = None,
 ) -> None:
     """Capture sources and build models, in dependency order."""
-    result = _run(project, select=select, full_refresh=full_refresh, wait=wait, command="run")
+    result = _run(
+        project,
+        select=select,
+        full_refresh=full_refresh,
+        wait=wait,
+        command="resume" if resume else "run",
+        resume=resume,
+    )
     if not result.ok:
         raise typer.Exit(1)
 
@@ -336,6 +353,10 @@ def _seconds(row: dict[str, Any]) -> float | None:
     if row.get("finished_at") is None:
         return None
     return round((row["finished_at"] - row["started_at"]).total_seconds(), 2)
+
+
+# Commands of their own modules (they register on `app` when imported).
+from batchlake.cli import _doctor, _quality, _scheduler  # noqa: E402, F401
 
 
 def main() -> None:

@@ -198,6 +198,10 @@ class DuckDBEngine:
             digest.update(f"{count}:{total}".encode())
         return digest.hexdigest()
 
+    def interrupt(self) -> None:
+        """Stop the running query (from another thread), e.g. past a step's timeout."""
+        self.con.interrupt()
+
     def close(self) -> None:
         self.con.close()
 

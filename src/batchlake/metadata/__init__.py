@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from batchlake.errors import ConfigError
 from batchlake.metadata import tables as t
+from batchlake.metadata._operations import OperationsRecords
 from batchlake.metadata.migrations import all_migrations
 
 __all__ = ["BatchRecord", "LockHolder", "MetadataStore", "utcnow"]
@@ -72,7 +73,7 @@ class LockHolder:
     expires_at: datetime
 
 
-class MetadataStore:
+class MetadataStore(OperationsRecords):
     """Access to the metadata database. Cheap to create; one per process is enough."""
 
     def __init__(self, url: str) -> None:

@@ -20,6 +20,9 @@ runs = sa.Table(
     sa.Column("host", sa.String(255)),
     sa.Column("pid", sa.Integer),
     sa.Column("error", sa.Text),
+    sa.Column("pipeline", sa.String(200)),  # 0003
+    sa.Column("selection", sa.Text),  # 0003: JSON list of the planned step names
+    sa.Column("resumed_from", sa.String(64)),  # 0003
 )
 
 step_runs = sa.Table(
@@ -37,6 +40,8 @@ step_runs = sa.Table(
     sa.Column("bytes", sa.BigInteger),
     sa.Column("snapshot_id", sa.String(64)),
     sa.Column("message", sa.Text),
+    sa.Column("attempts", sa.Integer),  # 0003
+    sa.Column("traceback", sa.Text),  # 0003: for operators
 )
 
 batches = sa.Table(
@@ -83,6 +88,52 @@ locks = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# -- 0003: unattended operation ----------------------------------------------------------
+
+quality_results = sa.Table(
+    "quality_results",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.String(64), index=True),
+    sa.Column("table_name", sa.String(300), nullable=False, index=True),
+    sa.Column("check_name", sa.String(300), nullable=False),
+    sa.Column("severity", sa.String(10), nullable=False),  # error | warn
+    sa.Column("status", sa.String(10), nullable=False),  # pass | fail | warn
+    sa.Column("failing_rows", sa.BigInteger),
+    sa.Column("message", sa.Text),
+    sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+schedule_state = sa.Table(
+    "schedule_state",
+    metadata,
+    sa.Column("pipeline", sa.String(200), primary_key=True),
+    sa.Column("last_fire_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+pipeline_runs = sa.Table(
+    "pipeline_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("pipeline", sa.String(200), nullable=False, index=True),
+    sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("status", sa.String(20), nullable=False),  # running | success | failed | skipped
+    sa.Column("reason", sa.Text),
+)
+
+alert_state = sa.Table(
+    "alert_state",
+    metadata,
+    sa.Column("subject", sa.String(300), primary_key=True),
+    sa.Column("state", sa.String(20), nullable=False),  # ok | failing
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_sent_at", sa.DateTime(timezone=True)),
+    sa.Column("sent", sa.Integer, nullable=False),
 )
 
 schema_migrations = sa.Table(

@@ -1,0 +1,199 @@
+"""Records of unattended operation: quality results, schedules, pipeline runs, alert state.
+
+A mixin of `MetadataStore` (kept apart so the store's core file stays small).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from batchlake.metadata import tables as t
+
+
+class OperationsRecords:
+    engine: sa.Engine
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def annotate_run(self, run_id: str, **values: Any) -> None:
+        """Set extra columns of a run (pipeline, selection, resumed_from)."""
+        with self.engine.begin() as conn:
+            conn.execute(t.runs.update().where(t.runs.c.run_id == run_id).values(**values))
+
+    # -- quality ---------------------------------------------------------------------------
+
+    def record_quality(self, rows: list[dict[str, Any]]) -> None:
+        """Store check results: dicts with the keys `quality_results` returns."""
+        if not rows:
+            return
+        values = [
+            {
+                "run_id": r["run_id"],
+                "table_name": r["table"],
+                "check_name": r["check"],
+                "severity": r["severity"],
+                "status": r["status"],
+                "failing_rows": r["failing_rows"],
+                "message": r["message"],
+                "checked_at": r["checked_at"],
+            }
+            for r in rows
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(t.quality_results.insert(), values)
+
+    def quality_results(
+        self, table: str | None = None, run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Check results, newest first, optionally of one table and/or one run."""
+        q = t.quality_results
+        query = sa.select(q).order_by(q.c.checked_at.desc(), q.c.id.desc())
+        if table is not None:
+            query = query.where(q.c.table_name == table)
+        if run_id is not None:
+            query = query.where(q.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "table": r.table_name,
+                    "check": r.check_name,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "failing_rows": r.failing_rows,
+                    "message": r.message,
+                    "run_id": r.run_id,
+                    "checked_at": _aware(r.checked_at),
+                }
+                for r in conn.execute(query)
+            ]
+
+    # -- schedules -------------------------------------------------------------------------
+
+    def last_fire(self, pipeline: str) -> datetime | None:
+        """The last scheduled time a pipeline was handled (run, caught up or skipped)."""
+        s = t.schedule_state
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(s.c.last_fire_at).where(s.c.pipeline == pipeline)
+            ).scalar()
+        return _aware(value)
+
+    def set_last_fire(self, pipeline: str, fire_at: datetime, now: datetime) -> None:
+        s = t.schedule_state
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                s.update()
+                .where(s.c.pipeline == pipeline)
+                .values(last_fire_at=fire_at, updated_at=now)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    s.insert().values(pipeline=pipeline, last_fire_at=fire_at, updated_at=now)
+                )
+
+    def record_pipeline_run(
+        self,
+        pipeline: str,
+        scheduled_for: datetime,
+        status: str,
+        *,
+        started_at: datetime | None = None,
+        run_id: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                t.pipeline_runs.insert().values(
+                    pipeline=pipeline,
+                    scheduled_for=scheduled_for,
+                    started_at=started_at,
+                    run_id=run_id,
+                    status=status,
+                    reason=reason,
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def finish_pipeline_run(
+        self, row_id: int, status: str, *, run_id: str | None = None, reason: str | None = None
+    ) -> None:
+        p = t.pipeline_runs
+        values: dict[str, Any] = {"status": status, "reason": reason}
+        if run_id is not None:
+            values["run_id"] = run_id
+        with self.engine.begin() as conn:
+            conn.execute(p.update().where(p.c.id == row_id).values(**values))
+
+    def abandon_pipeline_runs(self, pipeline: str, alive_run_ids: set[str]) -> int:
+        """Mark pipeline runs left 'running' (their scheduler died) as 'killed'."""
+        p = t.pipeline_runs
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(p.c.id, p.c.run_id).where(
+                    (p.c.pipeline == pipeline) & (p.c.status == "running")
+                )
+            ).all()
+            dead = [r.id for r in rows if r.run_id not in alive_run_ids]
+            for row_id in dead:
+                conn.execute(
+                    p.update()
+                    .where(p.c.id == row_id)
+                    .values(status="killed", reason="the scheduler died during the run")
+                )
+        return len(dead)
+
+    def pipeline_runs(self, pipeline: str | None = None) -> list[dict[str, Any]]:
+        p = t.pipeline_runs
+        query = sa.select(p).order_by(p.c.scheduled_for, p.c.id)
+        if pipeline is not None:
+            query = query.where(p.c.pipeline == pipeline)
+        with self.engine.connect() as conn:
+            return [
+                {k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                for r in conn.execute(query)
+            ]
+
+    # -- alerts ----------------------------------------------------------------------------
+
+    def alert_state(self, subject: str) -> dict[str, Any] | None:
+        a = t.alert_state
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(a).where(a.c.subject == subject)).first()
+        if row is None:
+            return None
+        return {k: _aware(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
+
+    def save_alert_state(
+        self,
+        subject: str,
+        state: str,
+        changed_at: datetime,
+        last_sent_at: datetime | None,
+        sent: int,
+    ) -> None:
+        a = t.alert_state
+        values = {
+            "state": state,
+            "changed_at": changed_at,
+            "last_sent_at": last_sent_at,
+            "sent": sent,
+        }
+        with self.engine.begin() as conn:
+            if (
+                conn.execute(a.update().where(a.c.subject == subject).values(**values)).rowcount
+                == 0
+            ):
+                conn.execute(a.insert().values(subject=subject, **values))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    from datetime import UTC
+
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -1,0 +1,157 @@
+"""Runner under faults: retries of transient errors, timeouts, resume, parallel captures."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+from batchlake.lake import Lake
+from batchlake.models import Node
+from batchlake.runner import Runner, StepResult
+from tests.cli import batchlake
+from tests.opsproject import CUSTOMERS, execute, make_project
+
+
+def run_settings(**values: object) -> str:
+    lines = [f"{k} = {v!r}".replace("'", '"') for k, v in values.items()]
+    return "[run]\n" + "\n".join(lines) + "\n"
+
+
+def add_crm(root: Path) -> str:
+    db = sqlite3.connect(root / "crm.sqlite")
+    db.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
+    db.executemany("INSERT INTO notes VALUES (?, ?)", [(1, "a"), (2, "b"), (3, "c")])
+    db.commit()
+    db.close()
+    return '[sources.crm]\ntype = "sql"\nurl = "sqlite:///crm.sqlite"\n\n'
+
+
+def count(root: Path, table: str) -> int:
+    db = sqlite3.connect(root / "shop.sqlite")
+    (n,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    db.close()
+    return int(n)
+
+
+def test_a_source_down_for_two_attempts_is_retried_with_backoff(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "lake", run_settings(retries=3, retry_backoff_seconds=0.01))
+    lake = Lake.open(root)
+    assert Runner(lake).run().ok
+    execute(
+        root / "shop.sqlite", "INSERT INTO customers VALUES (5, 'ed@x.io', 'gold', '2024-07-01')"
+    )
+    shutil.move(root / "shop.sqlite", root / "away.sqlite")  # the source goes down
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 2:  # back up during the second backoff
+            shutil.move(root / "away.sqlite", root / "shop.sqlite")
+
+    result = Runner(lake, sleep=sleep).run()
+    assert result.ok, [(s.name, s.status, s.message) for s in result.steps]
+    assert delays == [0.01, 0.02]  # exponential backoff
+    steps = {s["step"]: s for s in lake.metadata.steps(result.run_id)}
+    assert steps["raw.shop.customers"]["attempts"] == 3
+    assert steps["raw.shop.customers"]["status"] == "success"
+    # Nothing lost or duplicated: one written batch per successful capture, of the whole table.
+    batches = lake.metadata.batches("shop", "customers")
+    assert [b.rows for b in batches] == [len(CUSTOMERS), len(CUSTOMERS) + 1]
+    rows = lake.query_table("SELECT count(*) AS n FROM trusted.customers").column("n")[0]
+    assert rows.as_py() == count(root, "customers")
+
+
+def test_permanent_errors_are_not_retried(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "lake", run_settings(retries=3, retry_backoff_seconds=0.01))
+    (root / "models" / "refined" / "broken.sql").write_text(
+        "SELECT no_such_column FROM trusted.orders"
+    )
+    delays: list[float] = []
+    result = Runner(Lake.open(root), sleep=delays.append).run()
+    status = {s.name: s.status for s in result.steps}
+    assert status["refined.broken"] == "failed" and status["refined.revenue"] == "success"
+    assert delays == []
+    (step,) = [
+        s for s in Lake.open(root).metadata.steps(result.run_id) if s["step"] == "refined.broken"
+    ]
+    assert step["attempts"] == 1
+    assert "no_such_column" in step["message"] and "Traceback" in step["traceback"]
+
+
+def test_a_step_past_its_timeout_is_interrupted_and_the_rest_carries_on(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "lake", run_settings(step_timeout_seconds=5, retries=2))
+    (root / "models" / "refined" / "slow.sql").write_text(
+        "SELECT count(*) AS n FROM range(1000000000) AS a(x), range(100000) AS b(y) "
+        "WHERE (x + y) % 7 = 3"
+    )
+    result = Runner(Lake.open(root)).run()
+    status = {s.name: s for s in result.steps}
+    assert status["refined.slow"].status == "failed"
+    assert "timed out after 5s" in (status["refined.slow"].message or "")
+    assert "left running" not in (status["refined.slow"].message or "")  # DuckDB interrupted
+    assert status["refined.slow"].attempts == 1  # a hang is not retried
+    assert status["refined.revenue"].status == "success"
+    assert not Lake.open(root).catalog.exists("refined.slow")
+
+
+def test_resume_reruns_only_what_failed_or_was_skipped(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    lake_dir.mkdir()
+    root = make_project(lake_dir, add_crm(lake_dir) + run_settings(retries=0))
+    shutil.move(root / "shop.sqlite", root / "away.sqlite")
+    first = Runner(Lake.open(root)).run()
+    status = {s.name: s.status for s in first.steps}
+    assert status == {
+        "raw.crm.notes": "success",
+        "raw.shop.customers": "failed",
+        "raw.shop.orders": "failed",
+        "trusted.customers": "upstream_failed",
+        "trusted.orders": "upstream_failed",
+        "refined.revenue": "upstream_failed",
+    }
+    shutil.move(root / "away.sqlite", root / "shop.sqlite")
+    out = batchlake("run", "-p", str(root), "--resume", first.run_id[:12])
+    lake = Lake.open(root)
+    second = lake.metadata.runs(1)[0]
+    assert second["resumed_from"] == first.run_id and second["status"] == "success"
+    redone = {s["step"]: s["status"] for s in lake.metadata.steps(second["run_id"])}
+    assert set(redone) == set(status) - {"raw.crm.notes"}
+    assert set(redone.values()) == {"success"}
+    assert len(lake.metadata.batches("crm", "notes")) == 1  # not captured twice
+    assert "success" in out.stderr
+    again = batchlake("run", "-p", str(root), "--resume", "nope", check=False)
+    assert again.returncode == 1 and "no run 'nope' to resume" in again.stderr
+
+
+class ThreadRecorder:
+    def __init__(self) -> None:
+        self.threads: dict[str, str] = {}
+
+    def step_started(self, node: Node, position: int, total: int) -> None:
+        self.threads[node.name] = threading.current_thread().name
+
+    def rows_read(self, node: Node, rows: int) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+
+def test_sources_are_captured_in_parallel_threads(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    lake_dir.mkdir()
+    root = make_project(lake_dir, add_crm(lake_dir) + run_settings(concurrency=4))
+    recorder = ThreadRecorder()
+    lake = Lake.open(root)
+    result = Runner(lake, recorder).run()
+    assert result.ok
+    threads = recorder.threads
+    # One thread per source; a source's entities share it; models run in the caller's.
+    assert threads["raw.shop.customers"] == threads["raw.shop.orders"]
+    assert threads["raw.crm.notes"] != threads["raw.shop.customers"]
+    assert threads["raw.crm.notes"].startswith("batchlake-capture")
+    assert threads["refined.revenue"] == threading.current_thread().name
+    assert [b.rows for b in lake.metadata.batches("crm", "notes")] == [3]
+    assert [b.rows for b in lake.metadata.batches("shop", "orders")] == [count(root, "orders")]
