@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["Lake", "__version__", "open"]
+__all__ = ["Lake", "__version__", "open", "step"]
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,6 +21,10 @@ def open(path: str | Path = ".") -> Lake:
 
 
 def __getattr__(name: str) -> object:
+    if name == "step":  # the decorator of Python steps (python/*.py of a project)
+        from batchlake.models import step
+
+        return step
     if name == "Lake":
         from batchlake.lake import Lake
 
