@@ -3,8 +3,9 @@
 `segment_customers` takes one row per customer (an id column and numeric features) and
 returns three Arrow tables:
 
-- segments: id, segment (1 = largest; 0 = not segmented), distance_to_centroid (in standardised units), the
-  two principal components `pc1`/`pc2` (for plotting), and the features as given;
+- segments: id, segment (1 = largest; 0 = not segmented), distance_to_centroid (in
+  standardised units), the two principal components `pc1`/`pc2` (for plotting), and the
+  features as given;
 - profiles: segment, label (e.g. "Rock · high spend"), customers, mean of each feature;
 - metrics: k, inertia (the elbow), silhouette, chosen.
 

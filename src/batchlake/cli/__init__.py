@@ -317,6 +317,11 @@ def runs(
     )
 
 
+from batchlake.cli._report import report  # noqa: E402
+
+app.command()(report)
+
+
 def _seconds(row: dict[str, Any]) -> float | None:
     if row.get("finished_at") is None:
         return None
