@@ -339,6 +339,29 @@ class ServeSettings(_Settings):
     memory_limit: str = "1GB"  # per query connection
 
 
+# -- analytics: Python step parameters and charts (batchlake.pysteps, batchlake.report) --
+
+
+class ChartSettings(_Settings):
+    """A chart of `batchlake report` (`[[charts]]`): rows of `table`, or of `sql` if given."""
+
+    title: str
+    table: str | None = None
+    sql: str | None = None  # a SELECT over the lake (DuckDB dialect) instead of a whole table
+    kind: Literal["line", "bar", "barh", "scatter", "area"] = "bar"
+    x: str
+    y: str | list[str]  # one column, or several drawn side by side (bar) or as lines
+    color: str | None = None  # a column whose values split the rows into coloured series
+    stacked: bool = False  # bar/area with color: stack the series instead of grouping
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _table_or_sql(self) -> ChartSettings:
+        if (self.table is None) == (self.sql is None):
+            raise ValueError(f"chart '{self.title}' needs exactly one of table = '...' or sql")
+        return self
+
+
 class ProjectSettings(_Settings):
     """The whole `batchlake.toml`, after environment interpolation."""
 
@@ -350,6 +373,9 @@ class ProjectSettings(_Settings):
     run: RunSettings = Field(default_factory=RunSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    # `[python.<step>]` tables: parameters handed to Python steps as `ctx.params`.
+    python: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    charts: list[ChartSettings] = Field(default_factory=list)
 
     @field_validator("sources")
     @classmethod

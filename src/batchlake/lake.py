@@ -18,7 +18,7 @@ from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
-from batchlake.models import Model, load_models, table_references
+from batchlake.models import Model, PythonModel, load_models, load_python_models, table_references
 from batchlake.storage import Storage, path_of
 
 if TYPE_CHECKING:
@@ -67,8 +67,10 @@ class Lake:
         warehouse = cat.warehouse or self.storage.warehouse
         return LakeCatalog(cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse)
 
-    def models(self) -> dict[str, Model]:
-        return load_models(self.project.models_dir)
+    def models(self) -> dict[str, Model | PythonModel]:
+        """SQL models by table name and Python steps (`python.<step>`) of the project."""
+        python = load_python_models(self.project.root / "python")
+        return {**load_models(self.project.models_dir), **python}
 
     def engine(self, temp_directory: str | None = None) -> Engine:
         return create_engine(self.settings.engine, temp_directory=temp_directory)

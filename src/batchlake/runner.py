@@ -31,7 +31,7 @@ from batchlake.errors import BatchlakeError, LockError, NotFoundError, SourceErr
 from batchlake.ingest import ingest_entity
 from batchlake.lake import Lake
 from batchlake.metadata import utcnow
-from batchlake.models import Dag, Model, Node
+from batchlake.models import Dag, Model, Node, PythonModel
 from batchlake.retry import StepTimeout, backoff, call_with_timeout, is_transient
 from batchlake.sources import Source, open_source
 from batchlake.storage import Storage
@@ -436,7 +436,13 @@ class Runner:
             self._inputs[name] = (token, source)
         return self._inputs[name]
 
-    def _build(self, engine: Engine, model: Model, run_id: str, full_refresh: bool) -> StepResult:
+    def _build(
+        self, engine: Engine, model: Model | PythonModel, run_id: str, full_refresh: bool
+    ) -> StepResult:
+        if isinstance(model, PythonModel):
+            from batchlake.pysteps import run_python_model
+
+            return run_python_model(self.lake, engine, model, run_id, full_refresh, self._input)
         lake = self.lake
         upstream = sorted(model.depends_on)
         inputs = hashlib.sha256(model.sql_hash.encode())

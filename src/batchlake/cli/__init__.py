@@ -348,6 +348,10 @@ from batchlake.cli._serve import serve  # noqa: E402  (its heavy imports are ins
 
 app.command()(serve)
 
+from batchlake.cli._report import report  # noqa: E402
+
+app.command()(report)
+
 
 def _seconds(row: dict[str, Any]) -> float | None:
     if row.get("finished_at") is None:

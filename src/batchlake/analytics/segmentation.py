@@ -1,0 +1,258 @@
+"""Customer segmentation: standardise features, KMeans over a range of k, pick k by silhouette.
+
+`segment_customers` takes one row per customer (an id column and numeric features) and
+returns three Arrow tables:
+
+- segments: id, segment (1 = largest; 0 = not segmented), distance_to_centroid (in
+  standardised units), the two principal components `pc1`/`pc2` (for plotting), and the
+  features as given;
+- profiles: segment, label (e.g. "Rock · high spend"), customers, mean of each feature;
+- metrics: k, inertia (the elbow), silhouette, chosen.
+
+Customers with a NULL feature (in refined.customer_features: no purchases, so no averages
+or shares) are not clustered: they get segment 0, labelled `unsegmented_label`, with NULL
+distance and components, so every customer has a segment.
+
+The rule: for every k in [k_min, k_max] (capped at customers - 1), fit KMeans with a fixed
+seed and `n_init` starts; choose the k with the highest silhouette (Euclidean distance on
+the standardised features), the smallest k on a tie. The fitting sits behind a backend
+function (`BACKENDS`); scikit-learn is the embedded engine's. A Spark MLlib backend
+registers the same signature: `pyspark.ml.feature.StandardScaler(withMean=True,
+withStd=True)` (it divides by the sample std where scikit-learn uses the population std:
+rescale to keep results equal), `pyspark.ml.clustering.KMeans(k=k, seed=seed)` per k,
+the silhouette with Euclidean distances (`ClusteringEvaluator` defaults to squared
+Euclidean) and `pyspark.ml.feature.PCA(k=2)`; `choose_k` and the tables stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from batchlake.errors import ModelError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+# The twelve features of refined.customer_features, in order.
+FEATURES = (
+    "total_purchases",
+    "total_spent",
+    "avg_track_price",
+    "avg_track_seconds",
+    "unique_genres",
+    "pct_rock",
+    "pct_metal",
+    "pct_jazz",
+    "pct_latin",
+    "pct_blues",
+    "pct_classical",
+    "pct_other",
+)
+
+_GENRES = {
+    "pct_rock": "Rock",
+    "pct_metal": "Metal",
+    "pct_jazz": "Jazz",
+    "pct_latin": "Latin",
+    "pct_blues": "Blues",
+    "pct_classical": "Classical",
+    "pct_other": "Other genres",
+}
+_TRAITS = {  # feature: (name when high, name when low)
+    "total_purchases": ("frequent buyers", "rare buyers"),
+    "avg_track_price": ("pricier tracks", "cheaper tracks"),
+    "avg_track_seconds": ("long tracks", "short tracks"),
+    "unique_genres": ("eclectic", "focused"),
+}
+
+
+@dataclass(frozen=True)
+class KFit:
+    """KMeans with k clusters: labels 0..k-1, centres (standardised), inertia, silhouette."""
+
+    k: int
+    labels: np.ndarray
+    centers: np.ndarray
+    inertia: float
+    silhouette: float
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    scaled: np.ndarray  # the standardised features
+    fits: list[KFit]
+    components: np.ndarray  # n x 2: the first two principal components of `scaled`
+
+
+Backend = Callable[["np.ndarray", Sequence[int], int, int], BackendResult]
+
+
+def sklearn_backend(
+    features: np.ndarray, ks: Sequence[int], seed: int, n_init: int
+) -> BackendResult:
+    """StandardScaler, KMeans per k (fixed seed and starts), silhouette, PCA: scikit-learn."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import silhouette_score
+    from sklearn.preprocessing import StandardScaler
+
+    scaled = StandardScaler().fit_transform(features)
+    fits = []
+    for k in ks:
+        model = KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(scaled)
+        labels = model.labels_
+        score = float(silhouette_score(scaled, labels)) if len(set(labels)) > 1 else -1.0
+        fits.append(KFit(k, labels, model.cluster_centers_, float(model.inertia_), score))
+    components = PCA(n_components=min(2, scaled.shape[1]), random_state=seed).fit_transform(scaled)
+    return BackendResult(scaled, fits, components)
+
+
+BACKENDS: dict[str, Backend] = {"sklearn": sklearn_backend}
+
+
+def choose_k(fits: Sequence[KFit]) -> KFit:
+    """The fit with the best silhouette; the smallest k on a tie."""
+    return max(fits, key=lambda fit: (round(fit.silhouette, 12), -fit.k))
+
+
+def segment_customers(
+    customers: pa.Table,
+    *,
+    id_column: str = "customer_id",
+    features: Sequence[str] = FEATURES,
+    k_min: int = 2,
+    k_max: int = 8,
+    seed: int = 42,
+    n_init: int = 10,
+    backend: str = "sklearn",
+    unsegmented_label: str = "no purchases",
+) -> dict[str, pa.Table]:
+    """Segment customers; return the `segments`, `profiles` and `metrics` tables."""
+    import numpy as np
+    import pyarrow as pa
+
+    missing = [c for c in (id_column, *features) if c not in customers.column_names]
+    if missing:
+        raise ModelError(f"segmentation input has no column {', '.join(missing)}")
+    full = np.column_stack(
+        [customers.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in features]
+    )
+    usable = ~np.isnan(full).any(axis=1)
+    matrix = full[usable]
+    count = len(matrix)
+    ks = list(range(max(2, k_min), min(k_max, count - 1) + 1))
+    if not ks:
+        raise ModelError(
+            f"segmentation needs k in [{k_min}, {k_max}] with 2 <= k < customers with "
+            f"complete features ({count})"
+        )
+    result = BACKENDS[backend](matrix, ks, seed, n_init)
+    chosen = choose_k(result.fits)
+    segment, centers = _renumber(chosen.labels, chosen.centers)
+    distance = np.linalg.norm(result.scaled - centers[segment - 1], axis=1)
+
+    def spread(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+        """Values of the clustered customers in input order, NULL for the others."""
+        out: list[object] = [None] * customers.num_rows
+        for position, value in zip(np.flatnonzero(usable), values.tolist(), strict=True):
+            out[position] = value
+        return pa.array(out, kind)
+
+    all_segments = np.zeros(customers.num_rows, dtype=np.int64)
+    all_segments[usable] = segment
+    segments = pa.table(
+        {
+            id_column: customers.column(id_column),
+            "segment": pa.array(all_segments, pa.int32()),
+            "distance_to_centroid": spread(np.round(distance, 6), pa.float64()),
+            "pc1": spread(np.round(result.components[:, 0], 6), pa.float64()),
+            "pc2": spread(np.round(result.components[:, 1], 6), pa.float64()),
+            **{c: customers.column(c) for c in features},
+        }
+    )
+    profiles = _profiles(matrix, segment, centers, list(features))
+    left_out = int((~usable).sum())
+    if left_out:
+        zero = {"segment": 0, "label": unsegmented_label, "customers": left_out}
+        none = {name: None for name in profiles.column_names if name not in zero}
+        profiles = pa.concat_tables(
+            [pa.Table.from_pylist([{**zero, **none}], schema=profiles.schema), profiles]
+        )
+    metrics = pa.table(
+        {
+            "k": pa.array([f.k for f in result.fits], pa.int32()),
+            "inertia": pa.array([round(f.inertia, 6) for f in result.fits]),
+            "silhouette": pa.array([round(f.silhouette, 6) for f in result.fits]),
+            "chosen": pa.array([f.k == chosen.k for f in result.fits]),
+        }
+    )
+    return {
+        "segments": segments,
+        "profiles": profiles,
+        "metrics": metrics,
+    }
+
+
+def _renumber(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segments numbered 1..k by size (largest first; lower label first on a tie)."""
+    import numpy as np
+
+    sizes = np.bincount(labels, minlength=len(centers))
+    order = sorted(range(len(centers)), key=lambda label: (-sizes[label], label))
+    new = np.empty(len(centers), dtype=np.int64)
+    new[order] = np.arange(1, len(centers) + 1)
+    return new[labels], centers[order]
+
+
+def _profiles(
+    matrix: np.ndarray, segment: np.ndarray, centers: np.ndarray, features: list[str]
+) -> pa.Table:
+    import numpy as np
+    import pyarrow as pa
+
+    k = len(centers)
+    means = np.array([matrix[segment == s].mean(axis=0) for s in range(1, k + 1)])
+    labels = describe(centers, features)
+    return pa.table(
+        {
+            "segment": pa.array(range(1, k + 1), pa.int32()),
+            "label": pa.array(labels),
+            "customers": pa.array([int((segment == s).sum()) for s in range(1, k + 1)], pa.int64()),
+            **{f"mean_{c}": pa.array(np.round(means[:, i], 2)) for i, c in enumerate(features)},
+        }
+    )
+
+
+def describe(centers: np.ndarray, features: list[str]) -> list[str]:
+    """A readable label per segment from its centre in standardised units.
+
+    The genre whose share stands out most (highest z), the spend level (z of total_spent
+    above 0.5: high, below -0.5: low, else mid), and the strongest other trait when it is
+    marked (|z| >= 0.75). Equal labels get " (2)", " (3)"... so each is unique.
+    """
+    labels = []
+    for center in centers:
+        z = dict(zip(features, center, strict=True))
+        parts = []
+        genres = [g for g in _GENRES if g in z]
+        if genres:
+            parts.append(_GENRES[max(genres, key=lambda g: z[g])])
+        if "total_spent" in z:
+            spend = z["total_spent"]
+            parts.append(
+                "high spend" if spend > 0.5 else "low spend" if spend < -0.5 else "mid spend"
+            )
+        traits = [t for t in _TRAITS if t in z and abs(z[t]) >= 0.75]
+        if traits:
+            trait = max(traits, key=lambda t: abs(z[t]))
+            parts.append(_TRAITS[trait][0 if z[trait] > 0 else 1])
+        labels.append(" · ".join(parts) or "segment")
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return unique

@@ -1,0 +1,33 @@
+"""Customer segments: KMeans over the 12 features of refined.customer_features.
+
+k runs over [python.customer_segments] k_min..k_max in batchlake.toml and the k with the
+best silhouette wins; see batchlake.analytics.segmentation for the rule.
+"""
+
+from batchlake import step
+from batchlake.analytics.segmentation import segment_customers
+
+
+@step(
+    inputs=["refined.customer_features"],
+    outputs=[
+        "refined.customer_segments",
+        "refined.segment_profiles",
+        "refined.segmentation_metrics",
+    ],
+)
+def customer_segments(ctx):
+    """Standardise, KMeans for each k, choose k by silhouette, profile the segments."""
+    params = ctx.params
+    tables = segment_customers(
+        ctx.table("refined.customer_features"),
+        k_min=int(params.get("k_min", 2)),
+        k_max=int(params.get("k_max", 8)),
+        seed=int(params.get("seed", 42)),
+        n_init=int(params.get("n_init", 10)),
+    )
+    return {
+        "refined.customer_segments": tables["segments"],
+        "refined.segment_profiles": tables["profiles"],
+        "refined.segmentation_metrics": tables["metrics"],
+    }

@@ -1,0 +1,296 @@
+"""Running Python steps: inputs in as Arrow, outputs committed to Iceberg like SQL models.
+
+A step (declared with `batchlake.step` in a project's `python/*.py`, loaded by
+`batchlake.models`) is called with a `StepContext`. It returns a dict of output tables;
+each is written as Parquet to the table's staging folder and committed with
+`LakeCatalog.replace`, with the same properties as a SQL model's result (upstream,
+inputs hash, content hash). A step is skipped when its source file, its parameters and
+its inputs' snapshots are all unchanged, and an output whose rows did not change gets no
+new snapshot.
+
+The context hides the engine: on the embedded engine `ctx.table(name)` is a
+`pyarrow.Table`. A Spark engine can hand out Spark DataFrames through the same context
+(`ctx.engine == "spark"`) so a step can pick its backend (see
+`batchlake.analytics.segmentation`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
+from batchlake.errors import ModelError
+from batchlake.storage import filesystem_for, path_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batchlake.engines import Engine, TableSource
+    from batchlake.lake import Lake
+    from batchlake.models import PythonModel
+    from batchlake.runner import StepResult
+
+PROP_STEP = "batchlake.python-step"
+
+
+@dataclass
+class StepContext:
+    """What a Python step receives: its inputs, its parameters and the engine's name."""
+
+    step: str
+    params: Mapping[str, Any]
+    engine: str
+    _read: Callable[[str], pa.Table] = field(repr=False)
+    _inputs: tuple[str, ...] = ()
+    _cache: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+
+    def table(self, name: str) -> pa.Table:
+        """A declared input table, read whole as a `pyarrow.Table`."""
+        if name not in self._inputs:
+            raise ModelError(
+                f"step {self.step} reads {name}, which is not in its inputs; "
+                f"add it to @step(inputs=[...]) (declared: {', '.join(self._inputs) or 'none'})"
+            )
+        if name not in self._cache:
+            self._cache[name] = self._read(name)
+        return self._cache[name]
+
+    @property
+    def inputs(self) -> dict[str, pa.Table]:
+        """Every declared input by name (read on first use)."""
+        return {name: self.table(name) for name in self._inputs}
+
+
+@dataclass(frozen=True)
+class _Written:
+    name: str
+    location: str
+    files: list[str]
+    schema: pa.Schema
+    rows: int
+    bytes: int
+    content_hash: str
+
+
+def run_python_model(
+    lake: Lake,
+    engine: Engine,
+    model: PythonModel,
+    run_id: str,
+    full_refresh: bool,
+    input_of: Callable[[str], tuple[str, TableSource]],
+) -> StepResult:
+    """Run one Python step and commit its outputs (the runner's `_build` for Python)."""
+    from batchlake.runner import StepResult
+
+    params = dict(lake.settings.python.get(model.name, {}))
+    inputs = hashlib.sha256(model.source_hash.encode())
+    inputs.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for dep in sorted(model.inputs):
+        inputs.update(f"{dep}={input_of(dep)[0]};".encode())
+    inputs_hash = inputs.hexdigest()
+    if not full_refresh and _all_current(lake, model, inputs_hash):
+        infos = [lake.catalog.info(name) for name in model.outputs]
+        return StepResult(
+            model.full_name,
+            "model",
+            "unchanged",
+            rows=sum(i.rows for i in infos),
+            snapshot_id=infos[0].snapshot_id,
+            message="inputs unchanged",
+        )
+
+    def read(name: str) -> pa.Table:
+        import sqlglot.expressions as exp
+
+        engine.register([input_of(name)[1]])
+        query = exp.select("*").from_(exp.to_table(name)).sql(dialect="duckdb")
+        return engine.query(query).read_all()
+
+    ctx = StepContext(model.name, params, engine.name, read, model.inputs)
+    outputs = _call(model, ctx)
+    written: list[_Written] = []
+    try:
+        for name in model.outputs:
+            written.append(_write(lake, name, outputs[name], run_id))
+    except BaseException:
+        for item in written:
+            lake.storage.delete(item.location)
+        raise
+    notes, snapshots, status = _commit(lake, model, written, inputs_hash, full_refresh, run_id)
+    return StepResult(
+        model.full_name,
+        "model",
+        status,
+        rows=sum(w.rows for w in written),
+        bytes=sum(w.bytes for w in written),
+        snapshot_id=snapshots[0],
+        message="; ".join(notes),
+    )
+
+
+def _all_current(lake: Lake, model: PythonModel, inputs_hash: str) -> bool:
+    for name in model.outputs:
+        if not lake.catalog.exists(name):
+            return False
+        info = lake.catalog.info(name)
+        if info.properties.get(PROP_INPUTS) != inputs_hash or info.snapshot_id is None:
+            return False
+    return True
+
+
+def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table]:
+    """Call the step; check it returned one Arrow table per declared output."""
+    import pyarrow as pa
+
+    where = model.where
+    try:
+        result = model.function(ctx)
+    except ModelError:
+        raise
+    except Exception as exc:
+        trace = "".join(traceback.format_exception(exc))
+        raise ModelError(f"{where} raised {type(exc).__name__}: {exc}\n{trace}") from exc
+    if not isinstance(result, Mapping):
+        raise ModelError(
+            f"{where} returned {type(result).__name__}; return a dict of "
+            f"{{table name: pyarrow.Table}} for {', '.join(model.outputs)}"
+        )
+    missing = [name for name in model.outputs if name not in result]
+    if missing:
+        raise ModelError(f"{where} did not return {', '.join(missing)} (declared in outputs=[...])")
+    extra = sorted(set(result) - set(model.outputs))
+    if extra:
+        raise ModelError(
+            f"{where} returned {', '.join(map(str, extra))}, not declared in outputs=[...]; "
+            "declare it or leave it out"
+        )
+    tables = {}
+    for name in model.outputs:
+        value = result[name]
+        if isinstance(value, pa.RecordBatch):
+            value = pa.Table.from_batches([value])
+        if not isinstance(value, pa.Table):
+            raise ModelError(
+                f"{where} returned {type(value).__name__} for {name}; return a pyarrow.Table "
+                "(pyarrow.Table.from_pandas(df, preserve_index=False) converts a DataFrame)"
+            )
+        if not value.num_columns:
+            raise ModelError(f"{where} returned a table without columns for {name}")
+        tables[name] = portable(value)
+    return tables
+
+
+def portable(table: pa.Table) -> pa.Table:
+    """The table with types Iceberg takes: small and unsigned ints widened, µs timestamps."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    def wanted(kind: pa.DataType) -> pa.DataType:
+        if t.is_dictionary(kind):
+            return wanted(kind.value_type)
+        if t.is_int8(kind) or t.is_int16(kind) or t.is_uint8(kind) or t.is_uint16(kind):
+            return pa.int32()
+        if t.is_uint32(kind) or t.is_uint64(kind):
+            return pa.int64()
+        if t.is_float16(kind):
+            return pa.float32()
+        if t.is_timestamp(kind) and kind.unit != "us":
+            return pa.timestamp("us", tz=kind.tz)
+        if t.is_large_string(kind) or t.is_null(kind):
+            return pa.string()
+        if t.is_large_binary(kind):
+            return pa.binary()
+        return kind
+
+    schema = pa.schema([pa.field(f.name, wanted(f.type)) for f in table.schema])
+    return table if schema.equals(table.schema) else table.cast(schema)
+
+
+def _write(lake: Lake, name: str, table: pa.Table, run_id: str) -> _Written:
+    """One output as a Parquet file in a fresh staging folder of its table."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    location = lake.catalog.staging_location(name, run_id)
+    lake.storage.makedirs(location)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as stream:
+        stream.write_table(table)
+    content_hash = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+    files: list[str] = []
+    size = 0
+    if table.num_rows:
+        target = f"{location}/part-00000.parquet"
+        fs = filesystem_for(location)
+        pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
+        files.append(target)
+        size = int(fs.get_file_info(path_of(target)).size or 0)
+    return _Written(name, location, files, table.schema, table.num_rows, size, content_hash)
+
+
+def _commit(
+    lake: Lake,
+    model: PythonModel,
+    written: list[_Written],
+    inputs_hash: str,
+    full_refresh: bool,
+    run_id: str,
+) -> tuple[list[str], list[int | None], str]:
+    """Commit each output (one Iceberg transaction per table); unchanged rows: no snapshot.
+
+    Files not committed (after a failure, this output's and the following ones') are
+    deleted; outputs committed before stay (each table is atomic, the step is not).
+    """
+    notes: list[str] = []
+    snapshots: list[int | None] = []
+    changed = False
+    for position, item in enumerate(written):
+        try:
+            note, snapshot, committed = _commit_one(
+                lake, model, item, inputs_hash, full_refresh, run_id
+            )
+        except BaseException:
+            for left in written[position:]:
+                lake.storage.delete(left.location)
+            raise
+        notes.append(note)
+        snapshots.append(snapshot)
+        changed = changed or committed
+    return notes, snapshots, "success" if changed else "unchanged"
+
+
+def _commit_one(
+    lake: Lake,
+    model: PythonModel,
+    item: _Written,
+    inputs_hash: str,
+    full_refresh: bool,
+    run_id: str,
+) -> tuple[str, int | None, bool]:
+    table = lake.catalog.ensure_table(item.name, item.schema)
+    properties = {
+        PROP_UPSTREAM: ",".join(sorted(model.inputs)),
+        PROP_INPUTS: inputs_hash,
+        PROP_CONTENT: item.content_hash,
+        PROP_STEP: model.where,
+    }
+    current = table.current_snapshot()
+    if (
+        current is not None
+        and not full_refresh
+        and table.properties.get(PROP_CONTENT) == item.content_hash
+    ):
+        lake.storage.delete(item.location)
+        with table.transaction() as tx:
+            tx.set_properties(properties)
+        return f"{item.name}: {item.rows} rows, unchanged", current.snapshot_id, False
+    snapshot = lake.catalog.replace(
+        table, item.files, item.schema, properties=properties, run_id=run_id
+    )
+    return f"{item.name}: {item.rows} rows", snapshot, True
