@@ -7,6 +7,7 @@ oracle (tests/oracle/chinook.py) computed from the SQLite source.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import pytest
 
 from batchlake.lake import Lake
 from batchlake.runner import Runner
+from batchlake.storage_checks import storage_checks
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.oracle.chinook import REFINED_TABLES, refined_tables
 from tests.scale_helpers import (
     CREDENTIALS,
+    KEY_VAR,
     S3Server,
     chinook_project,
     generated_source,
@@ -89,3 +92,56 @@ def test_rerun_on_s3_is_unchanged(s3: S3Server, s3_lake: tuple[Path, Path]) -> N
     after = set(s3.keys(BUCKET, "chinook/"))
     # A rerun writes no table data (captures are duplicates, models unchanged).
     assert {k for k in after - before if k.endswith(".parquet")} == set()
+
+
+# --------------------------------------------------------------------------- storage checks
+
+
+def _lake_with_storage(directory: Path, storage: str) -> Lake:
+    directory.mkdir(parents=True)
+    (directory / "batchlake.toml").write_text(f'name = "probe"\n\n{storage}')
+    return Lake.open(directory)
+
+
+def test_storage_checks_pass_on_a_writable_bucket(s3: S3Server, tmp_path: Path) -> None:
+    lake = _lake_with_storage(tmp_path / "p", storage_block(s3.endpoint, f"s3://{BUCKET}/probe"))
+    results = storage_checks(lake)
+    assert [(r.name, r.ok) for r in results] == [
+        ("storage reachable", True),
+        ("storage write/read/delete", True),
+    ]
+    assert not [k for k in s3.keys(BUCKET, "probe/") if not k.endswith("/")], "probe left behind"
+
+
+def test_storage_checks_name_the_missing_bucket(s3: S3Server, tmp_path: Path) -> None:
+    lake = _lake_with_storage(tmp_path / "p", storage_block(s3.endpoint, "s3://no-such-bucket/x"))
+    (result,) = storage_checks(lake)
+    assert not result.ok
+    assert result.fix == "create the bucket 'no-such-bucket' or fix storage.root"
+
+
+def test_storage_checks_name_an_unreachable_endpoint(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    lake = _lake_with_storage(tmp_path / "p", storage_block(endpoint, f"s3://{BUCKET}/x"))
+    (result,) = storage_checks(lake)
+    assert not result.ok
+    assert result.fix is not None and "storage.endpoint" in result.fix and endpoint in result.fix
+
+
+def test_storage_checks_name_an_unset_credential_variable(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(KEY_VAR)
+    lake = _lake_with_storage(tmp_path / "p", storage_block(s3.endpoint, f"s3://{BUCKET}/x"))
+    (result,) = storage_checks(lake)
+    assert not result.ok
+    assert result.fix is not None and f"export {KEY_VAR}=" in result.fix
+
+
+def test_storage_checks_on_a_local_folder(tmp_path: Path) -> None:
+    lake = _lake_with_storage(tmp_path / "p", '[storage]\nroot = "lake"\n')
+    assert all(r.ok for r in storage_checks(lake))
+    assert (tmp_path / "p" / "lake").is_dir()
