@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batchlake.errors import ConfigError, ModelError, NotFoundError
+from batchlake.errors import ModelError, NotFoundError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
     from batchlake.config import CatalogSettings
+    from batchlake.s3 import S3Options
 
 ZONES = ("trusted", "refined")
 PROP_UPSTREAM = "batchlake.upstream"
@@ -73,26 +74,28 @@ def split_name(full_name: str) -> tuple[str, str]:
 class LakeCatalog:
     """The project's Iceberg catalog (a SQL catalog on SQLite by default)."""
 
-    def __init__(self, settings: CatalogSettings, *, uri: str, warehouse: str) -> None:
+    def __init__(
+        self,
+        settings: CatalogSettings,
+        *,
+        uri: str,
+        warehouse: str,
+        s3: S3Options | None = None,
+    ) -> None:
         self.settings = settings
         self.uri = uri
         self.warehouse = warehouse
+        self.s3 = s3
 
     @cached_property
     def iceberg(self) -> Catalog:
-        from pyiceberg.catalog.sql import SqlCatalog
+        from batchlake.catalogs import open_catalog
 
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         if self.warehouse.startswith("file://"):
             Path(self.warehouse[len("file://") :]).mkdir(parents=True, exist_ok=True)
-        properties = {"uri": self.uri, "warehouse": self.warehouse, **self.settings.properties}
-        try:
-            catalog = SqlCatalog("batchlake", **properties)
-        except Exception as exc:
-            raise ConfigError(
-                f"cannot open the catalog at {self.uri}: {exc}; check [catalog]"
-            ) from exc
+        catalog = open_catalog(self.settings, uri=self.uri, warehouse=self.warehouse, s3=self.s3)
         for zone in ZONES:
             catalog.create_namespace_if_not_exists(zone)
         return catalog

@@ -19,6 +19,7 @@ from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
 from batchlake.models import Model, PythonModel, load_models, load_python_models, table_references
+from batchlake.s3 import S3Options
 from batchlake.storage import Storage, path_of
 
 if TYPE_CHECKING:
@@ -54,8 +55,12 @@ class Lake:
         return cls(load_project(path))
 
     @cached_property
+    def s3(self) -> S3Options:
+        return S3Options.from_settings(self.settings.storage)
+
+    @cached_property
     def storage(self) -> Storage:
-        return Storage(self.project.resolve_location(self.settings.storage.root))
+        return Storage(self.project.resolve_location(self.settings.storage.root), self.s3)
 
     @cached_property
     def metadata(self) -> MetadataStore:
@@ -65,7 +70,9 @@ class Lake:
     def catalog(self) -> LakeCatalog:
         cat = self.settings.catalog
         warehouse = cat.warehouse or self.storage.warehouse
-        return LakeCatalog(cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse)
+        return LakeCatalog(
+            cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse, s3=self.s3
+        )
 
     def models(self) -> dict[str, Model | PythonModel]:
         """SQL models by table name and Python steps (`python.<step>`) of the project."""
@@ -73,7 +80,17 @@ class Lake:
         return {**load_models(self.project.models_dir), **python}
 
     def engine(self, temp_directory: str | None = None) -> Engine:
-        return create_engine(self.settings.engine, temp_directory=temp_directory)
+        return create_engine(
+            self.settings.engine,
+            temp_directory=temp_directory,
+            s3=self.s3 if self.uses_s3 else None,
+        )
+
+    @property
+    def uses_s3(self) -> bool:
+        """Whether the storage root or the catalog warehouse is on S3."""
+        warehouse = self.settings.catalog.warehouse or ""
+        return self.storage.scheme in ("s3", "s3a") or warehouse.startswith(("s3://", "s3a://"))
 
     # -- tables --------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ implementation here and nowhere else, so the rest of batchlake is storage-agnost
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
+
+    from batchlake.s3 import S3Options
 
 
 def scheme_of(location: str) -> str:
@@ -41,6 +43,7 @@ class Storage:
     """The lake's root location and the layout of its zones."""
 
     root: str
+    s3: S3Options | None = field(default=None, compare=False)  # how to reach s3:// roots
 
     @property
     def scheme(self) -> str:
@@ -71,13 +74,12 @@ class Storage:
 
     @cached_property
     def filesystem(self) -> pafs.FileSystem:
-        return filesystem_for(self.root)
+        return filesystem_for(self.root, self.s3)
 
     def makedirs(self, location: str) -> None:
+        """Create a local folder; object stores have no folders, so nothing to do there."""
         if self.is_local:
             Path(to_engine_path(location)).mkdir(parents=True, exist_ok=True)
-        else:
-            self.filesystem.create_dir(path_of(location), recursive=True)
 
     def move(self, src: str, dst: str) -> None:
         """Rename within the lake (atomic on local disks)."""
@@ -113,12 +115,14 @@ def path_of(location: str) -> str:
     return location.split("://", 1)[1] if "://" in location else location
 
 
-def filesystem_for(location: str) -> pafs.FileSystem:
-    """A pyarrow filesystem for a location's scheme."""
+def filesystem_for(location: str, s3: S3Options | None = None) -> pafs.FileSystem:
+    """A pyarrow filesystem for a location's scheme (`s3` says how to reach s3://)."""
     import pyarrow.fs as pafs
 
     scheme = scheme_of(location)
     if scheme == "file":
         return pafs.LocalFileSystem()
+    if scheme in ("s3", "s3a") and s3 is not None:
+        return s3.pyarrow_filesystem()
     fs, _ = pafs.FileSystem.from_uri(location)
     return fs

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from batchlake.config import EngineSettings
+    from batchlake.s3 import S3Options
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,18 @@ _ENGINES = {
 }
 
 
-def create_engine(settings: EngineSettings, *, temp_directory: str | None = None) -> Engine:
-    """The engine named by `engine.type`, with a clear message when its extra is missing."""
+def create_engine(
+    settings: EngineSettings, *, temp_directory: str | None = None, s3: S3Options | None = None
+) -> Engine:
+    """The engine named by `engine.type`, with a clear message when its extra is missing.
+
+    `s3` says how to reach `s3://` locations (rendered as each engine's own settings).
+    """
     module_name, class_name, extra = _ENGINES[settings.type]
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         hint = f"pip install 'batchlake[{extra}]'" if extra else "reinstall batchlake"
         raise ConfigError(f"engine '{settings.type}' is not available ({exc}); run {hint}") from exc
-    engine: Engine = getattr(module, class_name)(settings, temp_directory=temp_directory)
+    engine: Engine = getattr(module, class_name)(settings, temp_directory=temp_directory, s3=s3)
     return engine

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from batchlake.config import EngineSettings
+    from batchlake.s3 import S3Options
 
 # DuckDB types that Iceberg (or DuckDB's own iceberg reader) cannot take, and their casts.
 # HUGEINT is written to Parquet as DOUBLE, so sums of integers are cast to DECIMAL(38,0).
@@ -55,8 +56,15 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, settings: EngineSettings, *, temp_directory: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        temp_directory: str | None = None,
+        s3: S3Options | None = None,
+    ) -> None:
         self.settings = settings
+        self.s3 = s3
         self.con: duckdb.DuckDBPyConnection = duck.connect(
             memory_limit=settings.memory_limit,
             threads=settings.threads,
@@ -64,6 +72,9 @@ class DuckDBEngine:
         )
         # Order of rows in a written table carries no meaning; dropping it saves memory.
         self.con.execute("SET preserve_insertion_order = false")
+        if s3 is not None:
+            # s3:// paths through httpfs (offline wheel), with the lake's one S3 setting.
+            self.con.execute(s3.duckdb_secret_sql())
         self._schemas: set[str] = set()
         self._counter = itertools.count()
 
@@ -142,7 +153,7 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise ModelError(_first_line(exc)) from exc
         rows = int(copied[0]) if copied else 0
-        fs = filesystem_for(location)
+        fs = filesystem_for(location, self.s3)
         from pyarrow.fs import FileSelector
 
         infos = [
