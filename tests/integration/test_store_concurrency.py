@@ -56,13 +56,12 @@ def test_concurrent_checkouts_are_consistent(
     total = THREADS * PER_THREAD
     ids = [invoice_id for invoice_id, _ in made]
     assert len(set(ids)) == total and min(ids) == 413 and max(ids) == 412 + total
-    q = _q(url)
-    assert plain_sql(url, f"SELECT count(*) FROM {q}Invoice{q}") == [(412 + total,)]
+    assert plain_sql(url, 'SELECT count(*) FROM "Invoice"') == [(412 + total,)]
     lines = plain_sql(
         url,
-        f"SELECT l.{q}InvoiceId{q}, l.{q}TrackId{q}, l.{q}Quantity{q}, l.{q}UnitPrice{q}, "
-        f"t.{q}UnitPrice{q} FROM {q}InvoiceLine{q} l JOIN {q}Track{q} t "
-        f"ON t.{q}TrackId{q} = l.{q}TrackId{q} WHERE l.{q}InvoiceId{q} > 412",
+        'SELECT l."InvoiceId", l."TrackId", l."Quantity", l."UnitPrice", '
+        't."UnitPrice" FROM "InvoiceLine" l JOIN "Track" t '
+        'ON t."TrackId" = l."TrackId" WHERE l."InvoiceId" > 412',
     )
     by_invoice: dict[int, dict[int, int]] = {}
     sums: dict[int, Decimal] = {}
@@ -73,19 +72,15 @@ def test_concurrent_checkouts_are_consistent(
     assert by_invoice == dict(made)  # every invoice has exactly its own cart's lines
     totals = plain_sql(
         url,
-        f"SELECT {q}InvoiceId{q}, {q}Total{q} FROM {q}Invoice{q} WHERE {q}InvoiceId{q} > 412",
+        'SELECT "InvoiceId", "Total" FROM "Invoice" WHERE "InvoiceId" > 412',
     )
     assert {i: Decimal(t) for i, t in totals} == sums
     customers = plain_sql(
         url,
-        f"SELECT count(*), count(DISTINCT {q}CustomerId{q}) FROM {q}Customer{q} "
-        f"WHERE {q}LastName{q} = 'Concurrent'",
+        'SELECT count(*), count(DISTINCT "CustomerId") FROM "Customer" '
+        "WHERE \"LastName\" = 'Concurrent'",
     )
     assert customers == [(total // 2, total // 2)]
-
-
-def _q(url: str) -> str:
-    return "`" if url.startswith("mysql") else '"'
 
 
 def test_prepare_makes_the_official_mysql_script_sellable() -> None:
