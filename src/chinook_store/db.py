@@ -62,7 +62,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size,
-        "pool_pre_ping": True,
+        "pool_recycle": 3600,  # under MySQL's wait_timeout; no ping round trip per request
     }
     if parsed.get_backend_name() == "mysql":
         options["isolation_level"] = "READ COMMITTED"
