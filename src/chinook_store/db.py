@@ -44,13 +44,13 @@ def normalise_url(url: str) -> str:
     return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for the store's database; a missing SQLite file is an error, not a new DB."""
+def make_engine(url: str, *, pool_size: int = 10, create: bool = False) -> Engine:
+    """An engine for the store's database; a missing SQLite file is an error unless `create`."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
-        if path and path != ":memory:" and not Path(path).exists():
+        if path and path != ":memory:" and not create and not Path(path).exists():
             raise StoreError(
                 f"SQLite database {path} does not exist; run `batchlake demo` to generate "
                 "the demo store, or pass --db with the URL of a Chinook database"
