@@ -38,6 +38,8 @@ from typing import Any
 if not __package__:  # run as a script: make `bench` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import psutil
+
 from bench import _report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,6 +173,14 @@ async def shopper(
                 rec.checkouts += 1
 
 
+def _cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
 def _ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
@@ -184,6 +194,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     before = sql(url, "SELECT max(InvoiceId) FROM Invoice")[0][0]
     server, base = start_server(url, args.workers)
     rec = Recorder()
+    tree = [psutil.Process(server.pid), *psutil.Process(server.pid).children(recursive=True)]
+    server_cpu_before = sum(_cpu(p) for p in tree)
+    client_cpu_before = time.process_time()
     try:
         started = time.monotonic()
         deadline = started + args.seconds
@@ -195,6 +208,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         asyncio.run(everyone())
         elapsed = time.monotonic() - started
+        server_cpu = sum(_cpu(p) for p in tree) - server_cpu_before
+        client_cpu = time.process_time() - client_cpu_before
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -235,6 +250,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "error_samples": rec.samples,
         "endpoints": endpoints,
         "checkouts": rec.checkouts,
+        "server_cpu_seconds": server_cpu,
+        "load_generator_cpu_seconds": client_cpu,
+        "server_cpu_ms_per_request": server_cpu
+        * 1000
+        / max(1, sum(len(v) for v in rec.latency.values())),
         "new_invoices": new,
         "invoices_total_mismatch": mismatched,
         "new_invoices_without_lines": without_lines,
@@ -249,6 +269,13 @@ def tables(r: dict[str, Any]) -> list[_report.Table]:
     ]  # fmt: skip
     rows.append(["all", f"{r['requests']:,}", f"{r['requests_per_second']:.1f}", "", "",
                  str(r["errors"])])  # fmt: skip
+    cores = r["machine"]["logical_cores"]
+    cpu = [
+        ["server (all workers)", f"{r['server_cpu_seconds']:.0f}"],
+        ["load generator (this process)", f"{r['load_generator_cpu_seconds']:.0f}"],
+        [f"available: {cores} cores × {r['seconds']:.0f} s", f"{cores * r['seconds']:.0f}"],
+        ["server CPU per request (ms)", f"{r['server_cpu_ms_per_request']:.1f}"],
+    ]
     checks = [
         ["checkouts answered 201", f"{r['checkouts']:,}"],
         ["new invoices in the database", f"{r['new_invoices']:,}"],
@@ -261,6 +288,7 @@ def tables(r: dict[str, Any]) -> list[_report.Table]:
     )
     return [
         (title, ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "errors"], rows),
+        ("CPU seconds during the run", ["who", "CPU s"], cpu),
         ("Sales consistency after the run (plain SQL)", ["check", "value"], checks),
     ]
 
