@@ -59,6 +59,8 @@ def test_catalog_pages(web: Any, db: Path) -> None:
         ("/no/such/page", "page not found"),
         ("/tracks?genre_id=rock", "genre must be a whole number"),
         ("/tracks?min_price=cheap", "minimum price must be a price"),
+        ("/tracks?genre_id=99999999999999999999", "genre 99999999999999999999 is out of range"),
+        ("/albums/99999999999999999999", "less than or equal to 2147483647"),
     ],
 )
 def test_errors_are_pages(web: Any, path: str, message: str) -> None:
@@ -117,6 +119,8 @@ def test_checkout_as_existing_customer_then_history(web: Any, db: Path) -> None:
     assert empty.status_code == 409 and "cart is empty" in empty.text
     web.post("/cart/add", data={"csrf_token": t, "track_id": "5", "quantity": "2"})
     web.post("/cart/add", data={"csrf_token": t, "track_id": "3001"})
+    no_email = web.post("/checkout", data={"csrf_token": t, "email": " "})
+    assert no_email.status_code == 422 and "enter the email you shopped with" in no_email.text
     unknown = web.post("/checkout", data={"csrf_token": t, "email": "nobody@example.org"})
     assert unknown.status_code == 422 and "nobody@example.org not found" in unknown.text
     done = web.post(
