@@ -99,14 +99,15 @@ def plain_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[An
         try:
             with conn.cursor() as cursor:
                 cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
-                cursor.execute(sql.replace("?", "%s"), params)
+                cursor.execute(sql.replace("?", "%s") if params else sql, params or None)
                 return [tuple(r) for r in cursor.fetchall()]
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(url) as pg:
-        return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), params).fetchall()]
+        query = sql.replace("?", "%s") if params else sql
+        return [tuple(r) for r in pg.execute(query, params or None).fetchall()]
 
 
 @contextmanager

@@ -121,3 +121,39 @@ def test_prepare_makes_the_official_mysql_script_sellable() -> None:
     assert invoice["invoice_id"] == 413
     assert plain_sql(url, "SELECT Total FROM Invoice WHERE InvoiceId = 413") == [(Decimal("1.98"),)]
     api.app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("loader", [mariadb_copy, postgres_copy], ids=["mariadb", "postgresql"])
+def test_the_api_on_server_databases(loader: Callable[[str, Path], str]) -> None:
+    """Search, album, cart, checkout, history and 404s through the app on each server."""
+    url = loader("store_chinook_api", dataset("chinook/chinook.sqlite"))
+    api = client(url)
+    try:
+        expected = plain_sql(
+            url,
+            'SELECT count(*) FROM "Track" t LEFT JOIN "Album" al ON al."AlbumId" = t."AlbumId" '
+            'LEFT JOIN "Artist" ar ON ar."ArtistId" = al."ArtistId" '
+            "WHERE lower(t.\"Name\") LIKE '%love%' OR lower(t.\"Composer\") LIKE '%love%' "
+            "OR lower(al.\"Title\") LIKE '%love%' OR lower(ar.\"Name\") LIKE '%love%'",
+        )[0][0]
+        assert api.get("/api/tracks", params={"q": "LoVe"}).json()["total"] == expected > 30
+        assert api.get("/api/albums/1").json()["artist"] == "AC/DC"
+        assert api.get("/api/albums/999999").status_code == 404
+        assert "Balls to the Wall" in api.get("/tracks", params={"q": "balls"}).text
+        api.post("/api/cart", json={"track_id": 2819, "quantity": 2, "unit_price": "0.01"})
+        invoice = api.post("/api/checkout", json={"customer_id": 12}).json()
+        assert invoice["invoice_id"] == 413 and invoice["total"] == "3.98"
+        billing = plain_sql(
+            url,
+            'SELECT i."BillingAddress", c."Address", i."Total" FROM "Invoice" i '
+            'JOIN "Customer" c ON c."CustomerId" = i."CustomerId" WHERE i."InvoiceId" = 413',
+        )
+        assert billing[0][0] == billing[0][1] and billing[0][2] == Decimal("3.98")
+        history = api.get("/api/customers/12/invoices").json()["invoices"]
+        assert history[0]["invoice_id"] == 413
+        assert (
+            len(history)
+            == plain_sql(url, 'SELECT count(*) FROM "Invoice" WHERE "CustomerId" = 12')[0][0]
+        )
+    finally:
+        api.app.state.engine.dispose()
