@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import dataset, require_service
-from tests.store import client, mariadb_copy, plain_sql, postgres_copy
+from tests.store import client, live_server, mariadb_copy, plain_sql, postgres_copy
 
 THREADS = 10
 PER_THREAD = 6
@@ -157,3 +157,34 @@ def test_the_api_on_server_databases(loader: Callable[[str, Path], str]) -> None
         )
     finally:
         api.app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("loader", [mariadb_copy, postgres_copy], ids=["mariadb", "postgresql"])
+def test_concurrent_checkouts_over_http(loader: Callable[[str, Path], str]) -> None:
+    """Shoppers in threads, each with its own cookie jar, against the served app."""
+    import httpx
+
+    url = loader("store_chinook_http", dataset("chinook/chinook.sqlite"))
+
+    def shopper(n: int) -> list[int]:
+        made = []
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for i in range(3):
+                for track, quantity in _cart(n * 3 + i).items():
+                    added = http.post("/api/cart", json={"track_id": track, "quantity": quantity})
+                    assert added.status_code == 201, added.text
+                done = http.post("/api/checkout", json={"customer_id": 1 + n})
+                assert done.status_code == 201, done.text
+                made.append(done.json()["invoice_id"])
+        return made
+
+    with live_server(url) as base, ThreadPoolExecutor(8) as pool:
+        ids = [i for batch in pool.map(shopper, range(8)) for i in batch]
+    assert sorted(ids) == list(range(413, 413 + 24))
+    inconsistent = plain_sql(
+        url,
+        'SELECT i."InvoiceId" FROM "Invoice" i LEFT JOIN "InvoiceLine" l '
+        'ON l."InvoiceId" = i."InvoiceId" GROUP BY i."InvoiceId", i."Total" '
+        'HAVING count(l."InvoiceLineId") = 0 OR sum(l."UnitPrice" * l."Quantity") <> i."Total"',
+    )
+    assert inconsistent == []
