@@ -77,7 +77,13 @@ def test_forms_need_the_session_csrf_token(web: Any, db: Path) -> None:
     other = client(f"sqlite:///{db}")
     stolen = token(other)  # a valid token, but of another session
     assert web.post("/cart/add", data={"track_id": "1", "csrf_token": stolen}).status_code == 403
-    for path in ("/cart/update", "/cart/remove", "/checkout"):
+    # Every POST page route, present and future, checks the token.
+    from chinook_store.routers import pages_catalog, pages_shop
+
+    routes = [*pages_catalog.router.routes, *pages_shop.router.routes]
+    forms = [r.path for r in routes if "POST" in getattr(r, "methods", ())]
+    assert set(forms) == {"/cart/add", "/cart/update", "/cart/remove", "/checkout"}
+    for path in forms:
         assert web.post(path, data={"track_id": "1", "quantity": "1"}).status_code == 403
     assert web.get("/api/cart").json()["lines"] == []
     ok = web.post("/cart/add", data={"track_id": "1", "csrf_token": token(web)})
