@@ -84,7 +84,7 @@ def _load(url: str, source: Path) -> str:
 def plain_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     """Rows of `sql` through the bare DB-API driver (no SQLAlchemy, no store code).
 
-    Placeholders are written `?` and rewritten for the driver.
+    Placeholders are written `?` and identifiers quoted "Like" this (ANSI_QUOTES on MySQL).
     """
     if url.startswith("sqlite:///"):
         import sqlite3
@@ -98,14 +98,16 @@ def plain_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[An
         conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database=database)
         try:
             with conn.cursor() as cursor:
-                cursor.execute(sql.replace("?", "%s"), params)
+                cursor.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
+                cursor.execute(sql.replace("?", "%s") if params else sql, params or None)
                 return [tuple(r) for r in cursor.fetchall()]
         finally:
             conn.close()
     import psycopg
 
     with psycopg.connect(url) as pg:
-        return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), params).fetchall()]
+        query = sql.replace("?", "%s") if params else sql
+        return [tuple(r) for r in pg.execute(query, params or None).fetchall()]
 
 
 @contextmanager

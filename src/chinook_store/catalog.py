@@ -146,12 +146,7 @@ def get_album(db: Session, album_id: int) -> Album | None:
 
 
 def get_tracks(db: Session, track_ids: list[int]) -> dict[int, Track]:
-    """Tracks by id, with their albums and artists (ids not found are simply absent)."""
+    """Tracks by id, one query (ids not found are simply absent)."""
     if not track_ids:
         return {}
-    query = (
-        select(Track)
-        .where(Track.TrackId.in_(track_ids))
-        .options(selectinload(Track.album).selectinload(Album.artist))
-    )
-    return {t.TrackId: t for t in db.scalars(query)}
+    return {t.TrackId: t for t in db.scalars(select(Track).where(Track.TrackId.in_(track_ids)))}

@@ -77,7 +77,7 @@ def load(
 
     if not db:
         raise StoreError("pass --db with the URL of the database to load into")
-    counts = copy_database(make_engine(source), make_engine(db), replace=replace)
+    counts = copy_database(make_engine(source), make_engine(db, create=True), replace=replace)
     typer.echo(", ".join(f"{t} {n:,}" for t, n in counts.items()), err=True)
 
 

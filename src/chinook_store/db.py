@@ -44,13 +44,13 @@ def normalise_url(url: str) -> str:
     return f"{_DRIVERS.get(scheme, scheme)}://{rest}"
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for the store's database; a missing SQLite file is an error, not a new DB."""
+def make_engine(url: str, *, pool_size: int = 10, create: bool = False) -> Engine:
+    """An engine for the store's database; a missing SQLite file is an error unless `create`."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = parsed.database
-        if path and path != ":memory:" and not Path(path).exists():
+        if path and path != ":memory:" and not create and not Path(path).exists():
             raise StoreError(
                 f"SQLite database {path} does not exist; run `batchlake demo` to generate "
                 "the demo store, or pass --db with the URL of a Chinook database"
@@ -62,7 +62,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     options: dict[str, Any] = {
         "pool_size": pool_size,
         "max_overflow": pool_size,
-        "pool_pre_ping": True,
+        "pool_recycle": 3600,  # under MySQL's wait_timeout; no ping round trip per request
     }
     if parsed.get_backend_name() == "mysql":
         options["isolation_level"] = "READ COMMITTED"

@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Path, Request
 from sqlalchemy.orm import Session
 
 from chinook_store.cart import Cart
@@ -14,6 +14,11 @@ from chinook_store.errors import InvalidRequest
 from chinook_store.settings import StoreSettings
 
 CSRF_KEY = "csrf"
+# Chinook's ids are INT columns: anything outside 1..2^31-1 is not an id (422, not a 500
+# from a driver that cannot bind it).
+MAX_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def get_settings(request: Request) -> StoreSettings:

@@ -11,11 +11,21 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import DateTime, ForeignKey, Identity, Integer, Numeric, String
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# SQLite keeps dates as text: write them as Chinook does ("2021-01-01 00:00:00").
+Timestamp = DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
+    ),
+    "sqlite",
+)
 
 
 def _id(column: str) -> Mapped[int]:
@@ -82,8 +92,8 @@ class Employee(Base):
     FirstName: Mapped[str] = mapped_column(String(20))
     Title: Mapped[str | None] = mapped_column(String(30))
     ReportsTo: Mapped[int | None] = mapped_column(ForeignKey("Employee.EmployeeId"), index=True)
-    BirthDate: Mapped[datetime | None] = mapped_column(DateTime)
-    HireDate: Mapped[datetime | None] = mapped_column(DateTime)
+    BirthDate: Mapped[datetime | None] = mapped_column(Timestamp)
+    HireDate: Mapped[datetime | None] = mapped_column(Timestamp)
     Address: Mapped[str | None] = mapped_column(String(70))
     City: Mapped[str | None] = mapped_column(String(40))
     State: Mapped[str | None] = mapped_column(String(40))
@@ -117,7 +127,7 @@ class Invoice(Base):
 
     InvoiceId: Mapped[int] = _id("InvoiceId")
     CustomerId: Mapped[int] = mapped_column(ForeignKey("Customer.CustomerId"), index=True)
-    InvoiceDate: Mapped[datetime] = mapped_column(DateTime)
+    InvoiceDate: Mapped[datetime] = mapped_column(Timestamp)
     BillingAddress: Mapped[str | None] = mapped_column(String(70))
     BillingCity: Mapped[str | None] = mapped_column(String(40))
     BillingState: Mapped[str | None] = mapped_column(String(40))

@@ -110,7 +110,7 @@ def checkout(
 
     Exactly one of `customer_id` and `new_customer`. Raises InvalidRequest for an empty
     cart or a bad quantity, NotFound for an unknown customer or track; nothing is written
-    then. `db` must not be inside a transaction yet.
+    then. InvoiceDate is the UTC time of the sale, to the second.
     """
     if not items:
         raise InvalidRequest("the cart is empty: add tracks before checking out", status=409)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from chinook_store.cart import PricedCart
+from chinook_store.deps import MAX_ID
 from chinook_store.models import Album, Invoice, Track
 
 
@@ -96,18 +98,22 @@ class AlbumOut(BaseModel):
         )
 
 
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Quantity = Annotated[int, Field(ge=-MAX_ID, le=MAX_ID)]  # the store says which are allowed
+
+
 class CartAdd(BaseModel):
     model_config = ConfigDict(extra="ignore")  # a client's "unit_price" is ignored
 
-    track_id: int
-    quantity: int = 1
+    track_id: BodyId
+    quantity: Quantity = 1
 
 
 class CartChange(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    track_id: int
-    quantity: int
+    track_id: BodyId
+    quantity: Quantity
 
 
 class CartLineOut(BaseModel):
@@ -159,7 +165,7 @@ class CheckoutIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    customer_id: int | None = None
+    customer_id: BodyId | None = None
     customer: CustomerIn | None = None
 
 

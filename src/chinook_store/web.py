@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from chinook_store.cart import CART_KEY
-from chinook_store.deps import csrf_token
+from chinook_store.deps import MAX_ID, csrf_token
 from chinook_store.errors import InvalidRequest
 
 HERE = Path(__file__).parent
@@ -57,9 +57,12 @@ def int_param(value: str | None, name: str) -> int | None:
     if value is None or not value.strip():
         return None
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise InvalidRequest(f"{name} must be a whole number (got '{value}')", 422) from None
+    if abs(number) > MAX_ID:
+        raise InvalidRequest(f"{name} {number} is out of range", 422)
+    return number
 
 
 def price_param(value: str | None, name: str) -> Decimal | None:

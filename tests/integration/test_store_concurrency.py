@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import dataset, require_service
-from tests.store import client, mariadb_copy, plain_sql, postgres_copy
+from tests.store import client, live_server, mariadb_copy, plain_sql, postgres_copy
 
 THREADS = 10
 PER_THREAD = 6
@@ -56,13 +56,12 @@ def test_concurrent_checkouts_are_consistent(
     total = THREADS * PER_THREAD
     ids = [invoice_id for invoice_id, _ in made]
     assert len(set(ids)) == total and min(ids) == 413 and max(ids) == 412 + total
-    q = _q(url)
-    assert plain_sql(url, f"SELECT count(*) FROM {q}Invoice{q}") == [(412 + total,)]
+    assert plain_sql(url, 'SELECT count(*) FROM "Invoice"') == [(412 + total,)]
     lines = plain_sql(
         url,
-        f"SELECT l.{q}InvoiceId{q}, l.{q}TrackId{q}, l.{q}Quantity{q}, l.{q}UnitPrice{q}, "
-        f"t.{q}UnitPrice{q} FROM {q}InvoiceLine{q} l JOIN {q}Track{q} t "
-        f"ON t.{q}TrackId{q} = l.{q}TrackId{q} WHERE l.{q}InvoiceId{q} > 412",
+        'SELECT l."InvoiceId", l."TrackId", l."Quantity", l."UnitPrice", '
+        't."UnitPrice" FROM "InvoiceLine" l JOIN "Track" t '
+        'ON t."TrackId" = l."TrackId" WHERE l."InvoiceId" > 412',
     )
     by_invoice: dict[int, dict[int, int]] = {}
     sums: dict[int, Decimal] = {}
@@ -73,19 +72,15 @@ def test_concurrent_checkouts_are_consistent(
     assert by_invoice == dict(made)  # every invoice has exactly its own cart's lines
     totals = plain_sql(
         url,
-        f"SELECT {q}InvoiceId{q}, {q}Total{q} FROM {q}Invoice{q} WHERE {q}InvoiceId{q} > 412",
+        'SELECT "InvoiceId", "Total" FROM "Invoice" WHERE "InvoiceId" > 412',
     )
     assert {i: Decimal(t) for i, t in totals} == sums
     customers = plain_sql(
         url,
-        f"SELECT count(*), count(DISTINCT {q}CustomerId{q}) FROM {q}Customer{q} "
-        f"WHERE {q}LastName{q} = 'Concurrent'",
+        'SELECT count(*), count(DISTINCT "CustomerId") FROM "Customer" '
+        "WHERE \"LastName\" = 'Concurrent'",
     )
     assert customers == [(total // 2, total // 2)]
-
-
-def _q(url: str) -> str:
-    return "`" if url.startswith("mysql") else '"'
 
 
 def test_prepare_makes_the_official_mysql_script_sellable() -> None:
@@ -126,3 +121,70 @@ def test_prepare_makes_the_official_mysql_script_sellable() -> None:
     assert invoice["invoice_id"] == 413
     assert plain_sql(url, "SELECT Total FROM Invoice WHERE InvoiceId = 413") == [(Decimal("1.98"),)]
     api.app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("loader", [mariadb_copy, postgres_copy], ids=["mariadb", "postgresql"])
+def test_the_api_on_server_databases(loader: Callable[[str, Path], str]) -> None:
+    """Search, album, cart, checkout, history and 404s through the app on each server."""
+    url = loader("store_chinook_api", dataset("chinook/chinook.sqlite"))
+    api = client(url)
+    try:
+        expected = plain_sql(
+            url,
+            'SELECT count(*) FROM "Track" t LEFT JOIN "Album" al ON al."AlbumId" = t."AlbumId" '
+            'LEFT JOIN "Artist" ar ON ar."ArtistId" = al."ArtistId" '
+            "WHERE lower(t.\"Name\") LIKE '%love%' OR lower(t.\"Composer\") LIKE '%love%' "
+            "OR lower(al.\"Title\") LIKE '%love%' OR lower(ar.\"Name\") LIKE '%love%'",
+        )[0][0]
+        assert api.get("/api/tracks", params={"q": "LoVe"}).json()["total"] == expected > 30
+        assert api.get("/api/albums/1").json()["artist"] == "AC/DC"
+        assert api.get("/api/albums/999999").status_code == 404
+        assert "Balls to the Wall" in api.get("/tracks", params={"q": "balls"}).text
+        api.post("/api/cart", json={"track_id": 2819, "quantity": 2, "unit_price": "0.01"})
+        invoice = api.post("/api/checkout", json={"customer_id": 12}).json()
+        assert invoice["invoice_id"] == 413 and invoice["total"] == "3.98"
+        billing = plain_sql(
+            url,
+            'SELECT i."BillingAddress", c."Address", i."Total" FROM "Invoice" i '
+            'JOIN "Customer" c ON c."CustomerId" = i."CustomerId" WHERE i."InvoiceId" = 413',
+        )
+        assert billing[0][0] == billing[0][1] and billing[0][2] == Decimal("3.98")
+        history = api.get("/api/customers/12/invoices").json()["invoices"]
+        assert history[0]["invoice_id"] == 413
+        assert (
+            len(history)
+            == plain_sql(url, 'SELECT count(*) FROM "Invoice" WHERE "CustomerId" = 12')[0][0]
+        )
+    finally:
+        api.app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("loader", [mariadb_copy, postgres_copy], ids=["mariadb", "postgresql"])
+def test_concurrent_checkouts_over_http(loader: Callable[[str, Path], str]) -> None:
+    """Shoppers in threads, each with its own cookie jar, against the served app."""
+    import httpx
+
+    url = loader("store_chinook_http", dataset("chinook/chinook.sqlite"))
+
+    def shopper(n: int) -> list[int]:
+        made = []
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for i in range(3):
+                for track, quantity in _cart(n * 3 + i).items():
+                    added = http.post("/api/cart", json={"track_id": track, "quantity": quantity})
+                    assert added.status_code == 201, added.text
+                done = http.post("/api/checkout", json={"customer_id": 1 + n})
+                assert done.status_code == 201, done.text
+                made.append(done.json()["invoice_id"])
+        return made
+
+    with live_server(url) as base, ThreadPoolExecutor(8) as pool:
+        ids = [i for batch in pool.map(shopper, range(8)) for i in batch]
+    assert sorted(ids) == list(range(413, 413 + 24))
+    inconsistent = plain_sql(
+        url,
+        'SELECT i."InvoiceId" FROM "Invoice" i LEFT JOIN "InvoiceLine" l '
+        'ON l."InvoiceId" = i."InvoiceId" GROUP BY i."InvoiceId", i."Total" '
+        'HAVING count(l."InvoiceLineId") = 0 OR sum(l."UnitPrice" * l."Quantity") <> i."Total"',
+    )
+    assert inconsistent == []

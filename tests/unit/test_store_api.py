@@ -118,6 +118,9 @@ def test_artists_albums_and_404s(api: Any, db: Path) -> None:
         assert response.status_code == 404
         assert "999999 not found" in response.json()["detail"]
     assert api.get("/api/customers/999999/invoices").status_code == 404
+    # Not an id at all (Chinook ids are INT): refused as input, never a server error.
+    for path in ("/api/albums/0", "/api/albums/99999999999999999999", "/api/artists/-1/albums"):
+        assert api.get(path).status_code == 422
 
 
 def test_cart_prices_come_from_the_database(api: Any, db: Path) -> None:
@@ -152,6 +155,8 @@ def test_cart_errors(api: Any) -> None:
     assert api.patch("/api/cart", json={"track_id": 5, "quantity": 1}).status_code == 404
     assert api.delete("/api/cart/5").status_code == 404
     assert api.post("/api/cart", json={"track_id": "x"}).status_code == 422
+    assert api.post("/api/cart", json={"track_id": 10**20}).status_code == 422
+    assert api.post("/api/cart", json={"track_id": 1, "quantity": 10**20}).status_code == 422
     # A form post (what a cross-site page could send) is refused: JSON only.
     form = api.post("/api/cart", data={"track_id": "1"})
     assert form.status_code == 415 and "application/json" in form.json()["detail"]

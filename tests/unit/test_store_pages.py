@@ -59,6 +59,8 @@ def test_catalog_pages(web: Any, db: Path) -> None:
         ("/no/such/page", "page not found"),
         ("/tracks?genre_id=rock", "genre must be a whole number"),
         ("/tracks?min_price=cheap", "minimum price must be a price"),
+        ("/tracks?genre_id=99999999999999999999", "genre 99999999999999999999 is out of range"),
+        ("/albums/99999999999999999999", "less than or equal to 2147483647"),
     ],
 )
 def test_errors_are_pages(web: Any, path: str, message: str) -> None:
@@ -75,7 +77,13 @@ def test_forms_need_the_session_csrf_token(web: Any, db: Path) -> None:
     other = client(f"sqlite:///{db}")
     stolen = token(other)  # a valid token, but of another session
     assert web.post("/cart/add", data={"track_id": "1", "csrf_token": stolen}).status_code == 403
-    for path in ("/cart/update", "/cart/remove", "/checkout"):
+    # Every POST page route, present and future, checks the token.
+    from chinook_store.routers import pages_catalog, pages_shop
+
+    routes = [*pages_catalog.router.routes, *pages_shop.router.routes]
+    forms = [r.path for r in routes if "POST" in getattr(r, "methods", ())]
+    assert set(forms) == {"/cart/add", "/cart/update", "/cart/remove", "/checkout"}
+    for path in forms:
         assert web.post(path, data={"track_id": "1", "quantity": "1"}).status_code == 403
     assert web.get("/api/cart").json()["lines"] == []
     ok = web.post("/cart/add", data={"track_id": "1", "csrf_token": token(web)})
@@ -117,6 +125,8 @@ def test_checkout_as_existing_customer_then_history(web: Any, db: Path) -> None:
     assert empty.status_code == 409 and "cart is empty" in empty.text
     web.post("/cart/add", data={"csrf_token": t, "track_id": "5", "quantity": "2"})
     web.post("/cart/add", data={"csrf_token": t, "track_id": "3001"})
+    no_email = web.post("/checkout", data={"csrf_token": t, "email": " "})
+    assert no_email.status_code == 422 and "enter the email you shopped with" in no_email.text
     unknown = web.post("/checkout", data={"csrf_token": t, "email": "nobody@example.org"})
     assert unknown.status_code == 422 and "nobody@example.org not found" in unknown.text
     done = web.post(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from chinook_store.cart import price_cart
-from chinook_store.deps import DB, CartDep, json_only
+from chinook_store.deps import DB, CartDep, IdPath, json_only
 from chinook_store.schemas import CartAdd, CartChange, CartOut
 
 router = APIRouter(prefix="/api/cart", tags=["cart"], dependencies=[Depends(json_only)])
@@ -33,7 +33,7 @@ def change(body: CartChange, db: DB, cart: CartDep) -> CartOut:
 
 
 @router.delete("/{track_id}", response_model=CartOut)
-def remove(track_id: int, db: DB, cart: CartDep) -> CartOut:
+def remove(track_id: IdPath, db: DB, cart: CartDep) -> CartOut:
     cart.remove(track_id)
     return CartOut.of(price_cart(db, cart.items))
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from chinook_store import catalog
 from chinook_store.catalog import SortKey, TrackFilter
-from chinook_store.deps import DB
+from chinook_store.deps import DB, MAX_PAGE, IdPath
 from chinook_store.errors import NotFound
 from chinook_store.schemas import (
     AlbumOut,
@@ -23,7 +23,7 @@ from chinook_store.schemas import (
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 
-PageNo = Annotated[int, Query(ge=1, description="Page number, from 1.")]
+PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
 
 
@@ -66,7 +66,7 @@ def artists(db: DB, q: str | None = None, page: PageNo = 1, page_size: PageSize 
 
 
 @router.get("/artists/{artist_id}/albums", response_model=ArtistAlbums)
-def artist_albums(db: DB, artist_id: int) -> ArtistAlbums:
+def artist_albums(db: DB, artist_id: IdPath) -> ArtistAlbums:
     artist = catalog.get_artist(db, artist_id)
     if artist is None:
         raise NotFound("artist", artist_id)
@@ -81,7 +81,7 @@ def artist_albums(db: DB, artist_id: int) -> ArtistAlbums:
 
 
 @router.get("/albums/{album_id}", response_model=AlbumOut)
-def album(db: DB, album_id: int) -> AlbumOut:
+def album(db: DB, album_id: IdPath) -> AlbumOut:
     found = catalog.get_album(db, album_id)
     if found is None:
         raise NotFound("album", album_id)

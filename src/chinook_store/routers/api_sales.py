@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from chinook_store import sales
-from chinook_store.deps import DB, CartDep, Settings, json_only
+from chinook_store.deps import DB, CartDep, IdPath, Settings, json_only
 from chinook_store.schemas import CheckoutIn, CustomerInvoices, InvoiceOut
 
 router = APIRouter(prefix="/api", tags=["sales"])
@@ -47,7 +47,7 @@ def checkout(body: CheckoutIn, db: DB, cart: CartDep, settings: Settings) -> Inv
 
 
 @router.get("/customers/{customer_id}/invoices", response_model=CustomerInvoices)
-def customer_invoices(customer_id: int, db: DB) -> CustomerInvoices:
+def customer_invoices(customer_id: IdPath, db: DB) -> CustomerInvoices:
     customer, invoices = sales.customer_invoices(db, customer_id)
     return CustomerInvoices(
         customer_id=customer.CustomerId,
@@ -57,5 +57,5 @@ def customer_invoices(customer_id: int, db: DB) -> CustomerInvoices:
 
 
 @router.get("/invoices/{invoice_id}", response_model=InvoiceOut)
-def invoice(invoice_id: int, db: DB) -> InvoiceOut:
+def invoice(invoice_id: IdPath, db: DB) -> InvoiceOut:
     return InvoiceOut.of(sales.get_invoice(db, invoice_id))

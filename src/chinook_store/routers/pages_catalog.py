@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chinook_store import catalog
 from chinook_store.catalog import SORTS, TrackFilter
-from chinook_store.deps import DB, Settings
+from chinook_store.deps import DB, IdPath, Settings
 from chinook_store.errors import InvalidRequest, NotFound
 from chinook_store.web import int_param, price_param, templates
 
@@ -64,7 +64,7 @@ def artists(request: Request, db: DB) -> Any:
 
 
 @router.get("/artists/{artist_id}", response_class=HTMLResponse)
-def artist(request: Request, artist_id: int, db: DB) -> Any:
+def artist(request: Request, artist_id: IdPath, db: DB) -> Any:
     found = catalog.get_artist(db, artist_id)
     if found is None:
         raise NotFound("artist", artist_id)
@@ -72,7 +72,7 @@ def artist(request: Request, artist_id: int, db: DB) -> Any:
 
 
 @router.get("/albums/{album_id}", response_class=HTMLResponse)
-def album(request: Request, album_id: int, db: DB) -> Any:
+def album(request: Request, album_id: IdPath, db: DB) -> Any:
     found = catalog.get_album(db, album_id)
     if found is None:
         raise NotFound("album", album_id)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chinook_store import sales
 from chinook_store.cart import price_cart
-from chinook_store.deps import DB, CartDep, Settings, check_csrf
+from chinook_store.deps import DB, CartDep, IdPath, Settings, check_csrf
 from chinook_store.errors import InvalidRequest, NotFound
 from chinook_store.web import flash, int_param, local_path, templates
 
@@ -110,6 +110,8 @@ def checkout(
                 db, cart.items, new_customer=signup, max_quantity=settings.max_quantity
             )
         else:
+            if not email.strip():
+                raise InvalidRequest("enter the email you shopped with, or sign up below", 422)
             customer = sales.find_customer_by_email(db, email)
             invoice = sales.checkout(
                 db, cart.items, customer_id=customer.CustomerId, max_quantity=settings.max_quantity
@@ -141,7 +143,7 @@ def find_orders(request: Request, db: DB) -> Any:
 
 
 @router.get("/customers/{customer_id}/orders", response_class=HTMLResponse)
-def customer_orders(request: Request, customer_id: int, db: DB) -> Any:
+def customer_orders(request: Request, customer_id: IdPath, db: DB) -> Any:
     customer, invoices = sales.customer_invoices(db, customer_id)
     return templates.TemplateResponse(
         request, "orders.html", {"customer": customer, "invoices": invoices}
@@ -149,7 +151,7 @@ def customer_orders(request: Request, customer_id: int, db: DB) -> Any:
 
 
 @router.get("/orders/{invoice_id}", response_class=HTMLResponse)
-def order(request: Request, invoice_id: int, db: DB) -> Any:
+def order(request: Request, invoice_id: IdPath, db: DB) -> Any:
     return templates.TemplateResponse(
         request, "invoice.html", {"invoice": sales.get_invoice(db, invoice_id)}
     )
