@@ -10,7 +10,7 @@ from batchlake.api.auth import allows
 from batchlake.api.context import ServeContext
 
 COOKIE = "batchlake_key"  # set by the dashboard's sign-in form; read access only
-LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def get_context(request: Request) -> ServeContext:
