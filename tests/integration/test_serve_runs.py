@@ -41,7 +41,7 @@ def wait_for(client: TestClient, run_id: str, timeout: float = 180) -> dict[str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = client.get(f"/api/v1/runs/{run_id}")
-        if response.status_code == 200 and response.json()["status"] != "running":
+        if response.status_code == 200 and response.json()["status"] not in ("starting", "running"):
             return response.json()
         time.sleep(0.3)
     raise AssertionError(f"run {run_id} did not finish in {timeout} s")
