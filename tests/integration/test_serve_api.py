@@ -341,27 +341,31 @@ def test_time_limit_interrupts_a_long_query(lake: Path) -> None:
 
 def test_the_locked_connection_refuses_files_even_without_the_guard(lake: Path) -> None:
     """Second gate: SQL that skips the allow-list still cannot read a file."""
-    from batchlake.api.reader import TableCache, run_readonly
+    from batchlake.api.reader import TableCache
+    from batchlake.api.sandbox import QueryRunner
     from batchlake.errors import QueryError
     from batchlake.lake import Lake
 
-    cache = TableCache(Lake.open(lake), 1 << 28)
+    runner = QueryRunner(TableCache(Lake.open(lake), 1 << 28), ServeSettings())
     tables = frozenset({"refined.sales_by_day"})
-    ok = run_readonly(
-        cache, tables, "SELECT count(*) FROM refined.sales_by_day", ServeSettings(), 5
-    )
-    assert (
-        ok.batches[0].column(0)[0].as_py() == iceberg_arrow(lake, "refined.sales_by_day").num_rows
-    )
+    ok = runner.run(tables, "SELECT count(*) FROM refined.sales_by_day", 5)
+    expected = iceberg_arrow(lake, "refined.sales_by_day").num_rows
+    assert ok.batches[0].column(0)[0].as_py() == expected
     for sql in (
         "SELECT * FROM read_csv('/etc/passwd')",
         f"SELECT * FROM read_parquet('{lake}/lake/warehouse/**/*.parquet')",
         "SET enable_external_access = true",
+        "SET lock_configuration = false",
         f"ATTACH '{lake}/.batchlake/metadata.sqlite' AS m",
         f"COPY (SELECT 1) TO '{lake}/x.csv'",
+        "INSTALL httpfs",
     ):
         with pytest.raises(QueryError):
-            run_readonly(cache, tables, sql, ServeSettings(), 5)
+            runner.run(tables, sql, 5)
+    # The database stayed sealed for the next query on it.
+    sealed = runner.run(tables, "SELECT current_setting('enable_external_access')", 1)
+    assert sealed.batches[0].column(0)[0].as_py() is False
+    runner.close()
     assert not (lake / "x.csv").exists()
 
 

@@ -6,7 +6,7 @@ import hashlib
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from batchlake.api import encode, filters
 from batchlake.api.deps import Context, Reader
@@ -15,6 +15,8 @@ from batchlake.errors import QueryError
 
 router = APIRouter(prefix="/tables", tags=["rows"])
 
+# Pages up to this many rows are sent whole; larger ones stream batch by batch.
+_STREAM_FROM = 1000
 _EXAMPLE = {"description": "rows (JSON: columns, rows, total, next_cursor)"}
 
 
@@ -57,6 +59,10 @@ def table_rows(
             raise QueryError("the table changed since this cursor was made; start from offset 0")
     else:
         version = ctx.cache.at(entry.full_name, as_of)
+    key = (entry.full_name, version.version, fingerprint, offset, limit, format)
+    cached = ctx.pages.get(key)
+    if cached is not None:
+        return Response(cached[0], media_type=encode.MEDIA_TYPES[format], headers=cached[1])
     table = filters.apply(ctx.cache.arrow(version), wanted)
     total = table.num_rows
     page = table.slice(offset, limit)
@@ -85,8 +91,9 @@ def table_rows(
         "total": total,
         "next_cursor": next_cursor,
     }
-    return StreamingResponse(
-        encode.json_stream(header, batches, {"row_count": page.num_rows}),
-        media_type=encode.MEDIA_TYPES["json"],
-        headers=headers,
-    )
+    body = encode.json_stream(header, batches, {"row_count": page.num_rows})
+    if page.num_rows <= _STREAM_FROM:  # small pages: one body, no chunked encoding
+        whole = b"".join(body)
+        ctx.pages.put(key, whole, headers)
+        return Response(whole, media_type=encode.MEDIA_TYPES["json"], headers=headers)
+    return StreamingResponse(body, media_type=encode.MEDIA_TYPES["json"], headers=headers)
