@@ -34,6 +34,11 @@ QUERY_SQL = (
     "SELECT year, quarter, sum(total_amount) AS total, sum(invoices) AS invoices "
     "FROM refined.sales_by_day GROUP BY ALL ORDER BY year, quarter"
 )
+ROUTES = {
+    "health": ("GET", "/api/v1/health"),
+    "rows": ("GET", "/api/v1/tables/{zone}/{name}/rows"),
+    "query": ("POST", "/api/v1/query"),
+}
 TARGETS = {"rows": {"rps": 500, "p99_ms": 100}}
 
 
@@ -105,6 +110,39 @@ async def _load(port: int, request: bytes, connections: int, seconds: float) -> 
     }
 
 
+def _server_buckets(port: int, key: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """The server's own latency histogram: (method, route) -> [(upper bound, count)]."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    found: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "batchlake_http_request_seconds_bucket":
+                key_ = (sample.labels["method"], sample.labels["route"])
+                found.setdefault(key_, []).append((float(sample.labels["le"]), sample.value))
+    return found
+
+
+def _server_quantile(
+    before: list[tuple[float, float]], after: list[tuple[float, float]], q: float
+) -> float | None:
+    """Upper bucket bound under which a fraction q of the requests in between were served."""
+    start = dict(before)
+    counts = sorted((le, n - start.get(le, 0.0)) for le, n in after)
+    total = counts[-1][1] if counts else 0
+    for le, n in counts:
+        if total and n >= q * total:
+            return le
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,6 +163,7 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--only", nargs="*", help="endpoints to load: health rows query")
     parser.add_argument("--output", type=Path, default=Path("bench/results/serve_load.json"))
     args = parser.parse_args()
 
@@ -137,7 +176,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "BATCHLAKE_API_KEYS"}
     server = subprocess.Popen(
         [sys.executable, "-m", "batchlake", "serve", "-p", str(project), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     results: dict[str, Any] = {"machine": machine_info(), "connections": args.connections}
     try:
@@ -152,16 +191,25 @@ def main() -> None:
                 time.sleep(0.2)
         body = json.dumps({"sql": QUERY_SQL}).encode()
         cases = {
+            "health": _request("GET", "/api/v1/health", b"", key),  # floor: no lake work
             "rows": _request("GET", ROWS, b"", key),
             "query": _request("POST", "/api/v1/query", body, key),
         }
         results["load_average_before"] = os.getloadavg()
         proc = psutil.Process(server.pid)
         for name, request in cases.items():
+            if args.only and name not in args.only:
+                continue
             asyncio.run(_load(port, request, 4, 2))  # warm the caches
             cpu = proc.cpu_times()
+            hist_before = _server_buckets(port, key)
             measured = asyncio.run(_load(port, request, args.connections, args.seconds))
             after = proc.cpu_times()
+            hist_after = _server_buckets(port, key)
+            route = ROUTES[name]
+            for q, label in ((0.5, "server_p50_ms_le"), (0.99, "server_p99_ms_le")):
+                bound = _server_quantile(hist_before.get(route, []), hist_after[route], q)
+                measured[label] = None if bound is None else bound * 1000
             measured["server_cpu_seconds"] = round(
                 after.user + after.system - cpu.user - cpu.system, 1
             )
@@ -171,11 +219,17 @@ def main() -> None:
         server.terminate()
         server.wait(20)
     header = ["endpoint", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors",
-              "server CPU s", "load avg (1 min) after"]  # fmt: skip
-    labels = {"rows": f"GET {ROWS}", "query": "POST /api/v1/query (aggregate over refined)"}
+              "server-side p50 / p99 ms (≤ bucket)", "server CPU s",
+              "load avg (1 min) after"]  # fmt: skip
+    labels = {
+        "health": "GET /api/v1/health (floor: no lake work)",
+        "rows": f"GET {ROWS}",
+        "query": "POST /api/v1/query (aggregate over refined)",
+    }
     rows = [
         [labels[n], str(r["requests"]), f"{r['rps']:.0f}", f"{r['p50_ms']:.1f}",
          f"{r['p99_ms']:.1f}", f"{r['max_ms']:.0f}", str(r["errors"]),
+         f"≤ {r['server_p50_ms_le']:g} / ≤ {r['server_p99_ms_le']:g}",
          str(r["server_cpu_seconds"]), f"{r['load_average_after'][0]:.1f}"]
         for n, r in results.items() if n in labels
     ]  # fmt: skip

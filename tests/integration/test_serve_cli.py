@@ -50,7 +50,7 @@ def served(lake: Path) -> Iterator[tuple[str, str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "batchlake", "serve", "-p", str(lake), "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -69,7 +69,7 @@ def served(lake: Path) -> Iterator[tuple[str, str]]:
         yield url, key
     finally:
         process.terminate()
-        process.wait(20)
+        process.communicate(timeout=20)  # also closes the pipe
 
 
 def test_new_key_is_printed_once_and_stored_hashed(lake: Path, served: tuple[str, str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def test_created_key_is_stored_hashed_and_recognised(tmp_path: Path) -> None:
     assert ring.role_of(key) == "operator"
     assert ring.role_of(key + "x") is None
     reader = create_key(path, "reader")  # the file is re-read when it changes
+    time.sleep(1.05)
     assert ring.role_of(reader) == "reader" and len(ring) == 2
 
 

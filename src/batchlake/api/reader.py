@@ -68,6 +68,11 @@ class TableCache:
             )
         return fresh.get()
 
+    def peek_current(self, name: str) -> TableVersion | None:
+        """The current version if planned less than a second ago, without planning."""
+        fresh = self._versions.get(name)
+        return fresh.peek() if fresh is not None else None
+
     def at(self, name: str, as_of: str | None) -> TableVersion:
         """The table at a snapshot id or timestamp (`as_of`), or now when None."""
         if not as_of:

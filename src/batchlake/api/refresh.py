@@ -22,6 +22,13 @@ class Refreshing(Generic[T]):
         self._lock = threading.Lock()
         self._loading = False
 
+    def peek(self) -> T | None:
+        """The value if it is fresh, else None (never loads: safe on the event loop)."""
+        current = self._value
+        if current is not None and time.monotonic() - current[0] <= self.ttl:
+            return current[1]
+        return None
+
     def get(self) -> T:
         with self._lock:
             current = self._value
