@@ -69,7 +69,7 @@ class TableCache:
         return fresh.get()
 
     def peek_current(self, name: str) -> TableVersion | None:
-        """The current version if planned less than a second ago, without planning."""
+        """The last planned version without waiting (re-planned in the background)."""
         fresh = self._versions.get(name)
         return fresh.peek() if fresh is not None else None
 
