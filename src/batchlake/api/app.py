@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from batchlake.api.context import ServeContext
 from batchlake.api.routers import dashboard, health, metrics, query, rows, runs, tables
@@ -51,12 +52,19 @@ class _Observe:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                route = scope.get("route")
-                path = getattr(route, "path", None) or "unmatched"
-                self.metrics.observe(scope["method"], path, status, started)
+                self.metrics.observe(scope["method"], _route_of(scope), status, started)
             await send(message)
 
         await self.app(scope, receive, sending)
+
+
+def _route_of(scope: Scope) -> str:
+    """The matched route's template with its router prefix (labels stay few)."""
+    # FastAPI ≥ 0.120 keeps included routes unprefixed and puts the full path here.
+    included = (scope.get("fastapi") or {}).get("effective_route_context")
+    route = scope.get("route")
+    path = getattr(included, "path", None) or getattr(route, "path", None)
+    return str(path) if path else "unmatched"
 
 
 def create_app(
@@ -105,14 +113,14 @@ def _handlers(app: FastAPI) -> None:
             return _error(status, "the server is misconfigured; see its log")
         return _error(status, str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(404)
-    async def not_found(request: Request, exc: Any) -> JSONResponse:
-        detail = getattr(exc, "detail", None) or f"no such path {request.url.path}"
-        return _error(404, str(detail))
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no such path {request.url.path}; the API is under {API} (see /docs)"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return _error(exc.status_code, message, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

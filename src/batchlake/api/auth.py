@@ -19,6 +19,7 @@ import hmac
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,13 +119,17 @@ class KeyRing:
         self.path = path
         self._env = keys_from_env(env_value if env_value is not None else os.environ.get(ENV_KEYS))
         self._stamp: float | None = None
+        self._checked = -1.0
         self._file: list[ApiKey] = []
 
     def _keys(self) -> list[ApiKey]:
-        stamp = self.path.stat().st_mtime if self.path.is_file() else None
-        if stamp != self._stamp:
-            self._file = keys_from_file(self.path)
-            self._stamp = stamp
+        now = time.monotonic()
+        if now - self._checked >= 1.0:  # look at the file at most once a second
+            self._checked = now
+            stamp = self.path.stat().st_mtime if self.path.is_file() else None
+            if stamp != self._stamp:
+                self._file = keys_from_file(self.path)
+                self._stamp = stamp
         return self._env + self._file
 
     def role_of(self, key: str) -> str | None:

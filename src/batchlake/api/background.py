@@ -79,6 +79,11 @@ class RunManager:
         finally:
             lake.metadata.dispose()
 
+    def starting(self, run_id: str) -> bool:
+        """Whether `run_id` was started here and has not been recorded by the runner yet."""
+        thread = self._thread
+        return thread is not None and thread.name == run_id and thread.is_alive()
+
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)

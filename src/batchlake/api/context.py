@@ -10,7 +10,9 @@ from batchlake.api.auth import KeyRing
 from batchlake.api.background import RunManager
 from batchlake.api.listing import Listing
 from batchlake.api.metrics import ServeMetrics
+from batchlake.api.pages import PageCache
 from batchlake.api.reader import TableCache
+from batchlake.api.sandbox import QueryRunner
 
 if TYPE_CHECKING:
     from batchlake.config import ServeSettings
@@ -26,6 +28,8 @@ class ServeContext:
     runs: RunManager
     metrics: ServeMetrics
     listing: Listing
+    pages: PageCache
+    queries: QueryRunner
 
     @classmethod
     def build(
@@ -35,14 +39,17 @@ class ServeContext:
         if not keys_file.is_absolute():
             keys_file = lake.project.root / keys_file
         metrics = ServeMetrics(lake)
+        cache = TableCache(lake, settings.cache_mb * 1024 * 1024)
         return cls(
             lake,
             settings,
             KeyRing(keys_file, env_keys),
-            TableCache(lake, settings.cache_mb * 1024 * 1024),
+            cache,
             RunManager(lake, metrics),
             metrics,
             Listing(lake),
+            PageCache(),
+            QueryRunner(cache, settings),
         )
 
 

@@ -10,10 +10,10 @@ from batchlake.api.auth import allows
 from batchlake.api.context import ServeContext
 
 COOKIE = "batchlake_key"  # set by the dashboard's sign-in form; read access only
-LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
-def get_context(request: Request) -> ServeContext:
+async def get_context(request: Request) -> ServeContext:
     ctx: ServeContext = request.app.state.ctx
     return ctx
 
@@ -49,7 +49,7 @@ def open_read_allowed(request: Request, ctx: ServeContext) -> bool:
     return ctx.settings.open_read and client in LOOPBACK
 
 
-def require_reader(request: Request, ctx: Context) -> str:
+async def require_reader(request: Request, ctx: Context) -> str:
     role = role_of(request, ctx, cookie=True)
     if role is not None:
         return role
@@ -58,7 +58,7 @@ def require_reader(request: Request, ctx: Context) -> str:
     raise _unauthorized("an API key is needed: send 'Authorization: Bearer <key>'")
 
 
-def require_operator(request: Request, ctx: Context) -> str:
+async def require_operator(request: Request, ctx: Context) -> str:
     role = role_of(request, ctx, cookie=False)  # never a cookie: no cross-site run starts
     if role is None:
         raise _unauthorized("starting runs needs an operator key: 'Authorization: Bearer <key>'")

@@ -6,7 +6,7 @@ import base64
 import io
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -40,9 +40,33 @@ def json_value(value: Any) -> Any:
     return value
 
 
+def _converter(type_: pa.DataType) -> Callable[[Any], Any] | None:
+    """How a column's Python values become JSON values; None when they already are."""
+    import pyarrow as pa
+
+    if pa.types.is_decimal(type_):
+        return lambda v: format(v, "f")
+    if pa.types.is_temporal(type_) and not pa.types.is_duration(type_):
+        return lambda v: v.isoformat()
+    if pa.types.is_duration(type_):
+        return lambda v: v.total_seconds()
+    if pa.types.is_floating(type_):
+        return lambda v: v if math.isfinite(v) else None
+    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_) or pa.types.is_nested(type_):
+        return json_value
+    return None
+
+
 def rows_of(batch: pa.RecordBatch) -> list[list[Any]]:
-    columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-    return [[json_value(v) for v in row] for row in zip(*columns, strict=True)]
+    """A batch as JSON-ready rows, converted column by column (one type check per column)."""
+    columns = []
+    for array in batch.columns:
+        values = array.to_pylist()
+        convert = _converter(array.type)
+        if convert is not None:
+            values = [None if v is None else convert(v) for v in values]
+        columns.append(values)
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def dumps(value: Any) -> str:
@@ -60,7 +84,7 @@ def json_stream(
         rows = rows_of(batch)
         if not rows:
             continue
-        text = ",".join(dumps(r) for r in rows)
+        text = dumps(rows)[1:-1]
         yield (text if first else "," + text).encode()
         first = False
     tail = dumps(footer)[1:]

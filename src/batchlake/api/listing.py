@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from batchlake.api.refresh import Refreshing
 
 if TYPE_CHECKING:
     from batchlake.lake import Lake
@@ -32,15 +32,10 @@ class Entry:
 class Listing:
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
-        self._lock = threading.Lock()
-        self._cached: tuple[float, list[Entry]] | None = None
+        self._entries = Refreshing(self._read, _TTL_SECONDS)
 
     def entries(self) -> list[Entry]:
-        with self._lock:
-            now = time.monotonic()
-            if self._cached is None or now - self._cached[0] > _TTL_SECONDS:
-                self._cached = (now, self._read())
-            return self._cached[1]
+        return self._entries.get()
 
     def _read(self) -> list[Entry]:
         found = [

@@ -4,32 +4,29 @@ DuckDB's `enable_external_access = false` also stops it reading the Parquet file
 the engine's views (measured: "Permission Error: Cannot access file ... file system
 operations are disabled by configuration"). So the server reads each table itself,
 planned by PyIceberg at a snapshot (or from the raw batch manifest), into an Arrow
-table kept in an LRU cache keyed by that version; a query connection gets only the Arrow
-tables its SQL names, registered before external access is switched off and the
-configuration locked. A new snapshot is a new key, so the cache is never stale, and a
-planned read is reused by every request until the table changes.
+table kept in an LRU cache keyed by that version; the rows endpoint pages through it and
+the SQL sandbox (`batchlake.api.sandbox`) copies it into its locked databases. A new
+snapshot is a new key, so the cache is never stale, and a planned read is reused by
+every request until the table changes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from batchlake import duck
+from batchlake.api.refresh import Refreshing
 from batchlake.engines import TableSource
 from batchlake.errors import NotFoundError, QueryError
 
 if TYPE_CHECKING:
-    import duckdb
     import pyarrow as pa
 
-    from batchlake.config import ServeSettings
     from batchlake.lake import Lake
 
 # How long the list of tables and their current versions is trusted before re-planning.
@@ -52,28 +49,29 @@ class TableCache:
         self.lake = lake
         self.max_bytes = max_bytes
         self._tables: OrderedDict[tuple[str, str], pa.Table] = OrderedDict()
-        self._versions: dict[str, tuple[float, TableVersion]] = {}
-        self._names: tuple[float, list[str]] | None = None
+        self._versions: dict[str, Refreshing[TableVersion]] = {}
+        self._names = Refreshing(lake.table_names, _VERSION_TTL_SECONDS)
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
 
     # -- what exists ---------------------------------------------------------------------
 
     def table_names(self) -> list[str]:
-        now = time.monotonic()
-        if self._names is None or now - self._names[0] > _VERSION_TTL_SECONDS:
-            self._names = (now, self.lake.table_names())
-        return self._names[1]
+        return self._names.get()
 
     def current(self, name: str) -> TableVersion:
         """The current version of a table, re-planned at most once a second."""
-        now = time.monotonic()
-        cached = self._versions.get(name)
-        if cached is not None and now - cached[0] <= _VERSION_TTL_SECONDS:
-            return cached[1]
-        version = self._plan(name, None)
-        self._versions[name] = (now, version)
-        return version
+        fresh = self._versions.get(name)
+        if fresh is None:
+            fresh = self._versions.setdefault(
+                name, Refreshing(lambda: self._plan(name, None), _VERSION_TTL_SECONDS)
+            )
+        return fresh.get()
+
+    def peek_current(self, name: str) -> TableVersion | None:
+        """The last planned version without waiting (re-planned in the background)."""
+        fresh = self._versions.get(name)
+        return fresh.peek() if fresh is not None else None
 
     def at(self, name: str, as_of: str | None) -> TableVersion:
         """The table at a snapshot id or timestamp (`as_of`), or now when None."""
@@ -170,89 +168,3 @@ def _snapshot_for(table: object, as_of: str) -> int:
     if found is None:
         raise NotFoundError(f"the table has no snapshot at or before {when.isoformat()}")
     return found.snapshot_id
-
-
-@dataclass
-class QueryResult:
-    columns: list[tuple[str, str]]
-    batches: list[pa.RecordBatch]
-    rows: int
-    truncated: bool
-    seconds: float
-
-
-def run_readonly(
-    cache: TableCache, tables: frozenset[str], sql: str, settings: ServeSettings, max_rows: int
-) -> QueryResult:
-    """Run a checked SELECT in a connection that holds only `tables` and cannot reach out."""
-    import duckdb
-
-    arrows = {name: cache.arrow(cache.current(name)) for name in sorted(tables)}
-    con = duck.connect(memory_limit=settings.memory_limit, threads=2)
-    timer = threading.Timer(settings.query_timeout_seconds, con.interrupt)
-    clock = time.perf_counter()
-    try:
-        _register(con, arrows)
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        timer.start()
-        try:
-            reader = con.execute(sql).fetch_record_batch(min(max_rows + 1, 10_000))
-            batches, rows = _take(reader, max_rows + 1)
-        except duckdb.InterruptException as exc:
-            raise QueryError(
-                f"the query ran longer than {settings.query_timeout_seconds:g} s "
-                "([serve] query_timeout_seconds) and was stopped"
-            ) from exc
-        except duckdb.Error as exc:
-            text = str(exc).strip().splitlines()
-            raise QueryError(text[0] if text else type(exc).__name__) from exc
-        truncated = rows > max_rows
-        if truncated:
-            batches, rows = _cut(batches, max_rows)
-        columns = [(f.name, str(f.type)) for f in reader.schema]
-        return QueryResult(columns, batches, rows, truncated, time.perf_counter() - clock)
-    finally:
-        timer.cancel()
-        con.close()
-
-
-def _register(con: duckdb.DuckDBPyConnection, arrows: dict[str, pa.Table]) -> None:
-    attached: set[str] = set()
-    for i, (name, table) in enumerate(arrows.items()):
-        parts = name.split(".")
-        if len(parts) == 3 and parts[0] not in attached:
-            con.execute(f"ATTACH ':memory:' AS {duck.quote_ident(parts[0])}")
-            attached.add(parts[0])
-        schema = ".".join(duck.quote_ident(p) for p in parts[:-1])
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        holder = f"__arrow_{i}"
-        con.register(holder, table)
-        target = ".".join(duck.quote_ident(p) for p in parts)
-        con.execute(f"CREATE VIEW {target} AS SELECT * FROM {duck.quote_ident(holder)}")
-
-
-def _take(reader: pa.RecordBatchReader, limit: int) -> tuple[list[pa.RecordBatch], int]:
-    batches, rows = [], 0
-    for batch in reader:
-        batches.append(batch)
-        rows += batch.num_rows
-        if rows >= limit:
-            break
-    return batches, rows
-
-
-def _cut(batches: list[pa.RecordBatch], limit: int) -> tuple[list[pa.RecordBatch], int]:
-    kept, rows = [], 0
-    for batch in batches:
-        if rows + batch.num_rows > limit:
-            batch = batch.slice(0, limit - rows)
-        kept.append(batch)
-        rows += batch.num_rows
-        if rows >= limit:
-            break
-    return kept, rows
-
-
-def iter_batches(table: pa.Table, size: int = 10_000) -> Iterator[pa.RecordBatch]:
-    yield from table.to_batches(max_chunksize=size)

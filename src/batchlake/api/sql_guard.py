@@ -58,6 +58,7 @@ _REFUSED_NAMES = {
     "checkpoint",
     "force_checkpoint",
     "version",
+    "current_version",
     "current_database",
     "current_schema",
     "current_schemas",

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from batchlake.api import encode
 from batchlake.api.context import ServeContext
 from batchlake.api.deps import Context, Reader
-from batchlake.api.reader import QueryResult, run_readonly
+from batchlake.api.sandbox import QueryResult
 from batchlake.api.schemas import ErrorBody, QueryIn, QueryOut
 from batchlake.api.sql_guard import check_query
 
@@ -21,7 +21,7 @@ def answer(ctx: ServeContext, sql: str, max_rows: int | None) -> QueryResult:
     """Check the SQL against the allow-list, then run it in a locked connection."""
     checked = check_query(sql, ctx.cache.table_names())
     limit = min(max_rows or ctx.settings.query_max_rows, ctx.settings.query_max_rows)
-    return run_readonly(ctx.cache, checked.tables, checked.sql, ctx.settings, limit)
+    return ctx.queries.run(checked.tables, checked.sql, limit)
 
 
 @router.post(

@@ -6,15 +6,19 @@ import hashlib
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from batchlake.api import encode, filters
+from batchlake.api.context import ServeContext
 from batchlake.api.deps import Context, Reader
 from batchlake.api.routers.tables import find_entry
 from batchlake.errors import QueryError
 
 router = APIRouter(prefix="/tables", tags=["rows"])
 
+# Pages up to this many rows are sent whole; larger ones stream batch by batch.
+_STREAM_FROM = 1000
 _EXAMPLE = {"description": "rows (JSON: columns, rows, total, next_cursor)"}
 
 
@@ -22,7 +26,7 @@ _EXAMPLE = {"description": "rows (JSON: columns, rows, total, next_cursor)"}
     "/{zone}/{name}/rows",
     responses={200: {**_EXAMPLE, "content": {"text/csv": {}, encode.MEDIA_TYPES["parquet"]: {}}}},
 )
-def table_rows(
+async def table_rows(
     zone: str,
     name: str,
     request: Request,
@@ -38,7 +42,6 @@ def table_rows(
 ) -> Any:
     """Rows of a table. Any other parameter is a filter: `col=value`, `col__gte=value`,
     `__gt`, `__lt`, `__lte`, `__ne`, `__in` (comma-separated values), `__contains`."""
-    entry = find_entry(ctx, zone, name)
     wanted = filters.RowsRequest(
         columns=[c.strip() for c in columns.split(",") if c.strip()] if columns else None,
         filters=filters.parse_filters(request.query_params.multi_items()),
@@ -47,6 +50,33 @@ def table_rows(
     fingerprint = hashlib.sha256(
         repr((wanted.columns, wanted.filters, wanted.order_by)).encode()
     ).hexdigest()[:12]
+    if not cursor and not as_of:
+        # A page already encoded for the table's current snapshot: answered on the event
+        # loop, without a worker thread (the common case of dashboards and polling clients).
+        current = ctx.cache.peek_current(f"{zone}.{name}")
+        if current is not None:
+            key = (current.name, current.version, fingerprint, offset, limit, format)
+            cached = ctx.pages.get(key)
+            if cached is not None:
+                return Response(cached[0], media_type=encode.MEDIA_TYPES[format], headers=cached[1])
+    return await run_in_threadpool(
+        _page, ctx, zone, name, wanted, fingerprint, limit, offset, cursor, as_of, format
+    )
+
+
+def _page(
+    ctx: ServeContext,
+    zone: str,
+    name: str,
+    wanted: filters.RowsRequest,
+    fingerprint: str,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+    as_of: str | None,
+    format: str,
+) -> Response:
+    entry = find_entry(ctx, zone, name)
     if cursor:
         state = filters.decode_cursor(cursor)
         if state.get("f") != fingerprint:
@@ -57,6 +87,10 @@ def table_rows(
             raise QueryError("the table changed since this cursor was made; start from offset 0")
     else:
         version = ctx.cache.at(entry.full_name, as_of)
+    key = (entry.full_name, version.version, fingerprint, offset, limit, format)
+    cached = ctx.pages.get(key)
+    if cached is not None:
+        return Response(cached[0], media_type=encode.MEDIA_TYPES[format], headers=cached[1])
     table = filters.apply(ctx.cache.arrow(version), wanted)
     total = table.num_rows
     page = table.slice(offset, limit)
@@ -85,8 +119,9 @@ def table_rows(
         "total": total,
         "next_cursor": next_cursor,
     }
-    return StreamingResponse(
-        encode.json_stream(header, batches, {"row_count": page.num_rows}),
-        media_type=encode.MEDIA_TYPES["json"],
-        headers=headers,
-    )
+    body = encode.json_stream(header, batches, {"row_count": page.num_rows})
+    if page.num_rows <= _STREAM_FROM:  # small pages: one body, no chunked encoding
+        whole = b"".join(body)
+        ctx.pages.put(key, whole, headers)
+        return Response(whole, media_type=encode.MEDIA_TYPES["json"], headers=headers)
+    return StreamingResponse(body, media_type=encode.MEDIA_TYPES["json"], headers=headers)

@@ -59,6 +59,18 @@ def list_runs(ctx: Context, _: Reader, limit: int = Query(20, ge=1, le=500)) -> 
 def run_detail(run_id: str, ctx: Context, _: Reader) -> RunDetail:
     """One run (by id or unique prefix) with its steps: durations, rows, errors."""
     found = ctx.lake.metadata.run(run_id)
+    if found is None and ctx.runs.starting(run_id):
+        # Started a moment ago; the runner records it once it holds the project's lock.
+        return RunDetail(
+            run_id=run_id,
+            command="serve",
+            status="starting",
+            started_at=None,
+            finished_at=None,
+            seconds=None,
+            error=None,
+            steps=[],
+        )
     if found is None:
         why = ctx.runs.errors.get(run_id)
         raise NotFoundError(

@@ -1,0 +1,176 @@
+"""The SQL allow-list of POST /query: hostile statements refused with a reason, analytic
+queries let through with the catalog tables they read."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchlake.api.sql_guard import check_query
+from batchlake.errors import QueryError
+
+CATALOG = [
+    "refined.sales_by_day",
+    "refined.sales_by_month",
+    "trusted.invoices",
+    "trusted.customers",
+    "raw.chinook.invoice",
+]
+
+HOSTILE = [
+    # DDL and DML
+    "CREATE TABLE x AS SELECT 1",
+    "CREATE VIEW refined.v AS SELECT 1",
+    "DROP TABLE refined.sales_by_day",
+    "ALTER TABLE refined.sales_by_day ADD COLUMN x INT",
+    "INSERT INTO refined.sales_by_day VALUES (1)",
+    "UPDATE refined.sales_by_day SET year = 1",
+    "DELETE FROM refined.sales_by_day",
+    "TRUNCATE refined.sales_by_day",
+    "CREATE MACRO m(x) AS x + 1",
+    "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
+    "MERGE INTO refined.sales_by_day t USING trusted.invoices s ON t.year = 1 "
+    "WHEN MATCHED THEN DELETE",
+    "CREATE TEMP TABLE t AS SELECT * FROM refined.sales_by_day",
+    # multiple statements
+    "SELECT 1; SELECT 2",
+    "SELECT * FROM refined.sales_by_day; DROP TABLE refined.sales_by_day",
+    "SELECT 1;;SELECT 2",
+    # session, extension and file commands
+    "ATTACH '/tmp/x.db' AS x",
+    "ATTACH 'postgres://u@h/db' AS pg (TYPE postgres)",
+    "DETACH x",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "FORCE INSTALL httpfs",
+    "COPY refined.sales_by_day TO '/tmp/out.csv'",
+    "COPY (SELECT 1) TO '/tmp/out.parquet' (FORMAT parquet)",
+    "EXPORT DATABASE '/tmp/dump'",
+    "IMPORT DATABASE '/tmp/dump'",
+    "PRAGMA version",
+    "PRAGMA database_list",
+    "SET enable_external_access = true",
+    "SET lock_configuration = false",
+    "RESET memory_limit",
+    "USE raw",
+    "CHECKPOINT",
+    "BEGIN TRANSACTION",
+    "CALL pragma_version()",
+    "SHOW TABLES",
+    "DESCRIBE refined.sales_by_day",
+    "SUMMARIZE refined.sales_by_day",
+    "EXPLAIN SELECT 1",
+    "VACUUM",
+    # file and network table functions
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_csv_auto('/etc/passwd')",
+    "SELECT * FROM read_parquet('/tmp/x.parquet')",
+    "SELECT * FROM read_json('https://example.com/a.json')",
+    "SELECT * FROM read_json_auto('/tmp/a.json')",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM read_blob('/etc/hostname')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM 'https://example.com/data.parquet'",
+    "FROM 's3://bucket/key.parquet'",
+    "SELECT * FROM glob('/*')",
+    "SELECT * FROM parquet_metadata('/tmp/x.parquet')",
+    "SELECT * FROM sniff_csv('/etc/passwd')",
+    "SELECT * FROM iceberg_scan('/tmp/warehouse/t')",
+    "SELECT * FROM sqlite_scan('/tmp/x.db', 't')",
+    "SELECT * FROM postgres_scan('host=x', 'public', 't')",
+    "SELECT * FROM range(10)",
+    "SELECT * FROM generate_series(1, 10)",
+    "SELECT * FROM query('SELECT 1')",
+    "SELECT * FROM query_table('refined.sales_by_day')",
+    "SELECT count(*) FROM refined.sales_by_day WHERE year IN (SELECT 1 FROM read_csv('/x'))",
+    "WITH t AS (SELECT * FROM read_parquet('/x')) SELECT * FROM t",
+    "SELECT * FROM refined.sales_by_day UNION ALL SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT (SELECT count(*) FROM glob('/home/*'))",
+    # system tables and functions revealing the host or settings
+    "SELECT * FROM duckdb_settings()",
+    "SELECT * FROM duckdb_extensions()",
+    "SELECT * FROM duckdb_databases()",
+    "SELECT * FROM duckdb_tables()",
+    "SELECT * FROM pragma_platform()",
+    "SELECT * FROM information_schema.tables",
+    "SELECT * FROM pg_catalog.pg_class",
+    "SELECT * FROM sqlite_master",
+    "SELECT current_setting('home_directory')",
+    "SELECT getenv('HOME')",
+    "SELECT version()",
+    "SELECT current_database()",
+    "SELECT * FROM which_secret('s3://b/k', 's3')",
+    # names that are not catalog tables
+    "SELECT * FROM sales_by_day",
+    "SELECT * FROM refined.no_such_table",
+    "SELECT * FROM memory.main.t",
+    "SELECT * FROM system.main.duckdb_settings",
+    "SELECT * FROM temp.main.t",
+    "SELECT * FROM raw.chinook.no_entity",
+    "SELECT * FROM refined.sales_by_day AT (VERSION => 1)",
+    # not SELECT / not parseable / empty
+    "",
+    "   ",
+    "-- only a comment",
+    "SELEKT 1",
+    "VALUES (1)",
+]
+
+VALID = [
+    "SELECT * FROM refined.sales_by_day",
+    "FROM refined.sales_by_day SELECT year, sum(total_amount) GROUP BY ALL",
+    "SELECT year, sum(total_amount) AS total FROM refined.sales_by_day GROUP BY year ORDER BY 1",
+    "WITH m AS (SELECT * FROM refined.sales_by_month) SELECT month, rank FROM m WHERE rank <= 3",
+    "SELECT d.year, count(*) FROM refined.sales_by_day d JOIN refined.sales_by_month m "
+    "ON m.year = d.year GROUP BY 1",
+    "SELECT * FROM refined.sales_by_day UNION ALL SELECT * FROM refined.sales_by_day",
+    "SELECT year FROM refined.sales_by_day INTERSECT SELECT year FROM refined.sales_by_month",
+    "SELECT year FROM refined.sales_by_day EXCEPT SELECT 2020",
+    "SELECT month, total_amount, rank() OVER (ORDER BY total_amount DESC) FROM "
+    "refined.sales_by_month QUALIFY rank() OVER (ORDER BY total_amount DESC) <= 5",
+    "SELECT count(*) FROM raw.chinook.invoice i JOIN trusted.invoices t USING (invoice_id)",
+    "SELECT c.country, count(*) FROM trusted.customers c GROUP BY ALL ORDER BY 2 DESC LIMIT 5",
+    "SELECT * FROM (SELECT year, max(total_amount) m FROM refined.sales_by_day GROUP BY 1) s",
+    "SELECT unnest([1, 2, 3]) AS n",
+    "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(n, s)",
+    "SELECT dayname(DATE '2024-01-01'), strftime(DATE '2024-01-01', '%Y')",
+    "(SELECT 1)",
+]
+
+
+@pytest.mark.parametrize("sql", HOSTILE)
+def test_hostile_statements_are_refused_with_a_reason(sql: str) -> None:
+    with pytest.raises(QueryError, match="query refused: ") as caught:
+        check_query(sql, CATALOG)
+    assert len(str(caught.value)) > len("query refused: ") + 10
+
+
+def test_the_corpus_is_large_enough() -> None:
+    assert len(HOSTILE) >= 60 and len(set(HOSTILE)) == len(HOSTILE)
+
+
+@pytest.mark.parametrize("sql", VALID)
+def test_analytic_queries_pass(sql: str) -> None:
+    checked = check_query(sql, CATALOG)
+    assert checked.tables <= set(CATALOG)
+
+
+def test_tables_read_are_reported_and_ctes_are_not_tables() -> None:
+    checked = check_query(
+        "WITH refined_sales AS (SELECT * FROM refined.sales_by_day) "
+        "SELECT * FROM refined_sales JOIN raw.chinook.invoice ON true",
+        CATALOG,
+    )
+    assert checked.tables == {"refined.sales_by_day", "raw.chinook.invoice"}
+
+
+def test_reasons_name_the_problem() -> None:
+    cases = {
+        "DROP TABLE refined.sales_by_day": "only SELECT",
+        "SELECT 1; SELECT 2": "exactly one statement",
+        "SELECT getenv('HOME')": "getenv",
+        "SELECT * FROM refined.nope": "'refined.nope' is not a catalog table",
+        "SELECT * FROM read_csv('/etc/passwd')": "table functions are not allowed",
+    }
+    for sql, reason in cases.items():
+        with pytest.raises(QueryError, match=reason):
+            check_query(sql, CATALOG)
