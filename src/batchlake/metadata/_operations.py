@@ -129,23 +129,20 @@ class OperationsRecords:
         with self.engine.begin() as conn:
             conn.execute(p.update().where(p.c.id == row_id).values(**values))
 
-    def abandon_pipeline_runs(self, pipeline: str, alive_run_ids: set[str]) -> int:
-        """Mark pipeline runs left 'running' (their scheduler died) as 'killed'."""
+    def abandon_pipeline_runs(self, pipeline: str) -> int:
+        """Mark a pipeline's runs left 'running' as 'killed'; call with its lock held.
+
+        Whoever holds the pipeline's lock runs it, so a row still 'running' then belongs to
+        a scheduler that died (its lock expired or its process is gone).
+        """
         p = t.pipeline_runs
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(p.c.id, p.c.run_id).where(
-                    (p.c.pipeline == pipeline) & (p.c.status == "running")
-                )
-            ).all()
-            dead = [r.id for r in rows if r.run_id not in alive_run_ids]
-            for row_id in dead:
-                conn.execute(
-                    p.update()
-                    .where(p.c.id == row_id)
-                    .values(status="killed", reason="the scheduler died during the run")
-                )
-        return len(dead)
+            result = conn.execute(
+                p.update()
+                .where((p.c.pipeline == pipeline) & (p.c.status == "running"))
+                .values(status="killed", reason="the scheduler died during the run")
+            )
+        return int(result.rowcount or 0)
 
     def pipeline_runs(self, pipeline: str | None = None) -> list[dict[str, Any]]:
         p = t.pipeline_runs
