@@ -25,6 +25,9 @@ def scheduler(
         int | None,
         typer.Option(help="Serve Prometheus metrics on this port (0: any free port)."),
     ] = None,
+    metrics_address: Annotated[
+        str, typer.Option(help="Address of the metrics server (0.0.0.0: every interface).")
+    ] = "127.0.0.1",
     once: Annotated[
         bool, typer.Option("--once", help="Handle what is due now, then exit (for cron).")
     ] = False,
@@ -50,8 +53,8 @@ def scheduler(
     if metrics_port is not None:
         from batchlake.monitoring import serve_metrics
 
-        port = serve_metrics(lake, metrics_port)
-        stderr.print(f"metrics on http://127.0.0.1:{port}/metrics")
+        port = serve_metrics(lake, metrics_port, metrics_address)
+        stderr.print(f"metrics on http://{metrics_address}:{port}/metrics")
     names = ", ".join(runner.pipelines)
     stderr.print(f"[bold]scheduler[/bold] {lake.settings.name}: {names} (SIGTERM stops it)")
     runner.serve(max_ticks=1 if once else None)

@@ -155,6 +155,54 @@ class OperationsRecords:
                 for r in conn.execute(query)
             ]
 
+    # -- monitoring ------------------------------------------------------------------------
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs ended (or are) in each status."""
+        r = t.runs
+        query = sa.select(r.c.status, sa.func.count()).group_by(r.c.status)
+        with self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(query)}
+
+    def latest_steps(self) -> list[dict[str, Any]]:
+        """The most recent record of every step (by step name)."""
+        s = t.step_runs
+        newest = sa.select(sa.func.max(s.c.id)).group_by(s.c.step).scalar_subquery()
+        query = sa.select(s).where(s.c.id.in_(newest)).order_by(s.c.step)
+        with self.engine.connect() as conn:
+            return [
+                {k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                for r in conn.execute(query)
+            ]
+
+    def last_refresh(self) -> dict[str, datetime]:
+        """When each step last finished well (success, unchanged or duplicate)."""
+        s = t.step_runs
+        query = (
+            sa.select(s.c.step, sa.func.max(s.c.finished_at))
+            .where(s.c.status.in_(("success", "unchanged", "duplicate")))
+            .group_by(s.c.step)
+        )
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for step, finished in conn.execute(query):
+                when = _aware(finished)
+                if when is not None:
+                    found[step] = when
+        return found
+
+    def pipeline_summary(self) -> list[dict[str, Any]]:
+        """Per pipeline and status: how many fires, and the last one started."""
+        p = t.pipeline_runs
+        query = sa.select(
+            p.c.pipeline, p.c.status, sa.func.count(), sa.func.max(p.c.started_at)
+        ).group_by(p.c.pipeline, p.c.status)
+        with self.engine.connect() as conn:
+            return [
+                {"pipeline": r[0], "status": r[1], "count": int(r[2]), "last": _aware(r[3])}
+                for r in conn.execute(query)
+            ]
+
     # -- alerts ----------------------------------------------------------------------------
 
     def alert_state(self, subject: str) -> dict[str, Any] | None:
