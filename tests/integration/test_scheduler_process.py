@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from batchlake.lake import Lake
+from tests.cli import batchlake
 from tests.opsproject import CUSTOMERS, make_project
 
 PIPELINE = '[pipelines.capture]\nselect = ["raw.shop.*", "trusted.customers"]\nevery = "1s"\n'
@@ -118,3 +119,51 @@ def test_kill_9_mid_run_then_restart_accounts_for_every_fire(tmp_path: Path) -> 
 def _at(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def test_sigterm_lets_the_current_step_finish_and_the_run_resumes(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path / "lake",
+        '[pipelines.build]\nselect = ["refined.slow+"]\nevery = "2s"\n',
+    )
+    (root / "models" / "refined" / "slow.sql").write_text(
+        "SELECT count(*) AS n FROM range(300000000) AS t(x) WHERE (x * 7 + 3) % 11 = 3"
+    )
+    (root / "models" / "refined" / "after.sql").write_text("SELECT n + 1 AS m FROM refined.slow")
+    metadata = root / ".batchlake" / "metadata.sqlite"
+
+    def slow_running() -> bool:
+        if not metadata.exists():
+            return False
+        db = sqlite3.connect(metadata, timeout=30)
+        try:
+            found = db.execute(
+                "SELECT 1 FROM step_runs WHERE step = 'refined.slow' AND status = 'running'"
+            ).fetchone()
+        except sqlite3.OperationalError:
+            found = None
+        db.close()
+        return found is not None
+
+    process = start(root, tmp_path / "scheduler.log")
+    try:
+        wait_for(slow_running, "the slow step to start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(300) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lake = Lake.open(root)
+    (run,) = [r for r in lake.metadata.runs(10) if r["command"] == "pipeline build"]
+    assert run["status"] == "interrupted"
+    steps = {s["step"]: s["status"] for s in lake.metadata.steps(run["run_id"])}
+    assert steps == {"refined.slow": "success", "refined.after": "cancelled"}
+    assert [r[1] for r in rows(root)] == ["interrupted"]
+    batchlake("run", "-p", str(root), "--resume", run["run_id"])
+    resumed = lake.metadata.runs(1)[0]
+    assert {s["step"]: s["status"] for s in lake.metadata.steps(resumed["run_id"])} == {
+        "refined.after": "success"
+    }
+    # (7x + 3) % 11 == 3 exactly when 11 divides x: the multiples of 11 below 3·10^8.
+    multiples = (300_000_000 - 1) // 11 + 1
+    assert lake.query_table("SELECT m FROM refined.after").column("m")[0].as_py() == multiples + 1
