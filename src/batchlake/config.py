@@ -394,6 +394,109 @@ class ChartSettings(_Settings):
         return self
 
 
+# -- unattended operation: pipelines, schedules, alerts ------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in `value`: a number of seconds or text such as 90s, 30m, 6h, 2d."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"'{value}' is not a duration; write e.g. 30s, 15m, 6h or 1d")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class PipelineSettings(_Settings):
+    """A named pipeline (`[pipelines.<name>]`): steps to run and when."""
+
+    select: list[str] = Field(default_factory=list)  # as `--select` takes; empty: everything
+    cron: str | None = None  # e.g. "*/30 * * * *", in `timezone`
+    every: str | float | None = None  # or an interval: "30m", "1h", 90 (seconds)
+    timezone: str = "UTC"
+    catch_up: Literal["once", "skip"] = "once"  # fires missed while down: run once, or skip
+    full_refresh: bool = False
+    alerts: list[str] | None = None  # channel names of [alerts.*]; None: every channel
+    lock_wait_seconds: float = Field(default=300, ge=0)  # wait for another run's lock
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> PipelineSettings:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of cron = '<expression>' or every = '<interval>'")
+        if self.every is not None and parse_duration(self.every) <= 0:
+            raise ValueError("every must be a positive interval")
+        if self.cron is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(self.cron):
+                raise ValueError(f"cron '{self.cron}' is not a valid cron expression")
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone '{self.timezone}' is unknown; use an IANA name such as Europe/Lisbon"
+            ) from None
+        return self
+
+
+AlertEvent = Literal["failure", "quality", "missed", "success"]
+
+
+def _default_events() -> list[AlertEvent]:
+    return ["failure", "quality", "missed"]
+
+
+class _AlertChannel(_Settings):
+    on: list[AlertEvent] = Field(default_factory=_default_events)
+    reminder: str | float = "6h"  # while something stays broken, remind this often
+
+    @field_validator("reminder")
+    @classmethod
+    def _reminder_is_duration(cls, value: str | float) -> str | float:
+        parse_duration(value)
+        return value
+
+
+class WebhookAlertSettings(_AlertChannel):
+    """A JSON POST with a Slack-compatible `text` field (Slack, Mattermost, Teams, ...)."""
+
+    type: Literal["webhook"]
+    url: str  # write it as ${SLACK_WEBHOOK_URL}: it is a secret
+    timeout_seconds: float = Field(default=10, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class EmailAlertSettings(_AlertChannel):
+    """Mail through an SMTP server, upgraded to TLS with STARTTLS."""
+
+    type: Literal["email"]
+    host: str
+    port: int = 587
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None  # write it as ${SMTP_PASSWORD}
+    sender: str
+    to: list[str] = Field(min_length=1)
+    ca_file: str | None = None  # a CA bundle to trust (a private server's certificate)
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class LogAlertSettings(_AlertChannel):
+    """A warning line in the log of the process that raised the alert."""
+
+    type: Literal["log"]
+
+
+AlertChannelSettings = Annotated[
+    WebhookAlertSettings | EmailAlertSettings | LogAlertSettings, Field(discriminator="type")
+]
+
+
 class ProjectSettings(_Settings):
     """The whole `batchlake.toml`, after environment interpolation."""
 
@@ -408,6 +511,20 @@ class ProjectSettings(_Settings):
     # `[python.<step>]` tables: parameters handed to Python steps as `ctx.params`.
     python: dict[str, dict[str, Any]] = Field(default_factory=dict)
     charts: list[ChartSettings] = Field(default_factory=list)
+
+    pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
+    alerts: dict[str, AlertChannelSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _pipeline_alerts_exist(self) -> ProjectSettings:
+        for name, pipeline in self.pipelines.items():
+            unknown = sorted(set(pipeline.alerts or []) - set(self.alerts))
+            if unknown:
+                raise ValueError(
+                    f"pipelines.{name}.alerts names {', '.join(unknown)}, "
+                    f"not defined as [alerts.<name>] (defined: {', '.join(self.alerts) or 'none'})"
+                )
+        return self
 
     @field_validator("sources")
     @classmethod

@@ -92,13 +92,29 @@ def ingest_entity(
     run_id: str | None = None,
     on_rows: Callable[[int], None] | None = None,
     full_refresh: bool = False,
+    window: tuple[str, str] | None = None,
 ) -> IngestResult:
-    """Capture one entity of `source` into a new raw batch (or record why there is none)."""
+    """Capture one entity of `source` into a new raw batch (or record why there is none).
+
+    `window` (from, to) re-captures the rows whose cursor is in [from, to] (a backfill);
+    the entity's stored cursor is left where it is.
+    """
     started = utcnow()
     clock = time.perf_counter()
     batch_id = new_batch_id(started)
     cursor, validators = (None, {}) if full_refresh else metadata.entity_state(source.name, entity)
-    capture = source.read(entity, EntityState(cursor, validators))
+    if window is not None:
+        cursor, validators = window[0], {}
+    capture = source.read(
+        entity, EntityState(cursor, validators, until=window[1] if window else None)
+    )
+
+    def save_state() -> None:
+        if window is None:  # a backfill leaves the entity's cursor where it is
+            metadata.save_entity_state(
+                source.name, entity, capture.cursor or cursor, capture.validators or validators
+            )
+
     earlier = metadata.batches(source.name, entity)
 
     def record(
@@ -150,9 +166,7 @@ def ingest_entity(
 
     if capture.unchanged:
         record("unchanged", 0, None, 0, "", "[]")
-        metadata.save_entity_state(
-            source.name, entity, capture.cursor or cursor, capture.validators or validators
-        )
+        save_state()
         return result("unchanged", 0, 0)
 
     ext = "parquet" if capture.format == "arrow" else "jsonl.gz"
@@ -188,9 +202,7 @@ def ingest_entity(
     if rows == 0 and earlier:  # nothing new since the last capture
         storage.delete(temporary)
         record("empty", 0, None, 0, digest, columns, quarantined)
-        metadata.save_entity_state(
-            source.name, entity, capture.cursor or cursor, capture.validators or validators
-        )
+        save_state()
         return result("empty", 0, 0)
     duplicate_of = metadata.find_batch_by_hash(source.name, entity, digest)
     if duplicate_of is not None:
@@ -203,9 +215,7 @@ def ingest_entity(
         record("written", rows, final, size, digest, columns, quarantined)
         status = "written"
     # The cursor moves only once the batch it covers is recorded.
-    metadata.save_entity_state(
-        source.name, entity, capture.cursor or cursor, capture.validators or validators
-    )
+    save_state()
     return result(status, rows, size, duplicate_of)
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlglot import exp
@@ -34,8 +34,8 @@ from batchlake.errors import ConfigError, ModelError
 if TYPE_CHECKING:
     from batchlake.engines import Engine, Materialized, TableSource
     from batchlake.lake import Lake
+    from batchlake.models import Dag
 
-M = TypeVar("M")
 CHECKS_SUFFIX = ".checks.toml"
 ROW_LEVEL = frozenset({"not_null", "accepted_values", "relationships", "expression"})
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -130,23 +130,20 @@ class CheckResult:
         }
 
 
-def add_check_dependencies(models: dict[str, M], models_dir: Path) -> dict[str, M]:
-    """Models whose relationships checks read another table depend on it (built first)."""
+def add_check_dependencies(dag: Dag, models_dir: Path) -> None:
+    """Order a model after the tables its relationships checks read (lineage unchanged)."""
     import dataclasses
 
-    found = {}
-    for name, model in models.items():
+    for name, node in list(dag.nodes.items()):
+        if node.kind == "ingest":
+            continue
         targets = {
             c.to
             for c in load_checks(models_dir, name)
-            if c.kind == "relationships" and c.to and c.to != name
+            if c.kind == "relationships" and c.to and c.to != name and c.to in dag.nodes
         }
-        extra = targets - model.depends_on  # type: ignore[attr-defined]
-        if extra:
-            depends_on = model.depends_on | extra  # type: ignore[attr-defined]
-            model = dataclasses.replace(model, depends_on=depends_on)  # type: ignore[type-var]
-        found[name] = model
-    return found
+        if targets - node.depends_on:
+            dag.nodes[name] = dataclasses.replace(node, depends_on=node.depends_on | targets)
 
 
 def checks_file(models_dir: Path, full_name: str) -> Path:

@@ -115,6 +115,7 @@ class Runner:
         self._broken: set[str] = set()
         self.stop = stop or threading.Event()  # set (e.g. on SIGTERM): no new step starts
         self.sleep: Callable[[float], object] = sleep or self.stop.wait  # backoff waits
+        self._window: tuple[str, str] | None = None  # a backfill's cursor window
 
     def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
@@ -207,6 +208,46 @@ class Runner:
                 self._sources.clear()
                 result.seconds = time.perf_counter() - clock
         return result
+
+    def backfill(
+        self, target: str, start: str, end: str, *, wait_seconds: float | None = None
+    ) -> RunResult:
+        """Re-capture the rows of incremental SQL entities whose cursor is in [start, end].
+
+        `target` is SOURCE (its incremental entities) or SOURCE.ENTITY. The new batches are
+        added like any capture (a batch equal to an earlier one is a duplicate); the stored
+        cursors do not move.
+        """
+        from batchlake.config import SqlSourceSettings
+
+        source, _, entity = target.partition(".")
+        settings = self.lake.settings.sources.get(source)
+        if settings is None:
+            known = ", ".join(self.lake.settings.sources) or "none"
+            raise NotFoundError(f"no source '{source}' in batchlake.toml (sources: {known})")
+        if not isinstance(settings, SqlSourceSettings):
+            raise BatchlakeError(
+                f"backfill re-captures a cursor window of a sql source; '{source}' is "
+                f"{settings.type}: capture it again with 'batchlake ingest {source} --full-refresh'"
+            )
+        options = {**settings.entities, **settings.queries}
+        incremental = [name for name, o in options.items() if o.mode == "incremental"]
+        if entity and entity not in incremental:
+            raise BatchlakeError(
+                f"{source}.{entity} is not incremental; set mode = 'incremental' and "
+                f"cursor = '<column>' under [sources.{source}.entities.{entity}]"
+            )
+        if not entity and not incremental:
+            raise BatchlakeError(f"source '{source}' has no incremental entity to backfill")
+        self._window = (start, end)
+        try:
+            return self.run(
+                [f"raw.{source}.{e}" for e in ([entity] if entity else incremental)],
+                command=f"backfill {target} [{start}, {end}]",
+                wait_seconds=wait_seconds,
+            )
+        finally:
+            self._window = None
 
     def _resumable(self, resume: str) -> tuple[str, list[str]]:
         """The run to resume and the steps it planned but did not finish well."""
@@ -397,6 +438,7 @@ class Runner:
             run_id=run_id,
             on_rows=lambda n: self.reporter.rows_read(node, n),
             full_refresh=full_refresh,
+            window=self._window,
         )
         status, message = {
             "written": ("success", None),

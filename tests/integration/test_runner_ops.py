@@ -11,6 +11,8 @@ from batchlake.lake import Lake
 from batchlake.models import Node
 from batchlake.runner import Runner, StepResult
 from tests.cli import batchlake
+from tests.conftest import require_service
+from tests.faults import FlakyProxy
 from tests.opsproject import CUSTOMERS, execute, make_project
 
 
@@ -155,3 +157,46 @@ def test_sources_are_captured_in_parallel_threads(tmp_path: Path) -> None:
     assert threads["refined.revenue"] == threading.current_thread().name
     assert [b.rows for b in lake.metadata.batches("crm", "notes")] == [3]
     assert [b.rows for b in lake.metadata.batches("shop", "orders")] == [count(root, "orders")]
+
+
+def test_a_postgresql_source_unreachable_for_two_attempts_then_back(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS ops_runner_shop")
+        conn.execute("CREATE DATABASE ops_runner_shop")
+    url = "postgresql://postgres@127.0.0.1:5432/ops_runner_shop"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int, email text, tier text, joined timestamp)")
+        conn.execute("CREATE TABLE orders (id int, customer_id int, amount float8)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO customers VALUES (%s, %s, %s, %s)", CUSTOMERS)
+    with FlakyProxy(("127.0.0.1", 5432)) as proxy:
+        proxied = f"postgresql://postgres@127.0.0.1:{proxy.port}/ops_runner_shop"
+        root = make_project(
+            tmp_path / "lake",
+            run_settings(retries=3, retry_backoff_seconds=0.01),
+            source_url=proxied,
+        )
+        lake = Lake.open(root)
+        assert Runner(lake).run(["raw.shop.*"]).ok
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO customers VALUES (5, 'ed@x.io', 'gold', '2024-07-01')")
+        proxy.down = True  # the server cannot be reached
+        delays: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            delays.append(seconds)
+            if len(delays) == 2:
+                proxy.down = False
+
+        result = Runner(lake, sleep=sleep).run(["raw.shop.*"])
+        assert proxy.refused >= 2
+    assert result.ok, [(s.name, s.message) for s in result.steps]
+    attempts = {s["step"]: s["attempts"] for s in lake.metadata.steps(result.run_id)}
+    assert attempts["raw.shop.customers"] == 3
+    assert [b.rows for b in lake.metadata.batches("shop", "customers")] == [4, 5]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS ops_runner_shop")

@@ -129,23 +129,20 @@ class OperationsRecords:
         with self.engine.begin() as conn:
             conn.execute(p.update().where(p.c.id == row_id).values(**values))
 
-    def abandon_pipeline_runs(self, pipeline: str, alive_run_ids: set[str]) -> int:
-        """Mark pipeline runs left 'running' (their scheduler died) as 'killed'."""
+    def abandon_pipeline_runs(self, pipeline: str) -> int:
+        """Mark a pipeline's runs left 'running' as 'killed'; call with its lock held.
+
+        Whoever holds the pipeline's lock runs it, so a row still 'running' then belongs to
+        a scheduler that died (its lock expired or its process is gone).
+        """
         p = t.pipeline_runs
         with self.engine.begin() as conn:
-            rows = conn.execute(
-                sa.select(p.c.id, p.c.run_id).where(
-                    (p.c.pipeline == pipeline) & (p.c.status == "running")
-                )
-            ).all()
-            dead = [r.id for r in rows if r.run_id not in alive_run_ids]
-            for row_id in dead:
-                conn.execute(
-                    p.update()
-                    .where(p.c.id == row_id)
-                    .values(status="killed", reason="the scheduler died during the run")
-                )
-        return len(dead)
+            result = conn.execute(
+                p.update()
+                .where((p.c.pipeline == pipeline) & (p.c.status == "running"))
+                .values(status="killed", reason="the scheduler died during the run")
+            )
+        return int(result.rowcount or 0)
 
     def pipeline_runs(self, pipeline: str | None = None) -> list[dict[str, Any]]:
         p = t.pipeline_runs
@@ -155,6 +152,54 @@ class OperationsRecords:
         with self.engine.connect() as conn:
             return [
                 {k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                for r in conn.execute(query)
+            ]
+
+    # -- monitoring ------------------------------------------------------------------------
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs ended (or are) in each status."""
+        r = t.runs
+        query = sa.select(r.c.status, sa.func.count()).group_by(r.c.status)
+        with self.engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(query)}
+
+    def latest_steps(self) -> list[dict[str, Any]]:
+        """The most recent record of every step (by step name)."""
+        s = t.step_runs
+        newest = sa.select(sa.func.max(s.c.id)).group_by(s.c.step).scalar_subquery()
+        query = sa.select(s).where(s.c.id.in_(newest)).order_by(s.c.step)
+        with self.engine.connect() as conn:
+            return [
+                {k: _aware(v) if isinstance(v, datetime) else v for k, v in r._mapping.items()}
+                for r in conn.execute(query)
+            ]
+
+    def last_refresh(self) -> dict[str, datetime]:
+        """When each step last finished well (success, unchanged or duplicate)."""
+        s = t.step_runs
+        query = (
+            sa.select(s.c.step, sa.func.max(s.c.finished_at))
+            .where(s.c.status.in_(("success", "unchanged", "duplicate")))
+            .group_by(s.c.step)
+        )
+        found: dict[str, datetime] = {}
+        with self.engine.connect() as conn:
+            for step, finished in conn.execute(query):
+                when = _aware(finished)
+                if when is not None:
+                    found[step] = when
+        return found
+
+    def pipeline_summary(self) -> list[dict[str, Any]]:
+        """Per pipeline and status: how many fires, and the last one started."""
+        p = t.pipeline_runs
+        query = sa.select(
+            p.c.pipeline, p.c.status, sa.func.count(), sa.func.max(p.c.started_at)
+        ).group_by(p.c.pipeline, p.c.status)
+        with self.engine.connect() as conn:
+            return [
+                {"pipeline": r[0], "status": r[1], "count": int(r[2]), "last": _aware(r[3])}
                 for r in conn.execute(query)
             ]
 

@@ -35,6 +35,8 @@ class EntityState:
 
     cursor: str | None = None
     validators: dict[str, str] = field(default_factory=dict)
+    # A backfill window (sql sources): rows with cursor >= `cursor` and <= `until`.
+    until: str | None = None
 
 
 @dataclass(frozen=True)

@@ -181,12 +181,18 @@ class SqlSource:
         if options is not None and options.mode == "incremental":
             assert options.cursor is not None
             cursor_column = self._cursor_column(options.cursor, columns, rename, entity)
+            kind = dict(columns)[cursor_column]
+            column = duck.quote_ident(cursor_column)
             if state.cursor is not None:
-                kind = dict(columns)[cursor_column]
                 bound = duck.quote_literal(state.cursor)
-                sql += f" WHERE {duck.quote_ident(cursor_column)} > CAST({bound} AS {kind})"
+                op = ">=" if state.until is not None else ">"  # a backfill's window: [from,
+                sql += f" WHERE {column} {op} CAST({bound} AS {kind})"
+            if state.until is not None:  # ..., to]
+                joiner = " AND" if state.cursor is not None else " WHERE"
+                sql += f"{joiner} {column} <= CAST({duck.quote_literal(state.until)} AS {kind})"
         reader = None
-        if not isinstance(options, SqlQuerySettings) and self._use_connectorx():
+        windowed = state.until is not None  # backfills take DuckDB's scanner
+        if not isinstance(options, SqlQuerySettings) and not windowed and self._use_connectorx():
             since = state.cursor if cursor_column is not None else None
             target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
             reader = _connectorx_reader(
