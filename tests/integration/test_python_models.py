@@ -11,7 +11,7 @@ import pytest
 from batchlake.errors import ModelError
 from batchlake.lake import Lake
 from batchlake.models import Dag, load_python_models
-from batchlake.runner import RunResult, Runner
+from batchlake.runner import Runner, RunResult
 from tests.cli import batchlake
 
 STEP = """
@@ -208,7 +208,7 @@ def test_bad_declarations_are_named(tmp_path: Path, source: str, expected: str) 
 def test_output_also_built_by_sql_is_refused(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "models" / "refined" / "stats.sql").write_text("SELECT 1 AS x")
-    with pytest.raises(ModelError, match="writes refined.stats, which a SQL model also builds"):
+    with pytest.raises(ModelError, match=r"writes refined\.stats, which a SQL model also builds"):
         Dag.build(Lake.open(root).models(), [])
 
 
