@@ -53,6 +53,12 @@ class LakeHandle:
     def __repr__(self) -> str:
         return f"<batchlake lake '{self.lake.settings.name}' at {self.path}>"
 
+    def __getattr__(self, name: str) -> Any:
+        # Everything else is the underlying Lake's (catalog, metadata, query_table, ...).
+        if name == "lake":
+            raise AttributeError(name)
+        return getattr(self.lake, name)
+
     def tables(self, zone: str | None = None) -> list[str]:
         """Table names: raw.<source>.<entity>, trusted.<name>, refined.<name> (or one zone)."""
         names = self.lake.table_names()

@@ -208,8 +208,14 @@ def portable(table: pa.Table) -> pa.Table:
             return pa.binary()
         return kind
 
-    schema = pa.schema([pa.field(f.name, wanted(f.type)) for f in table.schema])
-    return table if schema.equals(table.schema) else table.cast(schema)
+    columns = []
+    for column, field_ in zip(table.columns, table.schema, strict=True):
+        kind = wanted(field_.type)
+        # Nanoseconds are truncated to microseconds (Iceberg's unit); other casts are exact.
+        columns.append(
+            column if kind == field_.type else column.cast(kind, safe=not t.is_timestamp(kind))
+        )
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def _write(lake: Lake, name: str, table: pa.Table, run_id: str) -> _Written:
