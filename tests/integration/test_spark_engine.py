@@ -188,3 +188,23 @@ def test_materialize_writes_parquet_pyiceberg_accepts(
     assert iceberg.scan().to_arrow().num_rows == len(DAYS)
     duck_hash = engines["duckdb"].materialize(sql, str(tmp_path / "duck")).content_hash
     assert written.content_hash == duck_hash
+
+
+def test_s3_without_hadoop_aws_is_a_clear_error(engines: dict[str, Engine]) -> None:
+    import pyarrow as pa
+
+    from batchlake.engines.spark import SparkEngine
+
+    spark = engines["spark"]
+    assert isinstance(spark, SparkEngine)
+    jvm = spark.spark.sparkContext._jvm
+    try:
+        jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")
+        pytest.skip("hadoop-aws is on this Spark's classpath")
+    except Exception:
+        pass
+    source = TableSource("trusted.on_s3", ["s3://bucket/t.parquet"], pa.schema([("a", pa.int64())]))
+    with pytest.raises(
+        ModelError, match=r"hadoop-aws is not on its classpath.*spark\.jars\.packages"
+    ):
+        spark.register([source])

@@ -126,6 +126,8 @@ class SparkEngine:
 
     def register(self, tables: Iterable[TableSource]) -> None:
         for table in tables:
+            if any(scheme_of(f) in ("s3", "s3a") for f in table.files):
+                _require_s3a(self.spark)
             view = view_name(table.name)
             self.dataframe(table).createOrReplaceTempView(view)
             self._views[table.name.lower()] = view
@@ -257,7 +259,7 @@ def _require_s3a(spark: SparkSession) -> None:
         jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")  # type: ignore[union-attr]
     except Exception as exc:
         raise ModelError(
-            "Spark cannot write to s3:// here: hadoop-aws is not on its classpath; add "
+            "Spark cannot read or write s3:// here: hadoop-aws is not on its classpath; add "
             "spark.jars.packages = 'org.apache.hadoop:hadoop-aws:<your Hadoop version>' to "
             "[engine.conf] (EMR and Databricks have it), or use engine type 'duckdb' for S3"
         ) from exc
