@@ -91,7 +91,8 @@ class EngineSettings(_Settings):
     type: Literal["duckdb", "spark"] = "duckdb"
     memory_limit: str = "4GB"
     threads: int = Field(default=0, ge=0, description="0 means one per core")
-    # spark: the master URL (local[*], spark://host:7077, yarn) and extra session conf.
+    # spark: the master URL (local[*], spark://host:7077, yarn; "" = the one spark-submit,
+    # EMR Serverless or Databricks provides) and extra session conf.
     master: str = "local[*]"
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 

@@ -66,7 +66,9 @@ def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> Spar
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - create_engine reports it first
             raise ModelError("pyspark is not installed; pip install 'batchlake[spark]'") from exc
-        builder = SparkSession.builder.master(settings.master).appName("batchlake")
+        builder = SparkSession.builder.appName("batchlake")
+        if settings.master:  # empty: the master spark-submit, EMR or Databricks gives
+            builder = builder.master(settings.master)
         conf: dict[str, Any] = dict(BASE_CONF)
         if settings.master.startswith("local"):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
