@@ -123,7 +123,9 @@ def _fix(node: exp.Expr, date_columns: set[str]) -> exp.Expr:
     if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
         return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
     if isinstance(node, exp.PercentileDisc) and not isinstance(node.parent, exp.WithinGroup):
-        return _percentile_disc(node)
+        return _percentile_disc(node.this, node.expression)
+    if isinstance(node, exp.Quantile):  # DuckDB's quantile() is quantile_disc()
+        return _percentile_disc(node.this, node.args.get("quantile"))
     if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
         return _ordered_list(node.this)
     if isinstance(node, exp.GroupConcat) and isinstance(node.this, exp.Order):
@@ -217,12 +219,11 @@ def _date_trunc(node: exp.Expr, date_columns: set[str]) -> exp.Expr:
     return node
 
 
-def _percentile_disc(node: exp.PercentileDisc) -> exp.Expr:
+def _percentile_disc(value: exp.Expr, fraction: exp.Expr | None) -> exp.Expr:
     """quantile_disc(x, q) → PERCENTILE_DISC(q) WITHIN GROUP (ORDER BY x)."""
-    fraction = node.expression
     if fraction is None or not fraction.is_number:
         raise ModelError("uses quantile_disc with a non-constant or list fraction (not portable)")
-    ordered = exp.Order(expressions=[exp.Ordered(this=node.this.copy())])
+    ordered = exp.Order(expressions=[exp.Ordered(this=value.copy())])
     disc = exp.PercentileDisc(this=fraction.copy())
     return exp.WithinGroup(this=disc, expression=ordered)
 
