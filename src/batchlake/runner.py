@@ -44,6 +44,7 @@ class StepResult:
     snapshot_id: int | None = None
     message: str | None = None
     rejected: int = 0
+    engine: str | None = None  # the engine that built a model
 
 
 @dataclass
@@ -320,6 +321,7 @@ class Runner:
                 rows=written.rows,
                 snapshot_id=current.snapshot_id,
                 message="result unchanged",
+                engine=written.engine or engine.name,
             )
         try:
             snapshot_id = lake.catalog.replace(
@@ -335,6 +337,8 @@ class Runner:
             rows=written.rows,
             bytes=written.bytes,
             snapshot_id=snapshot_id,
+            message=written.note,
+            engine=written.engine or engine.name,
         )
 
     @contextmanager

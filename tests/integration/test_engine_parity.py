@@ -100,3 +100,37 @@ def test_spark_refined_tables_match_the_oracle(generated: tuple[Lake, Lake, Path
 def test_real_chinook_is_identical_on_both_engines(real: tuple[Lake, Lake, Path]) -> None:
     duck, spark, _ = real
     _assert_identical(duck, spark)
+
+
+AUTO_ENGINE = '[engine]\ntype = "auto"\nspark_above = "24KB"\nmaster = "local[2]"\n'
+
+
+def test_auto_engine_picks_by_input_size_and_says_where(
+    generated: tuple[Lake, Lake, Path], tmp_path: Path
+) -> None:
+    _, _, source = generated
+    lake = Lake.open(chinook_project(tmp_path / "auto", source, extra={"engine": AUTO_ENGINE}))
+    result = Runner(lake).run()
+    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"][:3]
+    models = {s.name: s for s in result.steps if s.kind == "model"}
+    where = {name: step.engine for name, step in models.items()}
+    assert set(where.values()) == {"duckdb", "spark"}, where
+    # Independently: the bytes of the files each model read, as on disk right now.
+    dag = Runner(lake).build_dag()
+    for name, step in models.items():
+        inputs = dag.nodes[name].depends_on
+        size = 0
+        for dep in inputs:
+            files = (
+                lake.table_source(dep).files
+                if not dep.startswith("raw.")
+                else [b.path for b in lake.metadata.batches(*dep.split(".")[1:]) if b.path]
+            )
+            size += sum(Path(f.removeprefix("file://")).stat().st_size for f in files)
+        expected = "spark" if size >= 24 * 1024 else "duckdb"
+        assert step.engine == expected, f"{name}: {size} bytes of input ran on {step.engine}"
+        assert step.message and step.message.startswith(f"ran on {expected}: input ")
+    expected_rows = refined_tables(source)
+    for table in REFINED_TABLES:
+        got = json_rows(lake, f"SELECT * FROM refined.{table}")
+        _assert_same_rows(table, _normalise(table, expected_rows[table]), _normalise(table, got))
