@@ -124,3 +124,35 @@ def json_rows(lake: object, sql: str) -> list[dict[str, object]]:
 
     assert isinstance(lake, Lake)
     return [json_value(row) for row in lake.query_table(sql).to_pylist()]
+
+
+SPARK_ENGINE = (
+    "[engine]\n"
+    'type = "spark"\n'
+    'master = "local[2]"\n'
+    'conf = { "spark.sql.shuffle.partitions" = "2" }\n'
+)
+
+
+def table_rows_by_files(lake: object, name: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """A table's (column, type) list and its rows as sorted reprs, read with pyarrow alone.
+
+    The rows come straight from the Parquet files PyIceberg plans for the current
+    snapshot, so neither engine takes part in reading them back.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from batchlake.lake import Lake
+    from batchlake.storage import path_of
+
+    assert isinstance(lake, Lake)
+    table = lake.catalog.load(name)
+    schema = table.schema().as_arrow()
+    parts = [
+        pq.read_table(path_of(f), filesystem=lake.storage.filesystem)
+        for f in lake.catalog.data_files(table)
+    ]
+    data = pa.concat_tables(parts, promote_options="permissive") if parts else schema.empty_table()
+    columns = [(f.name, str(f.type)) for f in data.schema]
+    return columns, sorted(repr(tuple(row.values())) for row in data.to_pylist())

@@ -88,12 +88,33 @@ class CatalogSettings(_Settings):
 class EngineSettings(_Settings):
     """The compute engine that runs SQL models."""
 
-    type: Literal["duckdb", "spark"] = "duckdb"
+    type: Literal["duckdb", "spark", "auto"] = "duckdb"
     memory_limit: str = "4GB"
     threads: int = Field(default=0, ge=0, description="0 means one per core")
-    # spark: the master URL (local[*], spark://host:7077, yarn) and extra session conf.
+    # spark: the master URL (local[*], spark://host:7077, yarn; "" = the one spark-submit,
+    # EMR Serverless or Databricks provides) and extra session conf.
     master: str = "local[*]"
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # auto: a model whose input files total at least this size runs on Spark, others on
+    # DuckDB ("500MB", "2GB"; 1 KB = 1024 bytes).
+    spark_above: str = "2GB"
+
+    @field_validator("spark_above")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        parse_size(value)
+        return value
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as "500MB" or "2 GB"; a ValueError names the accepted form."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", text.upper())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"'{text}' is not a size; write e.g. '500MB' or '2GB'")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
 Mode = Literal["full", "incremental"]

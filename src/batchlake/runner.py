@@ -52,6 +52,7 @@ class StepResult:
     message: str | None = None
     rejected: int = 0
     attempts: int = 1
+    engine: str | None = None  # the engine that built a model
 
 
 @dataclass
@@ -529,6 +530,7 @@ class Runner:
                 rows=written.rows,
                 snapshot_id=current.snapshot_id,
                 message="result unchanged",
+                engine=written.engine or engine.name,
             )
         try:
             snapshot_id = lake.catalog.replace(
@@ -544,6 +546,8 @@ class Runner:
             rows=written.rows,
             bytes=written.bytes,
             snapshot_id=snapshot_id,
+            message=written.note,
+            engine=written.engine or engine.name,
         )
 
     def _gate(

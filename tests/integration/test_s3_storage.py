@@ -145,3 +145,37 @@ def test_storage_checks_on_a_local_folder(tmp_path: Path) -> None:
     lake = _lake_with_storage(tmp_path / "p", '[storage]\nroot = "lake"\n')
     assert all(r.ok for r in storage_checks(lake))
     assert (tmp_path / "p" / "lake").is_dir()
+
+
+# ------------------------------------------------------------ one setting, every library
+
+
+def test_every_library_reaches_the_bucket_with_the_one_setting(
+    s3: S3Server, s3_lake: tuple[Path, Path]
+) -> None:
+    import s3fs
+
+    from batchlake import duck
+
+    project, _ = s3_lake
+    lake = Lake.open(project)
+    raw = f"{BUCKET}/chinook/raw/chinook/genre"
+    # fsspec / s3fs
+    fs = s3fs.S3FileSystem(**lake.s3.fsspec_options())
+    listed = [p for p in fs.find(raw) if p.endswith(".parquet")]
+    assert listed
+    # boto3
+    assert lake.s3.boto3_client().head_object(Bucket=BUCKET, Key=listed[0].split("/", 1)[1])
+    # DuckDB httpfs, through the secret batchlake renders
+    con = duck.connect()
+    try:
+        con.execute(lake.s3.duckdb_secret_sql())
+        (count,) = con.execute(f"SELECT count(*) FROM read_parquet('s3://{listed[0]}')").fetchone()
+    finally:
+        con.close()
+    assert count == len(lake.query_table("SELECT * FROM raw.chinook.genre"))
+    # Spark: the s3a conf carries the same endpoint and keys (hadoop-aws is not offline here).
+    conf = lake.s3.spark_conf()
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == s3.endpoint
+    assert conf["spark.hadoop.fs.s3a.access.key"] == CREDENTIALS[KEY_VAR]
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"

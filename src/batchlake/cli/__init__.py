@@ -165,6 +165,12 @@ def _print_run_footer(result: RunResult) -> None:
     for step in result.steps:
         if step.status == "failed":
             stderr.print(f"  [red]{step.name}[/red]: {escape(step.message or '')}")
+    by_engine: dict[str, list[str]] = {}
+    for step in result.steps:
+        if step.engine:
+            by_engine.setdefault(step.engine, []).append(step.name)
+    if len(by_engine) > 1:  # engine = "auto" chose per model
+        stderr.print("  ran on " + "; ".join(f"{e}: {', '.join(n)}" for e, n in by_engine.items()))
 
 
 @app.command()

@@ -41,6 +41,8 @@ class Materialized:
     rows: int
     bytes: int
     content_hash: str
+    engine: str = ""  # which engine wrote it (set by engine = "auto")
+    note: str | None = None  # why that engine, for the run record
 
 
 class Engine(Protocol):
@@ -61,6 +63,7 @@ class Engine(Protocol):
 _ENGINES = {
     "duckdb": ("batchlake.engines.duckdb", "DuckDBEngine", None),
     "spark": ("batchlake.engines.spark", "SparkEngine", "spark"),
+    "auto": ("batchlake.engines.auto", "AutoEngine", None),
 }
 
 

@@ -170,7 +170,7 @@ class DuckDBEngine:
             schema = (
                 self.con.execute(f"SELECT * FROM ({portable}) LIMIT 0").fetch_arrow_table().schema
             )
-        return Materialized(files, schema, rows, size, self._content_hash(files, schema))
+        return Materialized(files, schema, rows, size, self.content_hash(files, schema))
 
     def _portable_select(self, sql: str) -> str:
         """Wrap the model's SELECT with casts for types other readers cannot take."""
@@ -198,8 +198,12 @@ class DuckDBEngine:
         subquery = parsed.subquery("__model")
         return exp.select(*projections).from_(subquery).sql(dialect="duckdb")
 
-    def _content_hash(self, files: list[str], schema: pa.Schema) -> str:
-        """An order-independent fingerprint of the rows written (and their schema)."""
+    def content_hash(self, files: list[str], schema: pa.Schema) -> str:
+        """An order-independent fingerprint of the rows written (and their schema).
+
+        The Spark engine computes its results' hash with this too, so both engines give
+        equal hashes for equal results.
+        """
         digest = hashlib.sha256(str(schema).encode())
         if files:
             scan = self._scan_sql(TableSource("", files, schema))

@@ -1,0 +1,120 @@
+"""`engine.type = "auto"`: DuckDB for small models, Spark for large ones.
+
+Each model runs on DuckDB unless the files of the tables it reads total at least
+`engine.spark_above`; then it runs on Spark. Both engines give the same results and the
+same content hashes (see engines/spark.py), so a table may move between them from one
+run to the next without being rewritten. Spark starts only when a model needs it.
+Interactive queries always use DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+
+from batchlake.config import parse_size
+from batchlake.engines import Engine, Materialized, TableSource
+from batchlake.engines.duckdb import DuckDBEngine
+from batchlake.storage import filesystem_for, path_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batchlake.config import EngineSettings
+    from batchlake.s3 import S3Options
+
+
+class AutoEngine:
+    """Chooses DuckDB or Spark per model by the size of its inputs."""
+
+    name = "auto"
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        temp_directory: str | None = None,
+        s3: S3Options | None = None,
+    ) -> None:
+        self.settings = settings
+        self.temp_directory = temp_directory
+        self.s3 = s3
+        self.threshold = parse_size(settings.spark_above)
+        self.duckdb = DuckDBEngine(settings, temp_directory=temp_directory, s3=s3)
+        self._spark: Engine | None = None
+        self._tables: dict[str, TableSource] = {}
+        self._sizes: dict[str, int] = {}
+
+    def register(self, tables: Iterable[TableSource]) -> None:
+        listed = list(tables)
+        self.duckdb.register(listed)
+        for table in listed:
+            self._tables[table.name.lower()] = table
+            self._sizes.pop(table.name.lower(), None)
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        return self.duckdb.query(sql, batch_rows=batch_rows)
+
+    def input_bytes(self, sql: str) -> int:
+        """The total size of the files of the registered tables `sql` reads."""
+        return sum(self._size(name) for name in _tables_read(sql) if name in self._tables)
+
+    def materialize(self, sql: str, location: str) -> Materialized:
+        size = self.input_bytes(sql)
+        if size >= self.threshold:
+            engine = self.spark
+            engine.register(self._tables[n] for n in _tables_read(sql) if n in self._tables)
+            why = f"ran on spark: input {_human(size)} ≥ spark_above {self.settings.spark_above}"
+        else:
+            engine = self.duckdb
+            why = f"ran on duckdb: input {_human(size)} < spark_above {self.settings.spark_above}"
+        return replace(engine.materialize(sql, location), engine=engine.name, note=why)
+
+    @property
+    def spark(self) -> Engine:
+        if self._spark is None:
+            from batchlake.engines.spark import SparkEngine
+
+            self._spark = SparkEngine(self.settings, temp_directory=self.temp_directory, s3=self.s3)
+        return self._spark
+
+    def _size(self, name: str) -> int:
+        if name not in self._sizes:
+            files = self._tables[name].files
+            total = 0
+            if files:
+                fs = filesystem_for(files[0], self.s3)
+                total = sum(int(i.size or 0) for i in fs.get_file_info([path_of(f) for f in files]))
+            self._sizes[name] = total
+        return self._sizes[name]
+
+    def close(self) -> None:
+        self.duckdb.close()
+        if self._spark is not None:
+            self._spark.close()
+
+
+def _tables_read(sql: str) -> set[str]:
+    """Dotted names of the tables a SELECT reads (CTE names excluded), lower case."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    names = set()
+    for table in tree.find_all(exp.Table):
+        parts = [p for p in (table.catalog, table.db, table.name) if p]
+        name = ".".join(parts).lower()
+        if name and not (len(parts) == 1 and name in ctes):
+            names.add(name)
+    return names
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

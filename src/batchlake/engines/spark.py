@@ -1,0 +1,277 @@
+"""The Spark engine (`[engine] type = "spark"`, extra `batchlake[spark]`).
+
+Models are written in DuckDB SQL and transpiled (`spark_sql`). Tables are temp views
+over their Parquet files (the data files PyIceberg planned, or raw batches); results are
+written by Spark as Parquet (`outputTimestampType=TIMESTAMP_MICROS`, which PyIceberg's
+`add_files` needs) under the location the runner gives, and the catalog commits them
+with PyIceberg, exactly as for DuckDB. This is the path without the Iceberg Spark
+runtime; docs/scale-out.md describes running on EMR or Databricks.
+
+One SparkSession per process, started lazily on first use and shared by every engine
+instance (`close` only drops this engine's views). The content hash of a result is
+computed by DuckDB over the written files, so both engines give equal hashes for equal
+results and switching engines does not rewrite unchanged tables.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from batchlake.engines import Materialized, TableSource
+from batchlake.engines.spark_sql import to_spark_sql, view_name
+from batchlake.errors import ModelError, QueryError
+from batchlake.storage import filesystem_for, path_of, scheme_of, to_engine_path
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from batchlake.config import EngineSettings
+    from batchlake.engines.duckdb import DuckDBEngine
+    from batchlake.s3 import S3Options
+
+_SESSION: SparkSession | None = None
+_SESSION_LOCK = threading.Lock()
+
+# Settings that make Spark's answers and files match DuckDB's (STACK.md).
+BASE_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    # CAST(x AS TIMESTAMP) is a timestamp without time zone, as in DuckDB.
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    # PyIceberg add_files rejects INT96 timestamps.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    # DuckDB returns NULL for x // 0; Spark's ANSI mode would fail the model.
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
+    "spark.sql.sources.commitProtocolClass": (
+        "org.apache.spark.sql.execution.datasources.SQLHadoopMapReduceCommitProtocol"
+    ),
+}
+
+
+def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> SparkSession:
+    """The process's SparkSession, created on first call with the project's settings."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is not None:
+            return _SESSION
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - create_engine reports it first
+            raise ModelError("pyspark is not installed; pip install 'batchlake[spark]'") from exc
+        builder = SparkSession.builder.appName("batchlake")
+        if settings.master:  # empty: the master spark-submit, EMR or Databricks gives
+            builder = builder.master(settings.master)
+        conf: dict[str, Any] = dict(BASE_CONF)
+        if settings.master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+            conf["spark.driver.host"] = "127.0.0.1"
+            conf["spark.driver.bindAddress"] = "127.0.0.1"
+        if s3 is not None:
+            conf.update(s3.spark_conf())
+        conf.update(settings.conf)
+        for key, value in conf.items():
+            builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
+        _SESSION = builder.getOrCreate()
+        _SESSION.sparkContext.setLogLevel("ERROR")
+        return _SESSION
+
+
+def stop_session() -> None:
+    """Stop the process's SparkSession (tests and long-lived servers)."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is not None:
+            _SESSION.stop()
+            _SESSION = None
+
+
+def spark_path(location: str) -> str:
+    """What Spark's Hadoop filesystems take: plain local paths, `s3a://` for S3."""
+    path = to_engine_path(location)
+    if path.startswith("s3://"):
+        return "s3a://" + path[len("s3://") :]
+    return path
+
+
+class SparkEngine:
+    """Runs DuckDB-dialect model SQL on Spark."""
+
+    name = "spark"
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        temp_directory: str | None = None,
+        s3: S3Options | None = None,
+    ) -> None:
+        self.settings = settings
+        self.s3 = s3
+        self.temp_directory = temp_directory
+        self._views: dict[str, str] = {}
+        self._schemas: dict[str, pa.Schema] = {}
+        self._duck: DuckDBEngine | None = None
+
+    @property
+    def spark(self) -> SparkSession:
+        return spark_session(self.settings, self.s3)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def register(self, tables: Iterable[TableSource]) -> None:
+        for table in tables:
+            if any(scheme_of(f) in ("s3", "s3a") for f in table.files):
+                _require_s3a(self.spark)
+            view = view_name(table.name)
+            self.dataframe(table).createOrReplaceTempView(view)
+            self._views[table.name.lower()] = view
+            self._schemas[table.name.lower()] = table.schema
+
+    def dataframe(self, table: TableSource) -> DataFrame:
+        """A table as a Spark DataFrame (what Python models on Spark will receive)."""
+        from pyspark.sql import functions as F
+
+        reader = self.spark.read
+        paths = [spark_path(f) for f in table.files]
+        if table.format == "jsonl":
+            if not paths:
+                return self.spark.createDataFrame([], "_batch_id string")
+            frame = reader.json(paths)
+            batch = F.regexp_extract(F.input_file_name(), r"([^/]+)\.jsonl\.gz$", 1)
+            return frame.withColumn("_batch_id", batch)
+        if not paths:
+            return self.spark.createDataFrame(table.schema.empty_table())
+        # Raw folders look like hive partitions (ingest_date=...): they are not columns.
+        return (
+            reader.option("mergeSchema", "true")
+            .option("recursiveFileLookup", "true")
+            .parquet(*paths)
+        )
+
+    def _sql(self, sql: str) -> DataFrame:
+        spark_sql = to_spark_sql(sql, self._views, self._schemas)
+        try:
+            return self.spark.sql(spark_sql)
+        except Exception as exc:
+            raise ModelError(f"Spark rejected the model: {_spark_message(exc)}") from exc
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
+        try:
+            table = self._sql(sql).toArrow()
+        except ModelError as exc:
+            raise QueryError(str(exc)) from exc
+        except Exception as exc:
+            raise QueryError(_spark_message(exc)) from exc
+        return table.to_reader(max_chunksize=batch_rows)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def materialize(self, sql: str, location: str) -> Materialized:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        from pyarrow.fs import FileSelector
+
+        frame = _portable(self._sql(sql))
+        if scheme_of(location) in ("s3", "s3a"):
+            _require_s3a(self.spark)
+        try:
+            frame.write.mode("errorifexists").parquet(spark_path(location))
+        except Exception as exc:
+            raise ModelError(_spark_message(exc)) from exc
+        fs = filesystem_for(location, self.s3)
+        infos = fs.get_file_info(FileSelector(path_of(location), allow_not_found=True))
+        for info in infos:  # Hadoop's checksums beside local files are not table data
+            if info.base_name.endswith(".crc"):
+                fs.delete_file(info.path)
+        parquet = [i for i in infos if i.base_name.endswith(".parquet")]
+        prefix = location.split("://")[0] + "://" if "://" in location else ""
+        files = sorted(prefix + i.path for i in parquet)
+        size = sum(int(i.size or 0) for i in parquet)
+        rows = 0
+        schema: pa.Schema | None = None
+        for i in parquet:
+            meta = pq.read_metadata(i.path, filesystem=fs)
+            rows += meta.num_rows
+            schema = schema or meta.schema.to_arrow_schema()
+        if schema is None:
+            schema = frame.limit(0).toArrow().schema
+        # What DuckDB's files carry: no Spark metadata, every column nullable.
+        schema = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
+        return Materialized(files, schema, rows, size, self._hasher().content_hash(files, schema))
+
+    def _hasher(self) -> DuckDBEngine:
+        if self._duck is None:
+            from batchlake.config import EngineSettings
+            from batchlake.engines.duckdb import DuckDBEngine
+
+            self._duck = DuckDBEngine(
+                EngineSettings(memory_limit="1GB", threads=2),
+                temp_directory=self.temp_directory,
+                s3=self.s3,
+            )
+        return self._duck
+
+    def close(self) -> None:
+        if _SESSION is not None:
+            for view in self._views.values():
+                _SESSION.catalog.dropTempView(view)
+        self._views.clear()
+        self._schemas.clear()
+        if self._duck is not None:
+            self._duck.close()
+            self._duck = None
+
+
+def _portable(frame: DataFrame) -> DataFrame:
+    """Cast Spark types other readers (Iceberg, DuckDB) do not take the same way."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    casts = {
+        T.ByteType: "int",
+        T.ShortType: "int",
+        T.NullType: "string",
+        T.CharType: "string",
+        T.VarcharType: "string",
+    }
+    columns = []
+    changed = False
+    for field in frame.schema.fields:
+        target = casts.get(type(field.dataType))
+        if target:
+            changed = True
+            columns.append(F.col(f"`{field.name}`").cast(target).alias(field.name))
+        else:
+            columns.append(F.col(f"`{field.name}`"))
+    return frame.select(*columns) if changed else frame
+
+
+def _require_s3a(spark: SparkSession) -> None:
+    """Spark writes s3:// through hadoop-aws (s3a); fail clearly when it is missing."""
+    jvm = spark.sparkContext._jvm
+    try:
+        jvm.java.lang.Class.forName("org.apache.hadoop.fs.s3a.S3AFileSystem")  # type: ignore[union-attr]
+    except Exception as exc:
+        raise ModelError(
+            "Spark cannot read or write s3:// here: hadoop-aws is not on its classpath; add "
+            "spark.jars.packages = 'org.apache.hadoop:hadoop-aws:<your Hadoop version>' to "
+            "[engine.conf] (EMR and Databricks have it), or use engine type 'duckdb' for S3"
+        ) from exc
+
+
+def _spark_message(exc: Exception) -> str:
+    """The first meaningful line of a Spark (JVM) error."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("Traceback", "JVM stacktrace")):
+            return line[:500]
+    return type(exc).__name__

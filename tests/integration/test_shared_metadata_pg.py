@@ -1,0 +1,114 @@
+"""Shared metadata on the real PostgreSQL: migrations apply, locks hold across processes.
+
+Several processes (on several machines in production) share one metadata database; the
+run lock must let exactly one of them in. Each process here is a separate interpreter.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from batchlake.metadata import MetadataStore
+from batchlake.metadata.migrations import all_migrations
+from tests.cli import batchlake
+from tests.conftest import require_service
+
+pytestmark = [pytest.mark.integration]
+
+DATABASE = "scale_metadata"
+URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
+
+
+@pytest.fixture(scope="module")
+def store() -> Iterator[MetadataStore]:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {DATABASE}")
+    opened = MetadataStore(URL)
+    yield opened
+    opened.dispose()
+
+
+def test_migrations_apply_on_postgresql(store: MetadataStore) -> None:
+    import psycopg
+
+    assert store.schema_version() == max(m.version for m in all_migrations())
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}") as c:
+        tables = {
+            name
+            for (name,) in c.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
+    assert {"schema_migrations", "runs", "locks"} <= tables
+    again = MetadataStore(URL)  # a second opener applies nothing more
+    try:
+        assert again.migrate() == []
+    finally:
+        again.dispose()
+
+
+CONTENDER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import timedelta
+    from batchlake.metadata import MetadataStore
+    store = MetadataStore(sys.argv[1])
+    start = float(sys.argv[3])
+    while time.time() < start:
+        time.sleep(0.005)
+    holder = store.acquire_lock("contended", sys.argv[2], timedelta(seconds=60))
+    print("won" if holder is None else "lost:" + holder.holder)
+    store.dispose()
+    """
+)
+
+
+def test_exactly_one_of_several_processes_gets_the_lock(store: MetadataStore) -> None:
+    start = time.time() + 4  # every process is connected and waiting by then
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONTENDER, URL, f"proc-{i}", str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
+    outcomes = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        outcomes.append(out.strip())
+    winners = [o for o in outcomes if o == "won"]
+    assert len(winners) == 1, outcomes
+    winner = f"proc-{outcomes.index('won')}"
+    assert all(o == f"lost:{winner}" for o in outcomes if o != "won"), outcomes
+
+
+def test_a_second_run_against_the_same_metadata_refuses(
+    store: MetadataStore, tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "batchlake.toml").write_text(f'name = "shared"\n\n[metadata]\nurl = "{URL}"\n')
+    assert store.acquire_lock("run", "run-elsewhere", timedelta(seconds=60)) is None
+    try:
+        refused = batchlake("run", "-p", str(project), check=False)
+    finally:
+        store.release_lock("run", "run-elsewhere")
+    assert refused.returncode != 0
+    assert "another run (run-elsewhere" in refused.stderr
+    assert "is in progress on this project" in refused.stderr
+    batchlake("run", "-p", str(project))  # and once released, a run goes through
