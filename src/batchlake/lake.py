@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from batchlake.catalog import ZONES, LakeCatalog, TableInfo
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
-from batchlake.errors import ModelError, NotFoundError, QueryError
+from batchlake.errors import ConfigError, ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
 from batchlake.models import Model, PythonModel, load_models, load_python_models, table_references
 from batchlake.s3 import S3Options
@@ -77,6 +77,13 @@ class Lake:
     def models(self) -> dict[str, Model | PythonModel]:
         """SQL models by table name and Python steps (`python.<step>`) of the project."""
         python = load_python_models(self.project.root / "python")
+        steps = sorted(m.name for m in python.values())
+        for name in self.settings.python:
+            if name not in steps:
+                raise ConfigError(
+                    f"[python.{name}] in batchlake.toml names no Python step; "
+                    f"steps in python/*.py: {', '.join(steps) or 'none'}"
+                )
         return {**load_models(self.project.models_dir), **python}
 
     def engine(self, temp_directory: str | None = None) -> Engine:

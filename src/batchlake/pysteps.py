@@ -50,7 +50,11 @@ class StepContext:
     _cache: dict[str, pa.Table] = field(default_factory=dict, repr=False)
 
     def table(self, name: str) -> pa.Table:
-        """A declared input table, read whole as a `pyarrow.Table`."""
+        """A declared input table, read whole as a `pyarrow.Table`.
+
+        Rows come in no particular order (engines read files in parallel): sort them when
+        the result depends on it, so the same data always gives the same output.
+        """
         if name not in self._inputs:
             raise ModelError(
                 f"step {self.step} reads {name}, which is not in its inputs; "
@@ -234,7 +238,11 @@ def _write(lake: Lake, name: str, table: pa.Table, run_id: str) -> _Written:
     if table.num_rows:
         target = f"{location}/part-00000.parquet"
         fs = filesystem_for(location)
-        pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
+        try:
+            pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
+        except BaseException:
+            lake.storage.delete(location)
+            raise
         files.append(target)
         size = int(fs.get_file_info(path_of(target)).size or 0)
     return _Written(name, location, files, table.schema, table.num_rows, size, content_hash)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from batchlake.errors import ModelError
+from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
 from batchlake.models import Dag, load_python_models
 from batchlake.runner import Runner, RunResult
@@ -104,6 +104,12 @@ def test_parameters_are_part_of_the_inputs(tmp_path: Path) -> None:
     result = run(root, ["refined.stats"])
     assert statuses(result) == {"python.double": "success"}
     assert rows(root, "refined.stats") == [{"rows": 10, "label": "b"}]
+
+
+def test_parameters_of_an_unknown_step_are_refused(tmp_path: Path) -> None:
+    root = make_project(tmp_path, config="[python.doubel]\nlabel = 'x'\n")
+    with pytest.raises(ConfigError, match=r"\[python\.doubel\] in batchlake\.toml names no"):
+        run(root)
 
 
 def test_select_by_output_name_and_downstream(tmp_path: Path) -> None:

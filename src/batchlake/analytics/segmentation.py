@@ -137,6 +137,9 @@ def segment_customers(
     missing = [c for c in (id_column, *features) if c not in customers.column_names]
     if missing:
         raise ModelError(f"segmentation input has no column {', '.join(missing)}")
+    # Rows in id order: KMeans' random starts pick rows by position, so the same customers
+    # must give the same result whatever order the engine returned them in.
+    customers = customers.sort_by(id_column)
     full = np.column_stack(
         [customers.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False) for c in features]
     )

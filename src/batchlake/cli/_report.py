@@ -25,7 +25,7 @@ def report(
         ),
     ] = Path("."),
 ) -> None:
-    """Draw the charts declared in batchlake.toml ([[charts]]) to PNGs and report.html."""
+    """Draw the charts declared in batchlake.toml to PNGs and one offline report.html."""
     from batchlake.lake import Lake
     from batchlake.report import render_report
 
