@@ -485,3 +485,38 @@ def test_arrow_types_survive_json(client: TestClient) -> None:
     assert types["total"].startswith("decimal") and isinstance(row["total"], str)
     assert types["invoice_date"].startswith("timestamp") and "T" in row["invoice_date"]
     assert pa.types is not None
+
+
+def test_dashboard_sign_in_cookie_reads_but_never_starts_runs(lake: Path) -> None:
+    app = create_app(lake, ServeSettings(), env_keys=ENV_KEYS)
+    browser = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    for path in ("/", "/tables/refined/sales_by_day", "/sql", "/runs", "/charts"):
+        response = browser.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    bad = browser.post("/login", data={"key": "nope", "next": "/"})
+    assert bad.status_code == 401 and "not valid" in bad.text
+    for target, expected in (
+        ("/runs", "/runs"),
+        ("//evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("https://evil.example", "/"),
+    ):
+        signed = browser.post("/login", data={"key": OPERATOR, "next": target})
+        assert signed.status_code == 303 and signed.headers["location"] == expected
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    for path in (
+        "/",
+        "/tables/refined/sales_by_day",
+        "/sql",
+        "/runs",
+        "/charts",
+        "/tables/raw/chinook.invoice",
+    ):
+        assert browser.get(path).status_code == 200, path
+    assert browser.get("/api/v1/tables").status_code == 200  # the cookie reads the API too
+    # Even an operator's key in the cookie cannot start a run: that needs a Bearer header.
+    assert browser.post("/api/v1/runs", json={}).status_code == 401
+    assert browser.get("/logout").status_code == 303
+    browser.cookies.clear()
+    assert browser.get("/api/v1/tables").status_code == 401

@@ -87,6 +87,7 @@ def test_pages_show_the_lake(page, url: str, lake: Path) -> None:  # type: ignor
     page.wait_for_url("**page=2")
     assert page.locator("#preview tbody tr").count() == min(50, expected - 50)
     assert page.locator("h2:has-text('Snapshots')").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
     page.goto(url + "/charts")
     assert page.locator("svg.chart").count() == 4
@@ -106,6 +107,7 @@ def test_sql_console_runs_a_query_and_downloads_csv(page, url: str, lake: Path) 
     days = iceberg_arrow(lake, "refined.sales_by_day").column("year").to_pylist()
     expected = [f"{y}\t{days.count(y)}" for y in sorted(set(days))]
     assert [c.strip() for c in cells] == expected
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     with page.expect_download() as download:
         page.click("#csv-sql")
     text = Path(download.value.path()).read_text()
@@ -133,6 +135,7 @@ def test_start_a_run_and_watch_it_finish(page, url: str, lake: Path) -> None:  #
     page.wait_for_url("**/runs/2*")
     run_id = page.url.rsplit("/", 1)[1]
     page.wait_for_selector("#run-status.success", timeout=180_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     meta = sqlite3.connect(lake / ".batchlake" / "metadata.sqlite")
     status, steps = meta.execute(
         "SELECT status, (SELECT count(*) FROM step_runs s WHERE s.run_id = r.run_id) "

@@ -73,7 +73,8 @@ def login(request: Request, ctx: Context, key: str = Form(...), next: str = Form
             {"next": next, "error": "that key is not valid", "project": ""},
             status_code=401,
         )
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    local = next.startswith("/") and not next.startswith(("//", "/\\"))
+    target = next if local else "/"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, key.strip(), httponly=True, samesite="strict")
     return response
