@@ -90,6 +90,26 @@ class _Silent:
         pass
 
 
+class _Synchronized:
+    """A reporter called from capture threads one at a time."""
+
+    def __init__(self, inner: Reporter, lock: threading.RLock) -> None:
+        self.inner = inner
+        self.lock = lock
+
+    def step_started(self, node: Node, position: int, total: int) -> None:
+        with self.lock:
+            self.inner.step_started(node, position, total)
+
+    def rows_read(self, node: Node, rows: int) -> None:
+        with self.lock:
+            self.inner.rows_read(node, rows)
+
+    def step_finished(self, result: StepResult) -> None:
+        with self.lock:
+            self.inner.step_finished(result)
+
+
 def new_run_id() -> str:
     return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -106,11 +126,11 @@ class Runner:
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.lake = lake
-        self.reporter: Reporter = reporter or _Silent()
+        self._guard = threading.RLock()  # sources, results and the reporter, across threads
+        self.reporter: Reporter = _Synchronized(reporter or _Silent(), self._guard)
         self._sources: dict[str, Source] = {}
         self._inputs: dict[str, tuple[str, TableSource]] = {}
         self._unreachable: dict[str, SourceError] = {}
-        self._guard = threading.RLock()  # sources, results and the reporter, across threads
         self._engine: Engine | None = None
         self._broken: set[str] = set()
         self.stop = stop or threading.Event()  # set (e.g. on SIGTERM): no new step starts
