@@ -136,6 +136,7 @@ class Runner:
         self.stop = stop or threading.Event()  # set (e.g. on SIGTERM): no new step starts
         self.sleep: Callable[[float], object] = sleep or self.stop.wait  # backoff waits
         self._window: tuple[str, str] | None = None  # a backfill's cursor window
+        self._gave_up: set[str] = set()  # sources whose retries ran out in this run
 
     def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
@@ -297,6 +298,7 @@ class Runner:
         temp = self.lake.project.state_dir / "tmp" / run_id
         self._engine = None
         self._broken = set()
+        self._gave_up = set()
         positions = {name: i for i, name in enumerate(names, start=1)}
         total = len(names)
         groups: dict[str, list[Node]] = {}
@@ -376,7 +378,10 @@ class Runner:
                 )
                 break
             except Exception as exc:
-                if attempt <= settings.retries and is_transient(exc) and not self.stop.is_set():
+                retry = attempt <= settings.retries and is_transient(exc)
+                if node.kind == "ingest" and node.source in self._gave_up:
+                    retry = False  # an earlier entity of this source used up its retries
+                if retry and not self.stop.is_set():
                     delay = backoff(
                         attempt, settings.retry_backoff_seconds, settings.retry_max_backoff_seconds
                     )
@@ -389,6 +394,9 @@ class Runner:
                     with self._guard:
                         self._unreachable[node.source] = SourceError(str(exc))
                         self._sources.pop(node.source, None)
+                if node.kind == "ingest" and isinstance(exc, SourceError):
+                    with self._guard:
+                        self._gave_up.add(node.source)
                 step = StepResult(name, node.kind, "failed", message=_message(exc))
                 trace = "".join(traceback.format_exception(exc))
                 self._broken.add(name)

@@ -290,6 +290,9 @@ def runs(
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.table,
     limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 20,
+    tracebacks: Annotated[
+        bool, typer.Option("--traceback", help="Also print the tracebacks of failed steps.")
+    ] = False,
 ) -> None:
     """Run history: recent runs, or the steps of one run."""
     lake = _lake(project)
@@ -315,7 +318,17 @@ def runs(
             f"started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC, {_seconds(found)}s"
         )
     print_rows(
-        ["step", "kind", "status", "seconds", "rows", "bytes", "snapshot_id", "message"],
+        [
+            "step",
+            "kind",
+            "status",
+            "seconds",
+            "rows",
+            "bytes",
+            "snapshot_id",
+            "attempts",
+            "message",
+        ],
         [
             (
                 s["step"],
@@ -325,6 +338,7 @@ def runs(
                 s["rows_out"],
                 s["bytes"],
                 s["snapshot_id"],
+                s["attempts"],
                 (s["message"] or "").splitlines()[0] if s["message"] else None,
             )
             for s in steps
@@ -332,6 +346,9 @@ def runs(
         fmt,
         title=None,
     )
+    for s in steps if tracebacks else []:
+        if s["traceback"]:
+            stderr.print(f"[red]{s['step']}[/red]\n{escape(s['traceback'])}", highlight=False)
 
 
 def _seconds(row: dict[str, Any]) -> float | None:
