@@ -80,6 +80,8 @@ def test_permanent_errors_are_not_retried(tmp_path: Path) -> None:
     ]
     assert step["attempts"] == 1
     assert "no_such_column" in step["message"] and "Traceback" in step["traceback"]
+    shown = batchlake("runs", result.run_id, "-p", str(root), "--traceback")
+    assert "refined.broken" in shown.stderr and "Traceback (most recent call last)" in shown.stderr
 
 
 def test_a_step_past_its_timeout_is_interrupted_and_the_rest_carries_on(tmp_path: Path) -> None:
