@@ -34,7 +34,6 @@ from batchlake.metadata import utcnow
 from batchlake.models import Dag, Model, Node
 from batchlake.retry import StepTimeout, backoff, call_with_timeout, is_transient
 from batchlake.sources import Source, open_source
-from batchlake.storage import Storage
 
 RUN_LOCK = "run"
 _DONE = ("success", "unchanged", "duplicate")  # step statuses a resumed run does not redo
@@ -567,54 +566,18 @@ class Runner:
     def _gate(
         self, engine: Engine, table: str, written: Materialized, run_id: str, location: str
     ) -> Materialized:
-        """Run the table's quality checks over its new result, before the commit.
+        """The table's quality checks over its new result, before the commit; what to commit."""
+        from batchlake.quality import gate_before_commit
 
-        Returns what to commit (without quarantined rows); raises QualityGateError, leaving
-        the table's current snapshot in place, when an `error` check fails.
-        """
-        from batchlake import quality
-
-        checks = quality.load_checks(self.lake.project.models_dir, table)
-        if not checks:
-            return written
-        storage, now = self.lake.storage, utcnow()
-
-        def staging(name: str) -> str:
-            if name == table:  # inside the write's own folder, so its clean-up covers it
-                return f"{location}/passed"
-            other = self.lake.catalog.staging_location(name, run_id)
-            storage.makedirs(other.rsplit("/", 1)[0])
-            return other
-
-        try:
-            outcome = quality.run_gate(
-                engine,
-                table,
-                checks,
-                written,
-                staging=staging,
-                resolve=lambda name: self._input(name)[1],
-                run_id=run_id,
-                now=now,
-            )
-        except BaseException:
-            _delete_files(storage, written.files)
-            raise
-        self.lake.metadata.record_quality([r.as_row(table, run_id, now) for r in outcome.results])
-        if outcome.written is not written:
-            _delete_files(storage, written.files)  # replaced by the rows that passed
-        if outcome.blocking:
-            _delete_files(storage, outcome.written.files)
-            if outcome.quarantine is not None:
-                _delete_files(storage, outcome.quarantine.files)
-            raise quality.QualityGateError(
-                f"quality gate failed, {table} not committed (its previous snapshot stays): "
-                f"{quality.describe_failures(outcome.blocking)}; "
-                f"see 'batchlake quality {table}'"
-            )
-        if outcome.quarantine is not None:
-            quality.append_quarantine(self.lake, table, outcome.quarantine, run_id)
-        return outcome.written
+        return gate_before_commit(
+            self.lake,
+            engine,
+            table,
+            written,
+            run_id=run_id,
+            location=location,
+            resolve=lambda name: self._input(name)[1],
+        )
 
     @contextmanager
     def _lock(self, run_id: str, wait_seconds: float | None) -> Iterator[None]:
@@ -647,11 +610,6 @@ class Runner:
             stop.set()
             keeper.join()
             metadata.release_lock(RUN_LOCK, run_id)
-
-
-def _delete_files(storage: Storage, files: list[str]) -> None:
-    for path in files:
-        storage.delete(path)
 
 
 def _message(exc: BaseException) -> str:
