@@ -341,6 +341,63 @@ def run_gate(
     return GateOutcome(results, written, quarantine)
 
 
+def gate_before_commit(
+    lake: Lake,
+    engine: Engine,
+    table: str,
+    written: Materialized,
+    *,
+    run_id: str,
+    location: str,
+    resolve: Callable[[str], TableSource],
+) -> Materialized:
+    """Run `table`'s checks over its new result (files under `location`), before the commit.
+
+    Stores the results; returns what to commit (without quarantined rows, whose table it
+    appends to); raises QualityGateError, deleting the new files and leaving the table's
+    current snapshot in place, when an `error` check fails.
+    """
+    from batchlake.metadata import utcnow
+
+    checks = load_checks(lake.project.models_dir, table)
+    if not checks:
+        return written
+    storage, now = lake.storage, utcnow()
+
+    def staging(name: str) -> str:
+        if name == table:  # inside the write's own folder, so its clean-up covers it
+            return f"{location}/passed"
+        other = lake.catalog.staging_location(name, run_id)
+        storage.makedirs(other.rsplit("/", 1)[0])
+        return other
+
+    def delete(files: list[str]) -> None:
+        for path in files:
+            storage.delete(path)
+
+    try:
+        outcome = run_gate(
+            engine, table, checks, written, staging=staging, resolve=resolve, run_id=run_id, now=now
+        )
+    except BaseException:
+        delete(written.files)
+        raise
+    lake.metadata.record_quality([r.as_row(table, run_id, now) for r in outcome.results])
+    if outcome.written is not written:
+        delete(written.files)  # replaced by the rows that passed
+    if outcome.blocking:
+        delete(outcome.written.files)
+        if outcome.quarantine is not None:
+            delete(outcome.quarantine.files)
+        raise QualityGateError(
+            f"quality gate failed, {table} not committed (its previous snapshot stays): "
+            f"{describe_failures(outcome.blocking)}; see 'batchlake quality {table}'"
+        )
+    if outcome.quarantine is not None:
+        append_quarantine(lake, table, outcome.quarantine, run_id)
+    return outcome.written
+
+
 def quarantine_name(table: str) -> str:
     zone, name = table.split(".", 1)
     return f"{zone}._quarantine_{name}"

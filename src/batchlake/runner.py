@@ -34,7 +34,6 @@ from batchlake.metadata import utcnow
 from batchlake.models import Dag, Model, Node, PythonModel
 from batchlake.retry import StepTimeout, backoff, call_with_timeout, is_transient
 from batchlake.sources import Source, open_source
-from batchlake.storage import Storage
 
 RUN_LOCK = "run"
 _DONE = ("success", "unchanged", "duplicate")  # step statuses a resumed run does not redo
@@ -91,6 +90,26 @@ class _Silent:
         pass
 
 
+class _Synchronized:
+    """A reporter called from capture threads one at a time."""
+
+    def __init__(self, inner: Reporter, lock: threading.RLock) -> None:
+        self.inner = inner
+        self.lock = lock
+
+    def step_started(self, node: Node, position: int, total: int) -> None:
+        with self.lock:
+            self.inner.step_started(node, position, total)
+
+    def rows_read(self, node: Node, rows: int) -> None:
+        with self.lock:
+            self.inner.rows_read(node, rows)
+
+    def step_finished(self, result: StepResult) -> None:
+        with self.lock:
+            self.inner.step_finished(result)
+
+
 def new_run_id() -> str:
     return f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
@@ -107,16 +126,17 @@ class Runner:
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         self.lake = lake
-        self.reporter: Reporter = reporter or _Silent()
+        self._guard = threading.RLock()  # sources, results and the reporter, across threads
+        self.reporter: Reporter = _Synchronized(reporter or _Silent(), self._guard)
         self._sources: dict[str, Source] = {}
         self._inputs: dict[str, tuple[str, TableSource]] = {}
         self._unreachable: dict[str, SourceError] = {}
-        self._guard = threading.RLock()  # sources, results and the reporter, across threads
         self._engine: Engine | None = None
         self._broken: set[str] = set()
         self.stop = stop or threading.Event()  # set (e.g. on SIGTERM): no new step starts
         self.sleep: Callable[[float], object] = sleep or self.stop.wait  # backoff waits
         self._window: tuple[str, str] | None = None  # a backfill's cursor window
+        self._gave_up: set[str] = set()  # sources whose retries ran out in this run
 
     def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
@@ -282,6 +302,7 @@ class Runner:
         temp = self.lake.project.state_dir / "tmp" / run_id
         self._engine = None
         self._broken = set()
+        self._gave_up = set()
         positions = {name: i for i, name in enumerate(names, start=1)}
         total = len(names)
         groups: dict[str, list[Node]] = {}
@@ -361,7 +382,10 @@ class Runner:
                 )
                 break
             except Exception as exc:
-                if attempt <= settings.retries and is_transient(exc) and not self.stop.is_set():
+                retry = attempt <= settings.retries and is_transient(exc)
+                if node.kind == "ingest" and node.source in self._gave_up:
+                    retry = False  # an earlier entity of this source used up its retries
+                if retry and not self.stop.is_set():
                     delay = backoff(
                         attempt, settings.retry_backoff_seconds, settings.retry_max_backoff_seconds
                     )
@@ -374,6 +398,9 @@ class Runner:
                     with self._guard:
                         self._unreachable[node.source] = SourceError(str(exc))
                         self._sources.pop(node.source, None)
+                if node.kind == "ingest" and isinstance(exc, SourceError):
+                    with self._guard:
+                        self._gave_up.add(node.source)
                 step = StepResult(name, node.kind, "failed", message=_message(exc))
                 trace = "".join(traceback.format_exception(exc))
                 self._broken.add(name)
@@ -553,54 +580,18 @@ class Runner:
     def _gate(
         self, engine: Engine, table: str, written: Materialized, run_id: str, location: str
     ) -> Materialized:
-        """Run the table's quality checks over its new result, before the commit.
+        """The table's quality checks over its new result, before the commit; what to commit."""
+        from batchlake.quality import gate_before_commit
 
-        Returns what to commit (without quarantined rows); raises QualityGateError, leaving
-        the table's current snapshot in place, when an `error` check fails.
-        """
-        from batchlake import quality
-
-        checks = quality.load_checks(self.lake.project.models_dir, table)
-        if not checks:
-            return written
-        storage, now = self.lake.storage, utcnow()
-
-        def staging(name: str) -> str:
-            if name == table:  # inside the write's own folder, so its clean-up covers it
-                return f"{location}/passed"
-            other = self.lake.catalog.staging_location(name, run_id)
-            storage.makedirs(other.rsplit("/", 1)[0])
-            return other
-
-        try:
-            outcome = quality.run_gate(
-                engine,
-                table,
-                checks,
-                written,
-                staging=staging,
-                resolve=lambda name: self._input(name)[1],
-                run_id=run_id,
-                now=now,
-            )
-        except BaseException:
-            _delete_files(storage, written.files)
-            raise
-        self.lake.metadata.record_quality([r.as_row(table, run_id, now) for r in outcome.results])
-        if outcome.written is not written:
-            _delete_files(storage, written.files)  # replaced by the rows that passed
-        if outcome.blocking:
-            _delete_files(storage, outcome.written.files)
-            if outcome.quarantine is not None:
-                _delete_files(storage, outcome.quarantine.files)
-            raise quality.QualityGateError(
-                f"quality gate failed, {table} not committed (its previous snapshot stays): "
-                f"{quality.describe_failures(outcome.blocking)}; "
-                f"see 'batchlake quality {table}'"
-            )
-        if outcome.quarantine is not None:
-            quality.append_quarantine(self.lake, table, outcome.quarantine, run_id)
-        return outcome.written
+        return gate_before_commit(
+            self.lake,
+            engine,
+            table,
+            written,
+            run_id=run_id,
+            location=location,
+            resolve=lambda name: self._input(name)[1],
+        )
 
     @contextmanager
     def _lock(self, run_id: str, wait_seconds: float | None) -> Iterator[None]:
@@ -633,11 +624,6 @@ class Runner:
             stop.set()
             keeper.join()
             metadata.release_lock(RUN_LOCK, run_id)
-
-
-def _delete_files(storage: Storage, files: list[str]) -> None:
-    for path in files:
-        storage.delete(path)
 
 
 def _message(exc: BaseException) -> str:

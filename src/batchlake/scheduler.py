@@ -203,41 +203,38 @@ class Scheduler:
         if not due:
             return
         latest, missed = due[-1], due[:-1]
-        for fire in missed:
-            metadata.record_pipeline_run(name, fire, "skipped", reason=self._why_missed(fire))
+        skipped = [(fire, self._why_missed(fire)) for fire in missed]
         if truncated:
-            metadata.record_pipeline_run(
-                name,
-                missed[-1] + timedelta(microseconds=1),
-                "skipped",
-                reason=f"more fires between {missed[-1]:%Y-%m-%d %H:%M:%S} and "
-                f"{latest:%Y-%m-%d %H:%M:%S} UTC were missed (not listed one by one)",
+            skipped.append(
+                (
+                    missed[-1] + timedelta(microseconds=1),
+                    f"more fires between {missed[-1]:%Y-%m-%d %H:%M:%S} and "
+                    f"{latest:%Y-%m-%d %H:%M:%S} UTC were missed (not listed one by one)",
+                )
             )
-        late = (now - latest).total_seconds()
-        on_time = late <= grace_seconds(pipeline, latest)
-        metadata.set_last_fire(name, latest, now)
+        on_time = (now - latest).total_seconds() <= grace_seconds(pipeline, latest)
         if not on_time and pipeline.catch_up == "skip":
             reason = f"{self._why_missed(latest)}; catch_up = 'skip'"
-            metadata.record_pipeline_run(name, latest, "skipped", reason=reason)
+            metadata.account_fires(name, skipped, latest, "skipped", now=now, reason=reason)
             self._alert_missed(name, len(missed) + 1, None, truncated)
             return
+        row = metadata.account_fires(name, skipped, latest, "running", now=now)
         if missed or not on_time:
             self._alert_missed(name, len(missed) + (0 if on_time else 1), latest, truncated)
         else:
             self._alert_missed(name, 0, None, False)
-        self._start(name, pipeline, latest, now)
+        self._start(name, pipeline, row)
 
     def _why_missed(self, fire: datetime) -> str:
         if fire < self.started_at:
             return "missed: the scheduler was not running"
         return "missed: the previous run was still going (one run at a time per pipeline)"
 
-    def _start(self, name: str, pipeline: PipelineSettings, fire: datetime, now: datetime) -> None:
+    def _start(self, name: str, pipeline: PipelineSettings, row: int) -> None:
         from batchlake.runner import Runner
 
         metadata = self.lake.metadata
-        row = metadata.record_pipeline_run(name, fire, "running", started_at=now)
-        log.info("pipeline %s: run for %s", name, fire.isoformat())
+        log.info("pipeline %s: starting its run (fire #%d)", name, row)
         try:
             result = Runner(self.lake, stop=self.stop).run(
                 pipeline.select or None,

@@ -80,6 +80,8 @@ def test_permanent_errors_are_not_retried(tmp_path: Path) -> None:
     ]
     assert step["attempts"] == 1
     assert "no_such_column" in step["message"] and "Traceback" in step["traceback"]
+    shown = batchlake("runs", result.run_id, "-p", str(root), "--traceback")
+    assert "refined.broken" in shown.stderr and "Traceback (most recent call last)" in shown.stderr
 
 
 def test_a_step_past_its_timeout_is_interrupted_and_the_rest_carries_on(tmp_path: Path) -> None:
@@ -200,3 +202,16 @@ def test_a_postgresql_source_unreachable_for_two_attempts_then_back(tmp_path: Pa
     assert [b.rows for b in lake.metadata.batches("shop", "customers")] == [4, 5]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS ops_runner_shop")
+
+
+def test_a_source_that_stays_down_uses_its_retries_once(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "lake", run_settings(retries=2, retry_backoff_seconds=0.01))
+    lake = Lake.open(root)
+    assert Runner(lake).run().ok
+    shutil.move(root / "shop.sqlite", root / "away.sqlite")
+    delays: list[float] = []
+    result = Runner(lake, sleep=delays.append).run()
+    attempts = {s["step"]: s["attempts"] for s in lake.metadata.steps(result.run_id)}
+    assert delays == [0.01, 0.02]  # the first entity's retries; the second fails at once
+    assert sorted(a for step, a in attempts.items() if step.startswith("raw.")) == [1, 3]
+    assert {s.name: s.status for s in result.steps}["refined.revenue"] == "upstream_failed"

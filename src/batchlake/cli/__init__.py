@@ -306,6 +306,9 @@ def runs(
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.table,
     limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 20,
+    tracebacks: Annotated[
+        bool, typer.Option("--traceback", help="Also print the tracebacks of failed steps.")
+    ] = False,
 ) -> None:
     """Run history: recent runs, or the steps of one run."""
     lake = _lake(project)
@@ -331,7 +334,17 @@ def runs(
             f"started {found['started_at']:%Y-%m-%d %H:%M:%S} UTC, {_seconds(found)}s"
         )
     print_rows(
-        ["step", "kind", "status", "seconds", "rows", "bytes", "snapshot_id", "message"],
+        [
+            "step",
+            "kind",
+            "status",
+            "seconds",
+            "rows",
+            "bytes",
+            "snapshot_id",
+            "attempts",
+            "message",
+        ],
         [
             (
                 s["step"],
@@ -341,6 +354,7 @@ def runs(
                 s["rows_out"],
                 s["bytes"],
                 s["snapshot_id"],
+                s["attempts"],
                 (s["message"] or "").splitlines()[0] if s["message"] else None,
             )
             for s in steps
@@ -348,6 +362,9 @@ def runs(
         fmt,
         title=None,
     )
+    for s in steps if tracebacks else []:
+        if s["traceback"]:
+            stderr.print(f"[red]{s['step']}[/red]\n{escape(s['traceback'])}", highlight=False)
 
 
 from batchlake.cli._serve import serve  # noqa: E402  (its heavy imports are inside)

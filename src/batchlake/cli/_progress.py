@@ -22,6 +22,7 @@ STATUS_STYLE = {
     "duplicate": "cyan",
     "failed": "bold red",
     "upstream_failed": "yellow",
+    "cancelled": "yellow",
 }
 
 

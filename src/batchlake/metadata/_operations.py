@@ -94,29 +94,46 @@ class OperationsRecords:
                     s.insert().values(pipeline=pipeline, last_fire_at=fire_at, updated_at=now)
                 )
 
-    def record_pipeline_run(
+    def account_fires(
         self,
         pipeline: str,
-        scheduled_for: datetime,
+        skipped: list[tuple[datetime, str]],
+        latest: datetime,
         status: str,
         *,
-        started_at: datetime | None = None,
-        run_id: str | None = None,
+        now: datetime,
         reason: str | None = None,
     ) -> int:
+        """In one transaction: record skipped fires, the latest fire, and advance the schedule.
+
+        A crash leaves either all of it or none of it, so no fire is lost or counted twice.
+        Returns the id of the latest fire's row.
+        """
+        p, s = t.pipeline_runs, t.schedule_state
         with self.engine.begin() as conn:
+            for fire, why in skipped:
+                conn.execute(
+                    p.insert().values(
+                        pipeline=pipeline, scheduled_for=fire, status="skipped", reason=why
+                    )
+                )
             result = conn.execute(
-                t.pipeline_runs.insert().values(
+                p.insert().values(
                     pipeline=pipeline,
-                    scheduled_for=scheduled_for,
-                    started_at=started_at,
-                    run_id=run_id,
+                    scheduled_for=latest,
+                    started_at=now if status == "running" else None,
                     status=status,
                     reason=reason,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
+            values = {"last_fire_at": latest, "updated_at": now}
+            if (
+                conn.execute(s.update().where(s.c.pipeline == pipeline).values(**values)).rowcount
+                == 0
+            ):
+                conn.execute(s.insert().values(pipeline=pipeline, **values))
             return int(key[0])
 
     def finish_pipeline_run(
