@@ -106,3 +106,23 @@ def test_engine_and_catalog_kinds(tmp_path: Path) -> None:
         type="spark", master="yarn", conf={"spark.executor.cores": 4}
     )
     assert settings.catalog.type == "glue"
+
+
+def test_run_footer_says_which_engine_ran_where() -> None:
+    from batchlake.cli import _print_run_footer
+    from batchlake.cli._output import stderr
+    from batchlake.runner import RunResult, StepResult
+
+    steps = [
+        StepResult("raw.s.e", "ingest", "success"),
+        StepResult("trusted.a", "model", "success", engine="duckdb"),
+        StepResult("trusted.b", "model", "success", engine="spark"),
+        StepResult("refined.c", "model", "unchanged", engine="duckdb"),
+    ]
+    with stderr.capture() as captured:
+        _print_run_footer(RunResult("r1", "success", 1.0, steps))
+    text = " ".join(captured.get().split())
+    assert "ran on duckdb: trusted.a, refined.c; spark: trusted.b" in text
+    with stderr.capture() as captured:
+        _print_run_footer(RunResult("r2", "success", 1.0, steps[:2]))
+    assert "ran on" not in captured.get()  # one engine: nothing to say
