@@ -228,7 +228,7 @@ def test_rest_catalog_properties_carry_the_storage_setting() -> None:
 
 def test_rest_catalog_needs_an_http_uri() -> None:
     settings = CatalogSettings(type="rest")
-    with pytest.raises(ConfigError, match=r"catalog.uri .* is not an Iceberg REST endpoint"):
+    with pytest.raises(ConfigError, match=r"catalog\.uri .* is not an Iceberg REST endpoint"):
         catalog_properties(settings, uri=settings.uri, warehouse="w", s3=None)
 
 

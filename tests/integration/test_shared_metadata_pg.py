@@ -69,17 +69,19 @@ CONTENDER = textwrap.dedent(
     while time.time() < start:
         time.sleep(0.005)
     holder = store.acquire_lock("contended", sys.argv[2], timedelta(seconds=60))
-    print("won" if holder is None else "lost:" + holder.holder)
+    print("won" if holder is None else "lost:" + holder.holder, flush=True)
+    sys.stdin.read()  # stay alive (a dead holder's lock is taken over) until told to go
     store.dispose()
     """
 )
 
 
 def test_exactly_one_of_several_processes_gets_the_lock(store: MetadataStore) -> None:
-    start = time.time() + 4  # every process is connected and waiting by then
+    start = time.time() + 6  # most processes are connected and waiting by then
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CONTENDER, URL, f"proc-{i}", str(start)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -87,10 +89,14 @@ def test_exactly_one_of_several_processes_gets_the_lock(store: MetadataStore) ->
         for i in range(4)
     ]
     outcomes = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err[-2000:]
-        outcomes.append(out.strip())
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            outcomes.append(proc.stdout.readline().strip())
+    finally:
+        for proc in procs:
+            _, err = proc.communicate(input="", timeout=120)
+            assert proc.returncode == 0, err[-2000:]
     winners = [o for o in outcomes if o == "won"]
     assert len(winners) == 1, outcomes
     winner = f"proc-{outcomes.index('won')}"

@@ -211,3 +211,14 @@ def test_s3_without_hadoop_aws_is_a_clear_error(engines: dict[str, Engine]) -> N
         ModelError, match=r"hadoop-aws is not on its classpath.*spark\.jars\.packages"
     ):
         spark.register([source])
+
+
+def test_an_empty_table_keeps_its_columns(engines: dict[str, Engine]) -> None:
+    import pyarrow as pa
+
+    schema = pa.schema([("id", pa.int32()), ("amount", pa.decimal128(10, 2))])
+    empty = TableSource("trusted.nothing_yet", [], schema)
+    sql = "SELECT count(*) AS n, sum(amount) AS total FROM trusted.nothing_yet"
+    for engine in engines.values():
+        engine.register([empty])
+        assert engine.query(sql).read_all().to_pylist() == [{"n": 0, "total": None}]

@@ -119,6 +119,8 @@ class SparkEngine:
         self._views: dict[str, str] = {}
         self._schemas: dict[str, pa.Schema] = {}
         self._duck: DuckDBEngine | None = None
+        # The same files read once per engine: a model's inputs are often earlier inputs.
+        self._frames: dict[tuple[str, tuple[str, ...]], DataFrame] = {}
 
     @property
     def spark(self) -> SparkSession:
@@ -131,7 +133,10 @@ class SparkEngine:
             if any(scheme_of(f) in ("s3", "s3a") for f in table.files):
                 _require_s3a(self.spark)
             view = view_name(table.name)
-            self.dataframe(table).createOrReplaceTempView(view)
+            key = (table.format, tuple(table.files))
+            if key not in self._frames or not table.files:
+                self._frames[key] = self.dataframe(table)
+            self._frames[key].createOrReplaceTempView(view)
             self._views[table.name.lower()] = view
             self._schemas[table.name.lower()] = table.schema
 
@@ -150,11 +155,11 @@ class SparkEngine:
         if not paths:
             return self.spark.createDataFrame(table.schema.empty_table())
         # Raw folders look like hive partitions (ingest_date=...): they are not columns.
-        return (
-            reader.option("mergeSchema", "true")
-            .option("recursiveFileLookup", "true")
-            .parquet(*paths)
-        )
+        # Batches captured at different times may differ in columns: merge their schemas.
+        reader = reader.option("recursiveFileLookup", "true")
+        if len(paths) > 1:
+            reader = reader.option("mergeSchema", "true")
+        return reader.parquet(*paths)
 
     def _sql(self, sql: str) -> DataFrame:
         spark_sql = to_spark_sql(sql, self._views, self._schemas)
@@ -225,6 +230,7 @@ class SparkEngine:
                 _SESSION.catalog.dropTempView(view)
         self._views.clear()
         self._schemas.clear()
+        self._frames.clear()
         if self._duck is not None:
             self._duck.close()
             self._duck = None
