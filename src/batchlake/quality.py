@@ -144,6 +144,15 @@ def add_check_dependencies(dag: Dag, models_dir: Path) -> None:
         }
         if targets - node.depends_on:
             dag.nodes[name] = dataclasses.replace(node, depends_on=node.depends_on | targets)
+    from graphlib import CycleError
+
+    try:
+        dag.order()
+    except CycleError as exc:
+        raise ModelError(
+            f"relationships checks and models form a cycle: {' -> '.join(exc.args[1])}; "
+            "drop one of the relationships checks"
+        ) from exc
 
 
 def checks_file(models_dir: Path, full_name: str) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from batchlake.errors import ConfigError
+from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
 from batchlake.quality import load_checks
 from batchlake.runner import Runner
@@ -187,3 +187,12 @@ def test_bad_check_files_name_the_problem(tmp_path: Path) -> None:
     result = Runner(Lake.open(root)).run()
     step = next(s for s in result.steps if s.name == "trusted.customers")
     assert step.status == "failed" and "could not run" in (step.message or "")
+
+
+def test_relationships_checks_that_form_a_cycle_are_named(tmp_path: Path) -> None:
+    root = project(tmp_path)  # orders checks customers
+    (root / "models" / "trusted" / "customers.checks.toml").write_text(
+        '[[check]]\nkind = "relationships"\ncolumn = "customer_id"\nto = "trusted.orders"\n'
+    )
+    with pytest.raises(ModelError, match="relationships checks and models form a cycle"):
+        Runner(Lake.open(root)).run()
