@@ -106,6 +106,19 @@ def check_storage(lake: Lake) -> list[Problem]:
     return []
 
 
+def check_object_storage(lake: Lake) -> list[Problem]:
+    """On S3-compatible storage: bucket reachable, credentials valid, put/get/delete allowed."""
+    if not lake.uses_s3:
+        return []  # a local folder: check_storage covers it
+    from batchlake.storage_checks import storage_checks
+
+    return [
+        Problem(result.name, result.detail, result.fix or "check [storage] in batchlake.toml")
+        for result in storage_checks(lake)
+        if not result.ok
+    ]
+
+
 def check_catalog(lake: Lake) -> list[Problem]:
     """The Iceberg catalog opens and lists its tables; each table loads."""
     try:
@@ -165,6 +178,7 @@ def _path(location: str) -> str:
 CHECKS: list[tuple[str, Check]] = [
     ("metadata database", check_metadata),
     ("storage", check_storage),
+    ("object storage", check_object_storage),
     ("catalog", check_catalog),
     ("models and checks", check_models),
     ("sources", check_sources),

@@ -179,3 +179,15 @@ def test_every_library_reaches_the_bucket_with_the_one_setting(
     assert conf["spark.hadoop.fs.s3a.endpoint"] == s3.endpoint
     assert conf["spark.hadoop.fs.s3a.access.key"] == CREDENTIALS[KEY_VAR]
     assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+
+
+def test_doctor_names_the_missing_bucket(s3: S3Server, tmp_path: Path) -> None:
+    from tests.cli import batchlake
+
+    project = tmp_path / "p"
+    _lake_with_storage(project, storage_block(s3.endpoint, "s3://no-such-bucket/x"))
+    result = batchlake("doctor", "-p", str(project), check=False)
+    assert result.returncode == 1
+    text = result.stdout + result.stderr
+    assert "bucket 'no-such-bucket' does not exist" in text
+    assert "create the bucket 'no-such-bucket' or fix storage.root" in text

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -459,6 +460,11 @@ def test_metrics_count_requests_and_report_freshness(lake: Path) -> None:
         ("batchlake_table_rows", (("table", "refined.sales_by_day"), ("zone", "refined")))
     ]
     assert rows == iceberg_arrow(lake, "refined.sales_by_day").num_rows
+    # The run history's metrics (the scheduler's collector) are served here too.
+    refreshed = samples[
+        ("batchlake_table_last_refresh_timestamp_seconds", (("table", "refined.sales_by_day"),))
+    ]
+    assert 0 <= time.time() - refreshed < 3600
 
 
 def test_unexpected_errors_answer_500_without_a_traceback(lake: Path) -> None:

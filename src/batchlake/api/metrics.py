@@ -54,6 +54,24 @@ class _Freshness(Collector):
         yield rows
 
 
+class _History(Collector):
+    """The run history's metrics (batchlake.monitoring, also served by the scheduler):
+    step durations and rows, table refresh and commit times, pipeline fires and successes.
+    Families this server reports itself (runs it started, rows by zone) are left out."""
+
+    _OWN = frozenset({"batchlake_runs", "batchlake_table_rows"})
+
+    def __init__(self, lake: Lake) -> None:
+        from batchlake.monitoring import LakeCollector
+
+        self._inner = LakeCollector(lake)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._inner.collect():
+            if family.name not in self._OWN:
+                yield family
+
+
 class ServeMetrics:
     def __init__(self, lake: Lake) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -83,6 +101,7 @@ class ServeMetrics:
             registry=self.registry,
         )
         self.registry.register(_Freshness(lake))
+        self.registry.register(_History(lake))
 
     def observe(self, method: str, route: str, status: int, started: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
