@@ -552,3 +552,14 @@ def test_tables_too_large_for_memory_are_scanned_with_the_same_answers(
     assert canon(api_rows(whole)) == canon(iceberg_arrow(lake, "refined.sales_by_day").to_pylist())
     refused = large.get(url, params={"nope": "1"})
     assert refused.status_code == 400 and "unknown column 'nope'" in refused.json()["error"]
+
+
+def test_dashboard_preview_of_a_table_too_large_for_memory(lake: Path) -> None:
+    app = create_app(lake, ServeSettings(cache_mb=0), env_keys=ENV_KEYS)
+    client = TestClient(app, headers=auth(READER))
+    total = iceberg_arrow(lake, "refined.sales_by_day").num_rows
+    last = -(-total // 50)
+    page = client.get("/tables/refined/sales_by_day", params={"page": 999}).text
+    assert f"page {last} of {last}" in page
+    preview = page.split('id="preview"', 1)[1].split("</table>", 1)[0]
+    assert preview.count("<tr>") - 1 == total - 50 * (last - 1)  # minus the header row
