@@ -40,6 +40,7 @@ class TableVersion:
     name: str
     version: str  # snapshot id, or a digest of the raw batch files
     source: TableSource
+    file_bytes: int = 0  # size of its data files (from the snapshot summary or manifest)
 
 
 class TableCache:
@@ -87,7 +88,9 @@ class TableCache:
         if name.startswith("raw."):
             source = self.lake.raw_source(name)
             digest = hashlib.sha256(",".join(source.files).encode()).hexdigest()[:16]
-            return TableVersion(name, digest, source)
+            _, src, entity = name.split(".")
+            size = sum(b.bytes for b in self.lake.metadata.batches(src, entity))
+            return TableVersion(name, digest, source, size)
         catalog = self.lake.catalog
         table = catalog.load(name)
         snapshot_id = _snapshot_for(table, as_of) if as_of else None
@@ -102,9 +105,18 @@ class TableCache:
                     (s for s in table.schemas().values() if s.schema_id == snap.schema_id), schema
                 )
         files = catalog.data_files(table, snapshot_id) if snapshot_id is not None else []
-        return TableVersion(name, str(snapshot_id), TableSource(name, files, schema.as_arrow()))
+        snap = table.snapshot_by_id(snapshot_id) if snapshot_id is not None else None
+        summary = snap.summary if snap is not None else None
+        size = int(summary.get("total-files-size") or 0) if summary is not None else 0
+        source = TableSource(name, files, schema.as_arrow())
+        return TableVersion(name, str(snapshot_id), source, size)
 
     # -- reading -------------------------------------------------------------------------
+
+    def fits(self, version: TableVersion) -> bool:
+        """Whether the table is small enough to hold in memory (Parquet expands ~4× in Arrow);
+        larger ones are scanned with filters pushed down instead (`batchlake.api.scan`)."""
+        return version.source.format != "parquet" or version.file_bytes * 4 <= self.max_bytes
 
     def arrow(self, version: TableVersion) -> pa.Table:
         """The whole table at `version`, read once and then served from memory."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -18,10 +18,17 @@ from fastapi.templating import Jinja2Templates
 from batchlake.api import encode, svg
 from batchlake.api.context import ServeContext, quality_results
 from batchlake.api.deps import COOKIE, Context, open_read_allowed, role_of
+from batchlake.api.filters import RowsRequest
 from batchlake.api.routers.query import answer
 from batchlake.api.routers.runs import run_out, step_out
 from batchlake.api.routers.tables import find_entry
+from batchlake.api.scan import scan_page
 from batchlake.errors import BatchlakeError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batchlake.api.reader import TableVersion
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parents[1] / "templates")
@@ -96,6 +103,19 @@ def home(request: Request, ctx: Context) -> Response:
     return _page(request, ctx, "index.html", zones=zones)
 
 
+def _preview(ctx: ServeContext, version: TableVersion, page: int) -> tuple[pa.Table, int, int]:
+    """One page of rows (clamped to the last page), the page number and the page count."""
+    if ctx.cache.fits(version):
+        data = ctx.cache.arrow(version)
+        pages = max(1, -(-data.num_rows // PAGE_ROWS))
+        page = min(page, pages)
+        return data.slice((page - 1) * PAGE_ROWS, PAGE_ROWS), page, pages
+    total = scan_page(version, RowsRequest(), 0, 1)[1]  # too large to hold: scan the page
+    pages = max(1, -(-total // PAGE_ROWS))
+    page = min(page, pages)
+    return scan_page(version, RowsRequest(), (page - 1) * PAGE_ROWS, PAGE_ROWS)[0], page, pages
+
+
 @router.get("/tables/{zone}/{name}", response_class=HTMLResponse)
 def table_page(
     request: Request, ctx: Context, zone: str, name: str, page: int = Query(1, ge=1)
@@ -103,10 +123,7 @@ def table_page(
     if not _signed_in(request, ctx):
         return _page(request, ctx, "table.html")
     entry = find_entry(ctx, zone, name)
-    data = ctx.cache.arrow(ctx.cache.current(entry.full_name))
-    pages = max(1, -(-data.num_rows // PAGE_ROWS))
-    page = min(page, pages)
-    chunk = data.slice((page - 1) * PAGE_ROWS, PAGE_ROWS)
+    chunk, page, pages = _preview(ctx, ctx.cache.current(entry.full_name), page)
     rows = [encode.rows_of(b) for b in chunk.to_batches()]
     snapshots = [] if zone == "raw" else list(reversed(ctx.lake.catalog.snapshots(entry.full_name)))
     upstream = [] if zone == "raw" else entry.upstream

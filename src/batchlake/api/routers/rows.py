@@ -13,6 +13,7 @@ from batchlake.api import encode, filters
 from batchlake.api.context import ServeContext
 from batchlake.api.deps import Context, Reader
 from batchlake.api.routers.tables import find_entry
+from batchlake.api.scan import scan_page
 from batchlake.errors import QueryError
 
 router = APIRouter(prefix="/tables", tags=["rows"])
@@ -91,9 +92,12 @@ def _page(
     cached = ctx.pages.get(key)
     if cached is not None:
         return Response(cached[0], media_type=encode.MEDIA_TYPES[format], headers=cached[1])
-    table = filters.apply(ctx.cache.arrow(version), wanted)
-    total = table.num_rows
-    page = table.slice(offset, limit)
+    if ctx.cache.fits(version):
+        table = filters.apply(ctx.cache.arrow(version), wanted)
+        total = table.num_rows
+        page = table.slice(offset, limit)
+    else:
+        page, total = scan_page(version, wanted, offset, limit)
     batches = page.to_batches(max_chunksize=10_000)
     headers = {"X-Total-Count": str(total), "X-Snapshot": version.version}
     if format == "csv":
