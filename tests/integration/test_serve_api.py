@@ -87,6 +87,17 @@ def test_tables_lists_every_table_with_row_counts(client: TestClient, lake: Path
     assert refined and {t["zone"] for t in refined} == {"refined"}
 
 
+def test_table_detail_shows_the_quality_results(client: TestClient, lake: Path) -> None:
+    body = client.get("/api/v1/tables/trusted/invoices").json()
+    metadata = sqlite3.connect(lake / ".batchlake" / "metadata.sqlite")
+    stored = metadata.execute(
+        "SELECT check_name, status FROM quality_results WHERE table_name = 'trusted.invoices'"
+    ).fetchall()
+    assert len(stored) >= 4  # the demo declares four checks on trusted.invoices
+    assert sorted((r["check"], r["status"]) for r in body["quality"]) == sorted(stored)
+    assert {r["status"] for r in body["quality"]} == {"pass"}
+
+
 def test_table_detail_schema_snapshots_lineage(client: TestClient, lake: Path) -> None:
     body = client.get("/api/v1/tables/refined/sales_by_month").json()
     assert [c["name"] for c in body["schema"]] == iceberg_arrow(

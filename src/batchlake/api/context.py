@@ -54,13 +54,6 @@ class ServeContext:
 
 
 def quality_results(lake: Lake, table: str) -> list[dict[str, Any]]:
-    """Data-quality results of a table, when the metadata store records them.
-
-    The quality checks land in the metadata store in parallel work; until it has a
-    `quality_results(table)` method this returns [] and the table page shows none.
-    """
-    method = getattr(lake.metadata, "quality_results", None)
-    if method is None:
-        return []
-    found = method(table)
+    """The table's data-quality results (newest first), as `batchlake quality` lists them."""
+    found = lake.metadata.quality_results(table)
     return [dict(r) if not isinstance(r, dict) else r for r in found or []]
