@@ -135,6 +135,8 @@ def run_python_model(
         bytes=sum(w.bytes for w in written),
         snapshot_id=snapshots[0],
         message="; ".join(notes),
+        # Under engine = "auto" a step reads its inputs through DuckDB (interactive reads).
+        engine="duckdb" if engine.name == "auto" else engine.name,
     )
 
 
@@ -237,7 +239,7 @@ def _write(lake: Lake, name: str, table: pa.Table, run_id: str) -> _Written:
     size = 0
     if table.num_rows:
         target = f"{location}/part-00000.parquet"
-        fs = filesystem_for(location)
+        fs = filesystem_for(location, lake.s3)
         try:
             pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
         except BaseException:

@@ -101,7 +101,7 @@ def test_postgresql_catalog_holds_every_table(pg_lake: tuple[Lake, Path]) -> Non
             ("batchlake",),
         ).fetchall()
     assert sorted(f"{ns}.{name}" for ns, name in rows) == lake.catalog.table_names()
-    assert len(rows) == 21
+    assert len(rows) == 26  # 21 SQL models + 5 outputs of the 2 Python steps
 
 
 def test_postgresql_catalog_table_read_by_pyiceberg_alone(pg_lake: tuple[Lake, Path]) -> None:
@@ -168,7 +168,7 @@ def test_glue_catalog_lists_the_tables_for_athena(
     glue = moto.client("glue")
     tables = glue.get_tables(DatabaseName="refined")["TableList"]
     by_name = {t["Name"]: t for t in tables}
-    assert len(by_name) == 8 and TABLE in by_name
+    assert len(by_name) == 13 and TABLE in by_name  # 8 SQL models + 5 Python-step outputs
     params = by_name[TABLE]["Parameters"]
     assert params["table_type"].upper() == "ICEBERG"
     assert params["metadata_location"].startswith("s3://scale-glue/lake/warehouse/refined/")
