@@ -56,6 +56,18 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+def require_java() -> None:
+    """Spark needs a Java runtime: skip without one, unless BATCHLAKE_REQUIRE_SERVICES=1."""
+    import shutil
+
+    if shutil.which("java") or os.environ.get("JAVA_HOME"):
+        return
+    message = "Java is not installed (Spark needs it: apt install openjdk-17-jre-headless)"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable

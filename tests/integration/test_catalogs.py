@@ -125,7 +125,9 @@ def test_postgresql_catalog_table_read_by_duckdb_iceberg_scan(pg_lake: tuple[Lak
 def test_postgresql_catalog_table_read_by_spark(pg_lake: tuple[Lake, Path]) -> None:
     from batchlake.config import EngineSettings
     from batchlake.engines.spark import SparkEngine
+    from tests.conftest import require_java
 
+    require_java()
     lake, source = pg_lake
     engine = SparkEngine(EngineSettings.model_validate({"type": "spark", "master": "local[2]"}))
     try:

@@ -17,7 +17,7 @@ import pytest
 from batchlake.catalog import PROP_CONTENT
 from batchlake.lake import Lake
 from batchlake.runner import Runner
-from tests.conftest import dataset
+from tests.conftest import dataset, require_java
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.oracle.chinook import REFINED_TABLES, refined_tables
 from tests.scale_helpers import (
@@ -44,6 +44,11 @@ def _pair(base: Path, source: Path) -> tuple[Lake, Lake]:
     spark = _build(chinook_project(base / "spark", source, extra={"engine": SPARK_ENGINE}))
     assert spark.settings.engine.type == "spark"
     return duck, spark
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _java() -> None:
+    require_java()
 
 
 @pytest.fixture(scope="module")

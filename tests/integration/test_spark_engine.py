@@ -17,11 +17,17 @@ import pytest
 from batchlake.config import EngineSettings
 from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, QueryError
+from tests.conftest import require_java
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 START = date(2023, 12, 25)
 DAYS = [START + timedelta(days=n * 9) for n in range(40)]  # every weekday, month, 3 years
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _java() -> None:
+    require_java()
 
 
 @pytest.fixture(scope="module")
