@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -160,8 +159,9 @@ def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table]:
     except ModelError:
         raise
     except Exception as exc:
-        trace = "".join(traceback.format_exception(exc))
-        raise ModelError(f"{where} raised {type(exc).__name__}: {exc}\n{trace}") from exc
+        # One line for people; the runner keeps the chained traceback in the step record.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(f"{where} raised {type(exc).__name__}: {first}") from exc
     if not isinstance(result, Mapping):
         raise ModelError(
             f"{where} returned {type(result).__name__}; return a dict of "

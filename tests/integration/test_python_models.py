@@ -180,8 +180,9 @@ def test_cli_prints_one_line_for_a_failing_step(tmp_path: Path) -> None:
     # The traceback is kept in the run's record, for `batchlake runs RUN_ID`.
     lake = Lake.open(root)
     steps = lake.metadata.steps(lake.metadata.runs(1)[0]["run_id"])
-    message = next(s["message"] for s in steps if s["step"] == "python.double")
-    assert "Traceback" in message and "no luck" in message
+    step_row = next(s for s in steps if s["step"] == "python.double")
+    assert "\n" not in step_row["message"] and "no luck" in step_row["message"]
+    assert "Traceback" in step_row["traceback"] and "RuntimeError: no luck" in step_row["traceback"]
 
 
 @pytest.mark.parametrize(
