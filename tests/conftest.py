@@ -23,6 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def unavailable(message: str) -> None:
+    """Skip for `message`, or fail under BATCHLAKE_REQUIRE_SERVICES=1 (CI never skips)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
 def dataset(relative: str) -> Path:
     """A file of ../shared/datasets; a clean skip when absent, a failure in CI.
 
@@ -31,10 +38,7 @@ def dataset(relative: str) -> Path:
     """
     path = DATASETS / relative
     if not path.exists():
-        message = f"dataset {relative} not found under {DATASETS}"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(message)
+        unavailable(f"dataset {relative} not found under {DATASETS}")
     return path
 
 
@@ -50,22 +54,21 @@ def require_service(name: str, host: str, port: int) -> None:
     """Skip when a service is absent, unless BATCHLAKE_REQUIRE_SERVICES=1 (then fail)."""
     if service_available(host, port):
         return
-    message = f"{name} is not reachable on {host}:{port}"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(message)
+    unavailable(f"{name} is not reachable on {host}:{port}")
+
+
+def require_program(program: str, why: str) -> None:
+    """Skip when a program (a name on PATH or a path) is absent, unless REQUIRE_SERVICES."""
+    import shutil
+
+    if shutil.which(program) is None:
+        unavailable(f"{program} is not installed ({why})")
 
 
 def require_java() -> None:
     """Spark needs a Java runtime: skip without one, unless BATCHLAKE_REQUIRE_SERVICES=1."""
-    import shutil
-
-    if shutil.which("java") or os.environ.get("JAVA_HOME"):
-        return
-    message = "Java is not installed (Spark needs it: apt install openjdk-17-jre-headless)"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(message)
+    if not os.environ.get("JAVA_HOME"):
+        require_program("java", "Spark needs it: apt install openjdk-17-jre-headless")
 
 
 @pytest.fixture(scope="session")

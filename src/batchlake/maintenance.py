@@ -227,15 +227,8 @@ def _maintain_raw(lake: Lake, name: str, policy: Policy) -> TableReport:
 
 
 def _list(lake: Lake, location: str) -> list[_File]:
-    from pyarrow.fs import FileSelector, FileType
-
-    infos = lake.storage.filesystem.get_file_info(
-        FileSelector(path_of(location), recursive=True, allow_not_found=True)
-    )
     found = []
-    for info in infos:
-        if info.type != FileType.File:
-            continue
+    for info in lake.storage.file_infos(location):
         modified = info.mtime
         if modified is None:  # some object stores omit it: treat as brand new (kept)
             modified = utcnow()

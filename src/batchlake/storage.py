@@ -98,16 +98,14 @@ class Storage:
     def size(self, location: str) -> int:
         return int(self.filesystem.get_file_info(path_of(location)).size or 0)
 
-    def list_files(self, location: str) -> list[str]:
-        """Every file under a folder, as full locations in the root's style."""
+    def file_infos(self, location: str) -> list[pafs.FileInfo]:
+        """Every file under a folder (path without scheme, size, mtime), recursively."""
         from pyarrow.fs import FileSelector, FileType
 
-        base = path_of(location)
         infos = self.filesystem.get_file_info(
-            FileSelector(base, recursive=True, allow_not_found=True)
+            FileSelector(path_of(location), recursive=True, allow_not_found=True)
         )
-        prefix = "" if self.is_local else f"{self.scheme}://"
-        return sorted(prefix + i.path for i in infos if i.type == FileType.File)
+        return [i for i in infos if i.type == FileType.File]
 
 
 def path_of(location: str) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from batchlake.api import create_app
 from batchlake.config import ServeSettings
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import require_program
 from tests.integration.serve_support import (
     ENV_KEYS,
     OPERATOR,
@@ -43,10 +41,7 @@ def url(lake: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{CHROMIUM} is missing and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(f"{CHROMIUM} is not installed")
+    require_program(CHROMIUM, "apt install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -4,18 +4,15 @@ cursors, custom queries, schema drift, deletes under full capture, and Sakila wi
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import textwrap
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from batchlake.lake import Lake
 from tests.cli import batchlake, query_json
-from tests.conftest import REQUIRE_SERVICES, dataset, require_service
+from tests.conftest import dataset, require_program, require_service
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -283,11 +280,7 @@ def test_sakila_every_table_captured_with_star(tmp_path: Path) -> None:
     url = fresh_pg("batchlake_sakila")
     schema = dataset("sakila/postgres-sakila-schema.sql")
     data = dataset("sakila/postgres-sakila-insert-data-using-copy.sql")
-    if shutil.which("psql") is None:
-        message = "psql (PostgreSQL client) is needed to load the Sakila dump"
-        if REQUIRE_SERVICES:
-            pytest.fail(message)
-        pytest.skip(message)
+    require_program("psql", "the PostgreSQL client loads the Sakila dump")
     for script in (schema, data):
         subprocess.run(
             ["psql", "-q", "-v", "ON_ERROR_STOP=0", url, "-f", str(script)],

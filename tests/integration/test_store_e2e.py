@@ -14,7 +14,7 @@ import pytest
 
 from tests.cli import batchlake as run_cli
 from tests.cli import query_json
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import require_program
 from tests.store import live_server, mariadb_copy, plain_sql
 
 CHROMIUM = "/usr/bin/chromium"
@@ -81,11 +81,7 @@ def shop(base: str, tracks: list[tuple[int, str]], email: str) -> tuple[int, dic
 
 
 def test_a_browser_sale_reaches_the_lake(store_url: str, tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message} and BATCHLAKE_REQUIRE_SERVICES=1", pytrace=False)
-        pytest.skip(message)
+    require_program(CHROMIUM, "apt install chromium")
     url = store_url
     project = tmp_path / "lake"
     run_cli("init", "--example", "chinook", str(project))
