@@ -158,6 +158,9 @@ class SqlSourceSettings(_Settings):
     # auto: ConnectorX for mysql (when installed), DuckDB's scanner for sqlite/postgresql,
     # SQLAlchemy for any other URL.
     reader: Literal["auto", "duckdb", "connectorx", "sqlalchemy"] = "auto"
+    # Parallel read streams for a MySQL table whose primary key is one integer column
+    # (ConnectorX, ranges of the key); 1 reads one stream.
+    partitions: int = Field(default=2, ge=1, le=16)
 
     @field_validator("url")
     @classmethod

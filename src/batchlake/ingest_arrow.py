@@ -8,7 +8,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from batchlake.errors import SourceError
@@ -54,7 +53,7 @@ def write_parquet(
     if schema is None:
         first = next(batches, None)
         schema = first.schema if first is not None else pa.schema([])
-    digest = ValueDigest(schema)
+    digest = _StreamDigests(schema, capture.stream_of)
     file_schema = pa.schema(
         [
             *schema,
@@ -173,6 +172,31 @@ def _chain(
     yield from rest
 
 
+class _StreamDigests:
+    """One ValueDigest per stream of a partitioned read (one in all for a plain read)."""
+
+    def __init__(
+        self, schema: pa.Schema, stream_of: Callable[[pa.RecordBatch], int] | None
+    ) -> None:
+        self.schema = schema
+        self.stream_of = stream_of
+        self.streams: dict[int, ValueDigest] = {}
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        stream = self.stream_of(batch) if self.stream_of is not None else 0
+        if stream not in self.streams:
+            self.streams[stream] = ValueDigest(self.schema)
+        self.streams[stream].update(batch)
+
+    def hexdigest(self) -> str:
+        if self.stream_of is None:  # a plain read: the same hash as ever
+            return self.streams.get(0, ValueDigest(self.schema)).hexdigest()
+        total = hashlib.sha256(b"streams")
+        for stream in sorted(self.streams):
+            total.update(f"{stream}:{self.streams[stream].hexdigest()};".encode())
+        return total.hexdigest()
+
+
 class ValueDigest:
     """A sha256 of a stream's VALUES: independent of batch boundaries and buffer layouts.
 
@@ -216,13 +240,13 @@ def _feed(
     if not column.null_count:
         nulls.update(bytes(len(column)))  # all valid: the same bytes however batches split
     else:
-        nulls.update(column.is_null().to_numpy(zero_copy_only=False).tobytes())
+        nulls.update(_bool_bytes(column.is_null()))
         filler = _zero(column.type)
         if filler is not None:
             column = pc.fill_null(column, filler)
     kind = column.type
     if pa.types.is_boolean(kind):
-        digest.update(column.to_numpy(zero_copy_only=False).tobytes())
+        digest.update(_bool_bytes(column))
     elif (
         pa.types.is_string(kind)
         or pa.types.is_binary(kind)
@@ -253,23 +277,42 @@ def _fixed_width(kind: pa.DataType) -> bool:
         return False
 
 
-def _zero(type_: pa.DataType) -> pa.Scalar | None:
+def _bool_bytes(array: pa.Array) -> bytes:
+    """One byte (0 or 1) per value, as a numpy bool array holds them.
+
+    A cast, not `to_numpy(zero_copy_only=False)`, which makes pyarrow import pandas.
+    """
     import pyarrow as pa
 
-    if pa.types.is_string(type_) or pa.types.is_large_string(type_):
-        return pa.scalar("", type_)
-    if pa.types.is_binary(type_) or pa.types.is_large_binary(type_):
-        return pa.scalar(b"", type_)
+    as_bytes = array.cast(pa.uint8())
+    values = as_bytes.buffers()[1]
+    assert values is not None
+    return memoryview(values)[as_bytes.offset : as_bytes.offset + len(as_bytes)].tobytes()
+
+
+def _zero(type_: pa.DataType) -> pa.Scalar | None:
+    """The filler for null slots: "", b"", False or all-zero bytes (0, 0.0, epoch).
+
+    Built from buffers: `pa.scalar()` would import pandas (~0.2 s of every capture).
+    """
+    import pyarrow as pa
+
     if pa.types.is_boolean(type_):
-        return pa.scalar(False)
-    if pa.types.is_decimal(type_):
-        return pa.scalar(Decimal(0), type_)
-    if pa.types.is_integer(type_) or pa.types.is_floating(type_):
-        return pa.scalar(0, type_)
-    if pa.types.is_temporal(type_) and type_.bit_width in (32, 64):
-        storage = pa.int32() if type_.bit_width == 32 else pa.int64()
-        return pa.array([0], storage).view(type_)[0]
-    return None
+        buffers = [None, pa.py_buffer(b"\x00")]
+    elif pa.types.is_string(type_) or pa.types.is_binary(type_):
+        buffers = [None, pa.py_buffer(bytes(8)), pa.py_buffer(b"")]  # int32 offsets 0, 0
+    elif pa.types.is_large_string(type_) or pa.types.is_large_binary(type_):
+        buffers = [None, pa.py_buffer(bytes(16)), pa.py_buffer(b"")]
+    elif (
+        pa.types.is_decimal(type_)
+        or pa.types.is_integer(type_)
+        or pa.types.is_floating(type_)
+        or (pa.types.is_temporal(type_) and type_.bit_width in (32, 64))
+    ):
+        buffers = [None, pa.py_buffer(bytes(type_.bit_width // 8))]
+    else:
+        return None
+    return pa.Array.from_buffers(type_, 1, buffers)[0]
 
 
 _INT_ORDER = ["int8", "int16", "int32", "int64"]

@@ -10,6 +10,7 @@ when it differs from the current one; a failed step marks its downstream steps
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
 import json
 import shutil
@@ -151,6 +152,8 @@ class Runner:
         raw: list[str] = []
         self._unreachable.clear()
         for name in self.lake.settings.sources:
+            if captures_only and not _selects_source(selectors, name):
+                continue  # `ingest pg.x` connects to no other source
             try:
                 raw += [f"raw.{name}.{entity}" for entity in self._source(name).entities()]
             except SourceError as exc:
@@ -631,3 +634,12 @@ def _message(exc: BaseException) -> str:
         return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _selects_source(selectors: list[str], source: str) -> bool:
+    """Whether any `raw.<source>.<entity>` selector (globs allowed) can match `source`."""
+    for selector in selectors:
+        parts = selector.strip("+").split(".", 2)
+        if len(parts) < 2 or fnmatch.fnmatchcase(source, parts[1]):
+            return True
+    return False

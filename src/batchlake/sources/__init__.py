@@ -69,6 +69,10 @@ class Capture:
     skipped: int = 0
     rejected: int = 0
     on_reject: Callable[[BadRow], None] | None = None
+    # A read split into parallel streams (partitions): which stream a batch came from.
+    # Each stream's rows come in a stable order, their interleaving does not, so ingest
+    # hashes each stream apart and an unchanged table still hashes the same.
+    stream_of: Callable[[pa.RecordBatch], int] | None = None
 
     def reject(self, row: BadRow) -> None:
         """Quarantine a bad row (the ingest layer writes it down with its reason)."""

@@ -7,9 +7,11 @@ batches of `batch_rows`, so memory does not grow with the table.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from batchlake import duck
@@ -20,6 +22,7 @@ from batchlake.sources import Capture, EntityState, redact_url, scrub_url_secret
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+    from sqlglot import exp
 
     from batchlake.config import Project, SqlSourceSettings
 
@@ -66,7 +69,7 @@ class SqlSource:
         import duckdb
 
         kind, target = _attach_target(self.url, self.name)
-        con = duck.connect()
+        con = duck.connect(check_signatures=False)  # the project's own SQL only
         try:
             con.execute(f"ATTACH {duck.quote_literal(target)} AS {_ALIAS} (TYPE {kind}, READ_ONLY)")
         except duckdb.Error as exc:
@@ -190,12 +193,13 @@ class SqlSource:
             if state.until is not None:  # ..., to]
                 joiner = " AND" if state.cursor is not None else " WHERE"
                 sql += f"{joiner} {column} <= CAST({duck.quote_literal(state.until)} AS {kind})"
-        reader = None
+        reader: pa.RecordBatchReader | None = None
+        stream_of: Callable[[pa.RecordBatch], int] | None = None
         windowed = state.until is not None  # backfills take DuckDB's scanner
         if not isinstance(options, SqlQuerySettings) and not windowed and self._use_connectorx():
             since = state.cursor if cursor_column is not None else None
             target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
-            reader = _connectorx_reader(
+            read = _connectorx_reader(
                 self.url,
                 schema,
                 table,
@@ -204,10 +208,15 @@ class SqlSource:
                 cursor_column,
                 since,
                 batch_rows=self.settings.batch_rows,
+                split=_split_column(options, columns, rename),
+                partitions=self.settings.partitions,
             )
+            if read is not None:
+                reader, stream_of = read
         if reader is None:
             reader = self._execute(sql, entity)
         capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
+        capture.stream_of = stream_of
         if cursor_column is None:
             capture.batches = reader
         else:
@@ -283,6 +292,25 @@ def _tracking_max(
         capture.cursor = best.isoformat() if hasattr(best, "isoformat") else str(best)
 
 
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT"}  # fmt: skip
+
+
+def _split_column(
+    options: SqlEntitySettings | SqlQuerySettings | None,
+    columns: list[tuple[str, str]],
+    rename: dict[str, str],
+) -> str | None:
+    """The column a read may be split on: a primary key of one integer column."""
+    if options is None or len(options.primary_key) != 1:
+        return None
+    wanted = options.primary_key[0]
+    for column, kind in columns:
+        if wanted in (column, rename[column]) and kind.upper() in _INTEGER_TYPES:
+            return column
+    return None
+
+
 def _connectorx_reader(
     url: str,
     database: str,
@@ -293,16 +321,21 @@ def _connectorx_reader(
     since: str | None,
     *,
     batch_rows: int,
-) -> pa.RecordBatchReader | None:
+    split: str | None = None,
+    partitions: int = 1,
+) -> tuple[pa.RecordBatchReader, Callable[[pa.RecordBatch], int] | None] | None:
     """Stream a MySQL table with ConnectorX, cast to the exact types DuckDB reports.
 
     ConnectorX widens DECIMAL to (38,10) and TINYINT(1) to int8: each batch is cast back
     (safely: a value that does not fit fails). MySQL TIMESTAMP columns depend on the
     session time zone, so tables with them are left to DuckDB's scanner (None).
+
+    With a `split` column (an integer primary key) and `partitions` > 1 the table is read
+    as that many ranges of the key in parallel. Each ConnectorX batch comes from one
+    range, so the batch's first key tells its stream (the second value returned).
     """
     import connectorx as cx
     import pyarrow as pa
-    import sqlglot
     from sqlglot import exp
 
     if any(pa.types.is_timestamp(f.type) and f.type.tz for f in target):
@@ -320,17 +353,69 @@ def _connectorx_reader(
     parts = urlsplit(url)
     login = f"{unquote(parts.username or 'root')}:{unquote(parts.password or '')}"
     cx_url = f"mysql://{login}@{parts.hostname or 'localhost'}:{parts.port or 3306}{parts.path}"
-    sql = sqlglot.transpile(select.sql(dialect="mysql"), read="mysql", write="mysql")[0]
-    # One stream, not partitions: partitioned reads return batches in a varying order and
-    # the capture hash follows row order, so an unchanged table would be written again.
-    stream = cx.read_sql(cx_url, sql, return_type="arrow_stream", batch_size=batch_rows)
+    edges = _ranges(cx, cx_url, select, split, partitions) if split else []
+    if len(edges) > 2:
+        assert split is not None
+        key = exp.column(split, quoted=True)
+        queries = [
+            _mysql(select.where(exp.and_(key >= low, key < high), copy=True))
+            for low, high in itertools.pairwise(edges)
+        ]
+    else:
+        queries = [_mysql(select)]
+    stream = cx.read_sql(
+        cx_url,
+        queries if len(queries) > 1 else queries[0],
+        return_type="arrow_stream",
+        batch_size=batch_rows,
+    )
 
     def cast() -> Iterator[pa.RecordBatch]:
         for batch in stream:
             arrays = [batch.column(f.name).cast(f.type, safe=True) for f in target]
             yield pa.RecordBatch.from_arrays(arrays, schema=target)
 
-    return pa.RecordBatchReader.from_batches(target, cast())
+    reader = pa.RecordBatchReader.from_batches(target, cast())
+    if len(queries) == 1:
+        return reader, None
+    assert split is not None
+    column = rename[split]
+
+    def stream_of(batch: pa.RecordBatch) -> int:
+        keys = batch.column(column)
+        first, last = (bisect.bisect_right(edges, keys[i].as_py()) for i in (0, -1))
+        if first != last:  # ConnectorX mixed two ranges in one batch: the hash would vary
+            raise SourceError(
+                f"a partitioned read of {table} returned rows of two ranges in one batch; "
+                "set partitions = 1 on the source"
+            )
+        return first
+
+    return reader, stream_of
+
+
+def _mysql(select: exp.Select) -> str:
+    import sqlglot
+
+    return sqlglot.transpile(select.sql(dialect="mysql"), read="mysql", write="mysql")[0]
+
+
+def _ranges(cx: Any, url: str, select: exp.Select, split: str, partitions: int) -> list[int]:
+    """Edges of `partitions` equal ranges of the key: [e0, e1), [e1, e2)...; [] if small."""
+    from sqlglot import exp
+
+    if partitions < 2:
+        return []
+    key = exp.column(split, quoted=True)
+    bounds = select.select(
+        exp.Min(this=key).as_("lo"), exp.Max(this=key).as_("hi"), append=False, copy=True
+    )
+    found = cx.read_sql(url, _mysql(bounds), return_type="arrow")
+    low, high = found.column("lo")[0].as_py(), found.column("hi")[0].as_py()
+    if low is None or high - low + 1 < partitions * 10_000:  # small: one stream is quicker
+        return []
+    span = high - low + 1
+    return [low + span * i // partitions for i in range(partitions)] + [high + 1]
 
 
 def _attach_target(url: str, name: str) -> tuple[str, str]:
