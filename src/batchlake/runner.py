@@ -138,6 +138,7 @@ class Runner:
         self.sleep: Callable[[float], object] = sleep or self.stop.wait  # backoff waits
         self._window: tuple[str, str] | None = None  # a backfill's cursor window
         self._gave_up: set[str] = set()  # sources whose retries ran out in this run
+        self._cancel: dict[str, threading.Event] = {}  # captures running: set = stop it
 
     def build_dag(self, select: list[str] | None = None) -> Dag:
         """Captures of every source's entities, then the models.
@@ -438,9 +439,17 @@ class Runner:
             self.reporter.step_finished(step)
 
     def _interrupt(self, node: Node) -> None:
-        """Stop a step past its timeout, where that is possible (a DuckDB query)."""
-        interrupt = getattr(self._engine, "interrupt", None)
-        if node.kind != "ingest" and interrupt is not None:
+        """Stop a step past its timeout: a model's DuckDB query; a capture at its next
+        batch or page (and its DuckDB scan at once), so its temporary file is deleted."""
+        if node.kind != "ingest":
+            interrupt = getattr(self._engine, "interrupt", None)
+        else:
+            with self._guard:
+                cancel = self._cancel.get(node.name)
+                interrupt = getattr(self._sources.get(node.source), "interrupt", None)
+            if cancel is not None:
+                cancel.set()
+        if interrupt is not None:
             interrupt()
 
     def _reset_source(self, name: str) -> None:
@@ -461,16 +470,29 @@ class Runner:
             unreachable = self._unreachable.get(node.source)
         if unreachable is not None:
             raise unreachable
-        outcome = ingest_entity(
-            self._source(node.source),
-            node.entity,
-            storage=self.lake.storage,
-            metadata=self.lake.metadata,
-            run_id=run_id,
-            on_rows=lambda n: self.reporter.rows_read(node, n),
-            full_refresh=full_refresh,
-            window=self._window,
-        )
+        cancel = threading.Event()
+
+        def progress(rows: int) -> None:
+            if cancel.is_set():
+                raise SourceError(f"{node.name}: capture stopped (past its step timeout)")
+            self.reporter.rows_read(node, rows)
+
+        with self._guard:
+            self._cancel[node.name] = cancel
+        try:
+            outcome = ingest_entity(
+                self._source(node.source),
+                node.entity,
+                storage=self.lake.storage,
+                metadata=self.lake.metadata,
+                run_id=run_id,
+                on_rows=progress,
+                full_refresh=full_refresh,
+                window=self._window,
+            )
+        finally:
+            with self._guard:
+                self._cancel.pop(node.name, None)
         status, message = {
             "written": ("success", None),
             "duplicate": ("duplicate", f"same data as batch {outcome.duplicate_of}"),

@@ -215,3 +215,51 @@ def test_a_source_that_stays_down_uses_its_retries_once(tmp_path: Path) -> None:
     assert delays == [0.01, 0.02]  # the first entity's retries; the second fails at once
     assert sorted(a for step, a in attempts.items() if step.startswith("raw.")) == [1, 3]
     assert {s.name: s.status for s in result.steps}["refined.revenue"] == "upstream_failed"
+
+
+def test_a_capture_past_its_timeout_stops_and_leaves_no_file(tmp_path: Path) -> None:
+    """A slow API (one page a second, without end) is stopped at its next page."""
+    import json
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served: list[float] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(time.monotonic())
+            time.sleep(1.0)
+            body = json.dumps([{"id": len(served), "name": "x"}] * 10).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    root = tmp_path / "lake"
+    root.mkdir()
+    (root / "batchlake.toml").write_text(
+        'name = "slow"\n'
+        + run_settings(step_timeout_seconds=3, retries=0)
+        + f'[sources.api]\ntype = "rest"\nbase_url = "http://127.0.0.1:{server.server_port}"\n'
+        '[sources.api.endpoints.items]\npath = "/items"\n'
+        'paginator = { type = "page", page_param = "page", page_size = 10 }\n'
+    )
+    try:
+        result = Runner(Lake.open(root)).run()
+        ended = time.monotonic()
+        time.sleep(2.5)  # a capture left running would keep asking for pages
+    finally:
+        server.shutdown()
+        server.server_close()
+    (step,) = result.steps
+    assert step.status == "failed" and "timed out after 3s" in (step.message or "")
+    assert "left running" not in (step.message or "")
+    assert not [t for t in served if t > ended]
+    assert Lake.open(root).metadata.batches("api", "items") == []
+    assert not [p for p in (root / "lake").rglob("*") if p.is_file() and "raw" in p.parts]

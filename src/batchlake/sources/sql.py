@@ -270,6 +270,11 @@ class SqlSource:
             detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
             raise SourceError(f"source '{self.name}': reading {entity} failed: {detail}") from None
 
+    def interrupt(self) -> None:
+        """Stop a DuckDB scan running in another thread (a step past its timeout)."""
+        if self._con is not None:
+            self._con.interrupt()
+
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
