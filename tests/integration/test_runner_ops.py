@@ -263,3 +263,22 @@ def test_a_capture_past_its_timeout_stops_and_leaves_no_file(tmp_path: Path) -> 
     assert not [t for t in served if t > ended]
     assert Lake.open(root).metadata.batches("api", "items") == []
     assert not [p for p in (root / "lake").rglob("*") if p.is_file() and "raw" in p.parts]
+
+
+def test_a_capture_that_cannot_be_interrupted_still_ends_the_command_cleanly(
+    tmp_path: Path,
+) -> None:
+    """A database call that does not return (pg_sleep) is left behind; exit code 1, no abort."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    root = tmp_path / "lake"
+    root.mkdir()
+    (root / "batchlake.toml").write_text(
+        'name = "stuck"\n'
+        + run_settings(step_timeout_seconds=2, retries=0)
+        + '[sources.pg]\ntype = "sql"\nurl = "postgresql://postgres@127.0.0.1:5432/postgres"\n'
+        "tables = []\n[sources.pg.queries.sleepy]\n"
+        'sql = "SELECT pg_sleep(30) AS slept"\n'
+    )
+    result = batchlake("run", "-p", str(root), check=False)
+    assert result.returncode == 1  # not 134: the interpreter did not abort on the thread
+    assert "timed out after 2s" in result.stderr and "left running" in result.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -388,6 +389,22 @@ from batchlake.cli import _backfill, _doctor, _quality, _scheduler  # noqa: E402
 
 def main() -> None:
     """Entry point: run the app, turning batchlake errors into one-line messages."""
+    code: int | str | None = 0
+    try:
+        _main()
+    except SystemExit as exc:
+        code = exc.code
+    if any(t.name.startswith("batchlake-step-") and t.is_alive() for t in threading.enumerate()):
+        # A step past its timeout still waits in a thread on a call that cannot be
+        # interrupted (a database that does not answer). The run is recorded; the
+        # interpreter's shutdown would abort on that thread (exit 134), so leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else 1)
+    sys.exit(code)
+
+
+def _main() -> None:
     try:
         # Without standalone mode click returns the code of `typer.Exit` instead of exiting.
         code = app(standalone_mode=False)
