@@ -391,7 +391,7 @@ def main() -> None:
     """Entry point: run the app, turning batchlake errors into one-line messages."""
     code: int | str | None = 0
     try:
-        _main()
+        _run_app()
     except SystemExit as exc:
         code = exc.code
     if any(t.name.startswith("batchlake-step-") and t.is_alive() for t in threading.enumerate()):
@@ -404,7 +404,7 @@ def main() -> None:
     sys.exit(code)
 
 
-def _main() -> None:
+def _run_app() -> None:
     try:
         # Without standalone mode click returns the code of `typer.Exit` instead of exiting.
         code = app(standalone_mode=False)
