@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,7 @@ class MetadataStore(OperationsRecords):
         """Apply the migrations not applied yet; return their versions."""
         applied: list[int] = []
         try:
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn, _migration_lock(conn):
                 t.schema_migrations.create(conn, checkfirst=True)
                 done = {row[0] for row in conn.execute(sa.select(t.schema_migrations.c.version))}
                 for migration in all_migrations():
@@ -340,6 +341,35 @@ class MetadataStore(OperationsRecords):
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+MIGRATION_LOCK = 7_211_930_417  # any fixed number: PostgreSQL's advisory lock key
+
+
+@contextmanager
+def _migration_lock(conn: sa.Connection) -> Iterator[None]:
+    """One process at a time migrates a shared database; the others wait, then see it done.
+
+    Without it, two schedulers starting together on a fresh PostgreSQL database both
+    create `schema_migrations` and one fails. SQLite needs none: it is one machine's file.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":  # released with the transaction, where PostgreSQL's DDL is
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        yield
+    elif dialect in ("mysql", "mariadb"):  # a session lock: released explicitly
+        got = conn.execute(sa.text("SELECT GET_LOCK('batchlake.migrate', 300)")).scalar()
+        if got != 1:
+            raise ConfigError(
+                "another process has been migrating the metadata database for 5 minutes; "
+                "check it (SELECT * FROM information_schema.processlist) and retry"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK('batchlake.migrate')"))
+    else:
+        yield
 
 
 def _row(row: Any) -> dict[str, Any]:
