@@ -254,8 +254,14 @@ def test_a_lock_left_by_another_machine_is_taken_over_when_its_lease_ends(
             (claimed, now),
         )
         c.execute(
-            "INSERT INTO pipeline_runs (pipeline, scheduled_for, started_at, status) "
-            "VALUES ('capture', %s, %s, 'running')",
+            "INSERT INTO runs (run_id, command, status, started_at, host, pid, pipeline) "
+            "VALUES ('elsewhere-run', 'pipeline capture', 'running', %s, 'elsewhere', 4242, "
+            "'capture')",
+            (now,),
+        )
+        c.execute(
+            "INSERT INTO pipeline_runs (pipeline, scheduled_for, started_at, status, run_id) "
+            "VALUES ('capture', %s, %s, 'running', 'elsewhere-run')",
             (claimed, now),
         )
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
@@ -268,7 +274,17 @@ def test_a_lock_left_by_another_machine_is_taken_over_when_its_lease_ends(
         stop(processes, logs)
     history = assert_each_fire_once(database)
     assert history[0][:2] == (claimed, "killed")
-    started = sql(database, "SELECT min(started_at) FROM runs WHERE command = 'pipeline capture'")
+    started = sql(
+        database,
+        "SELECT min(started_at) FROM runs "
+        "WHERE command = 'pipeline capture' AND run_id <> 'elsewhere-run'",
+    )
     assert started[0][0] >= lease_ends
+    # The other machine's run is accounted for as killed, not left 'running' forever.
+    (dead,) = sql(database, "SELECT status, error FROM runs WHERE run_id = 'elsewhere-run'")
+    assert dead == (
+        "killed",
+        "its run lock expired (the process on elsewhere died or lost the metadata database)",
+    )
     skipped = [row for row in history if row[1] == "skipped"]
     assert skipped and all(row[0] < lease_ends for row in skipped[:2])  # the fires it held up

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -146,27 +146,40 @@ class MetadataStore(OperationsRecords):
                 .values(status=status, finished_at=utcnow(), error=error)
             )
 
-    def abandon_stale_runs(self, alive: Sequence[str] = ()) -> int:
-        """Mark runs left 'running' by a dead process as 'killed'; return how many."""
+    def abandon_stale_runs(self) -> int:
+        """Mark the runs left 'running' as 'killed'; call with the run lock held.
+
+        Every run holds the project's run lock, so while the caller holds it no other run
+        is alive: its process died (the lock was taken over from a dead pid on this host)
+        or its lease expired (its machine died, or lost the database for longer than the
+        lock's TTL). Returns how many runs were marked.
+        """
         with self.engine.begin() as conn:
             rows = conn.execute(
                 sa.select(t.runs.c.run_id, t.runs.c.host, t.runs.c.pid).where(
                     t.runs.c.status == "running"
                 )
             ).all()
-            stale = [r.run_id for r in rows if r.run_id not in alive and not _alive(r.host, r.pid)]
-            for run_id in stale:
+            for row in rows:
+                error = (
+                    "the process died"
+                    if row.host == socket.gethostname()
+                    else f"its run lock expired (the process on {row.host} died or lost "
+                    "the metadata database)"
+                )
                 conn.execute(
                     t.runs.update()
-                    .where(t.runs.c.run_id == run_id)
-                    .values(status="killed", finished_at=utcnow(), error="the process died")
+                    .where((t.runs.c.run_id == row.run_id) & (t.runs.c.status == "running"))
+                    .values(status="killed", finished_at=utcnow(), error=error)
                 )
                 conn.execute(
                     t.step_runs.update()
-                    .where((t.step_runs.c.run_id == run_id) & (t.step_runs.c.status == "running"))
+                    .where(
+                        (t.step_runs.c.run_id == row.run_id) & (t.step_runs.c.status == "running")
+                    )
                     .values(status="killed", finished_at=utcnow())
                 )
-        return len(stale)
+        return len(rows)
 
     def start_step(self, run_id: str, step: str, kind: str) -> int:
         with self.engine.begin() as conn:
