@@ -37,7 +37,9 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 from pyiceberg.table import CommitTableRequest, Table
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER
 
 SEPARATOR = "\x1f"  # PyIceberg's default namespace separator in paths (%1F)
 
@@ -82,9 +84,8 @@ def model_response(model: Any) -> Response:
 
 
 def table_response(table: Table) -> Response:
-    return model_response(
-        TableResponse(metadata_location=table.metadata_location, metadata=table.metadata)
-    )
+    response = {"metadata-location": table.metadata_location, "metadata": table.metadata}
+    return model_response(TableResponse.model_validate(response))
 
 
 config_router = APIRouter(prefix="/v1")
@@ -147,8 +148,8 @@ async def create_table(
         (*namespace_of(namespace), body.name),
         schema=body.table_schema,
         location=body.location,
-        **({"partition_spec": body.partition_spec} if body.partition_spec else {}),
-        **({"sort_order": body.write_order} if body.write_order else {}),
+        partition_spec=body.partition_spec or UNPARTITIONED_PARTITION_SPEC,
+        sort_order=body.write_order or UNSORTED_SORT_ORDER,
         properties=body.properties,
     )
     return table_response(table)

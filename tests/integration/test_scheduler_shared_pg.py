@@ -107,7 +107,7 @@ def sql(url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
 
     try:
         with psycopg.connect(url) as c:
-            return c.execute(query, params).fetchall()  # type: ignore[arg-type]
+            return c.execute(query, params).fetchall()
     except psycopg.errors.UndefinedTable:  # not migrated yet
         return []
 
@@ -118,7 +118,7 @@ def fires(url: str) -> list[tuple[datetime, str, str | None, str | None]]:
         url,
         "SELECT scheduled_for, status, run_id, reason FROM pipeline_runs "
         "WHERE pipeline = 'capture' ORDER BY scheduled_for, id",
-    )  # type: ignore[return-value]
+    )
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) -> None:
