@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("batchlake.scheduler")
 
 LOCK_TTL = timedelta(seconds=60)
+BUSY_RETRY = timedelta(seconds=1)  # another scheduler runs the pipeline: look again this often
 MAX_MISSED_ROWS = 100  # missed fires recorded one by one; beyond, one summary row
 
 
@@ -143,6 +144,7 @@ class Scheduler:
         self.started_at = self.clock.now()
         self.holder = f"scheduler-{socket.gethostname()}-{os.getpid()}"
         self.runs: list[RunResult] = []
+        self._held_elsewhere: dict[str, datetime] = {}  # pipeline -> when to look again
 
     def serve(self, max_ticks: int | None = None) -> None:
         """Tick until stopped (or `max_ticks` ticks): run what is due, sleep until the next."""
@@ -157,7 +159,10 @@ class Scheduler:
 
     def _next_wake(self, name: str) -> datetime:
         last = self.lake.metadata.last_fire(name) or self.clock.now()
-        return next_fire(self.pipelines[name], last)
+        wake = next_fire(self.pipelines[name], last)
+        # While another scheduler holds the pipeline, its due fire stays due: without a
+        # floor this process would ask for the lock in a tight loop until the run ends.
+        return max(wake, self._held_elsewhere.get(name, wake))
 
     def tick(self) -> None:
         for name in self.pipelines:
@@ -165,7 +170,10 @@ class Scheduler:
                 return
             with self._pipeline_lock(name) as held:
                 if held:
+                    self._held_elsewhere.pop(name, None)
                     self._handle(name)
+                else:
+                    self._held_elsewhere[name] = self.clock.now() + BUSY_RETRY
 
     @contextmanager
     def _pipeline_lock(self, name: str) -> Iterator[bool]:
@@ -197,7 +205,7 @@ class Scheduler:
             log.warning("pipeline %s: %d run(s) were killed with their scheduler", name, killed)
         last = metadata.last_fire(name)
         if last is None:  # first start: begin with the next fire, nothing is owed
-            metadata.set_last_fire(name, now, now)
+            metadata.start_schedule(name, now)
             return
         due, truncated = fires_between(pipeline, last, now, MAX_MISSED_ROWS)
         if not due:
@@ -215,26 +223,37 @@ class Scheduler:
         on_time = (now - latest).total_seconds() <= grace_seconds(pipeline, latest)
         if not on_time and pipeline.catch_up == "skip":
             reason = f"{self._why_missed(latest)}; catch_up = 'skip'"
-            metadata.account_fires(name, skipped, latest, "skipped", now=now, reason=reason)
-            self._alert_missed(name, len(missed) + 1, None, truncated)
+            claimed = metadata.account_fires(
+                name, skipped, latest, "skipped", after=last, now=now, reason=reason
+            )
+            if claimed is not None:
+                self._alert_missed(name, len(missed) + 1, None, truncated)
             return
-        row = metadata.account_fires(name, skipped, latest, "running", now=now)
+        from batchlake.runner import new_run_id
+
+        run_id = new_run_id()  # on the fire's row from the start: a killed run is traceable
+        row = metadata.account_fires(
+            name, skipped, latest, "running", after=last, now=now, run_id=run_id
+        )
+        if row is None:
+            log.warning("pipeline %s: another scheduler claimed the fire first", name)
+            return
         if missed or not on_time:
             self._alert_missed(name, len(missed) + (0 if on_time else 1), latest, truncated)
         else:
             self._alert_missed(name, 0, None, False)
-        self._start(name, pipeline, row)
+        self._start(name, pipeline, row, run_id)
 
     def _why_missed(self, fire: datetime) -> str:
         if fire < self.started_at:
             return "missed: the scheduler was not running"
         return "missed: the previous run was still going (one run at a time per pipeline)"
 
-    def _start(self, name: str, pipeline: PipelineSettings, row: int) -> None:
+    def _start(self, name: str, pipeline: PipelineSettings, row: int, run_id: str) -> None:
         from batchlake.runner import Runner
 
         metadata = self.lake.metadata
-        log.info("pipeline %s: starting its run (fire #%d)", name, row)
+        log.info("pipeline %s: starting its run %s (fire #%d)", name, run_id, row)
         try:
             result = Runner(self.lake, stop=self.stop).run(
                 pipeline.select or None,
@@ -242,9 +261,13 @@ class Scheduler:
                 command=f"pipeline {name}",
                 wait_seconds=pipeline.lock_wait_seconds,
                 pipeline=name,
+                run_id=run_id,
             )
         except BatchlakeError as exc:
-            metadata.finish_pipeline_run(row, "failed", reason=str(exc))
+            started = metadata.run(run_id) is not None  # not when e.g. the run lock was busy
+            metadata.finish_pipeline_run(
+                row, "failed", run_id=run_id if started else None, reason=str(exc)
+            )
             self._alert_run(name, None, str(exc))
             return
         self.runs.append(result)

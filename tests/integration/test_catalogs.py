@@ -1,10 +1,11 @@
 """Catalogs other than the default SQLite one, and readers other than batchlake.
 
 The Chinook example is built with its Iceberg catalog on the real PostgreSQL
-(`[catalog] type = "sql"`) and on AWS Glue (moto's Glue API, with the warehouse in a
-moto S3 bucket). A table batchlake wrote is then read by PyIceberg alone (a fresh
-catalog object, no batchlake code), by DuckDB's `iceberg_scan` and by Spark, and each
-reading is compared with the independent oracle.
+(`[catalog] type = "sql"`), on AWS Glue (moto's Glue API, with the warehouse in a moto S3
+bucket) and on an Iceberg REST catalog (`tests/rest_catalog.py`, a test peer). A table
+batchlake wrote is then read by PyIceberg alone (a fresh catalog object, no batchlake
+code), by DuckDB's `iceberg_scan` and by Spark, and each reading is compared with the
+independent oracle.
 """
 
 from __future__ import annotations
@@ -72,6 +73,23 @@ def _duckdb_iceberg_scan(metadata_location: str, s3: S3Options | None = None) ->
         con.close()
 
 
+def _spark_rows(lake: Lake) -> list[dict[str, Any]]:
+    """The table as Spark reads it (the files PyIceberg plans through the lake's catalog)."""
+    from batchlake.config import EngineSettings
+    from batchlake.engines.spark import SparkEngine
+    from tests.conftest import require_java
+
+    require_java()
+    engine = SparkEngine(EngineSettings.model_validate({"type": "spark", "master": "local[2]"}))
+    try:
+        rows: list[dict[str, Any]] = (
+            engine.dataframe(lake.table_source(f"refined.{TABLE}")).toArrow().to_pylist()
+        )
+        return rows
+    finally:
+        engine.close()
+
+
 # --------------------------------------------------------------------------- PostgreSQL
 
 
@@ -123,18 +141,8 @@ def test_postgresql_catalog_table_read_by_duckdb_iceberg_scan(pg_lake: tuple[Lak
 
 
 def test_postgresql_catalog_table_read_by_spark(pg_lake: tuple[Lake, Path]) -> None:
-    from batchlake.config import EngineSettings
-    from batchlake.engines.spark import SparkEngine
-    from tests.conftest import require_java
-
-    require_java()
     lake, source = pg_lake
-    engine = SparkEngine(EngineSettings.model_validate({"type": "spark", "master": "local[2]"}))
-    try:
-        frame = engine.dataframe(lake.table_source(f"refined.{TABLE}"))  # PyIceberg-planned files
-        _check(source, frame.toArrow().to_pylist(), "Spark")
-    finally:
-        engine.close()
+    _check(source, _spark_rows(lake), "Spark")
 
 
 # --------------------------------------------------------------------------- AWS Glue (moto)
@@ -212,6 +220,62 @@ def test_glue_catalog_table_read_by_duckdb_iceberg_scan_on_s3(
 
 
 # --------------------------------------------------------------------------- REST
+
+
+@pytest.fixture(scope="module")
+def rest_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Path, str]]:
+    """Chinook on the REST catalog test peer, built, then rebuilt in full by the CLI."""
+    from tests.cli import batchlake
+    from tests.rest_catalog import rest_catalog_server
+
+    base = tmp_path_factory.mktemp("rest-catalog")
+    with rest_catalog_server(base / "server") as uri:
+        source = generated_source(base, invoices=200, seed=3)
+        catalog = f'[catalog]\ntype = "rest"\nuri = "{uri}"\n'
+        lake = _build(chinook_project(base / "p", source, extra={"catalog": catalog}))
+        # Every table again, over existing ones: commits with requirements on a snapshot.
+        batchlake("run", "--full-refresh", "-p", str(lake.project.root))
+        yield lake, source, uri
+
+
+def test_rest_catalog_holds_every_table_in_its_backing_store(
+    rest_lake: tuple[Lake, Path, str],
+) -> None:
+    import sqlite3
+
+    lake, _, uri = rest_lake
+    db = sqlite3.connect(Path(lake.project.root).parent / "server" / "catalog.sqlite")
+    try:
+        rows = db.execute("SELECT table_namespace, table_name FROM iceberg_tables").fetchall()
+    finally:
+        db.close()
+    assert sorted(f"{ns}.{name}" for ns, name in rows) == lake.catalog.table_names()
+    assert len(rows) == 26  # 21 SQL models + 5 outputs of the 2 Python steps
+    assert lake.catalog.iceberg.properties["uri"] == uri  # batchlake went through REST
+
+
+def test_rest_catalog_table_read_by_pyiceberg_alone(rest_lake: tuple[Lake, Path, str]) -> None:
+    from pyiceberg.catalog.rest import RestCatalog
+
+    _, source, uri = rest_lake
+    table = RestCatalog("any", uri=uri).load_table(("refined", TABLE))
+    assert len(table.snapshots()) >= 2  # the full refresh replaced the first build's rows
+    _check(source, table.scan().to_arrow().to_pylist(), "PyIceberg on REST")
+
+
+def test_rest_catalog_table_read_by_duckdb_iceberg_scan(
+    rest_lake: tuple[Lake, Path, str],
+) -> None:
+    from pyiceberg.catalog.rest import RestCatalog
+
+    _, source, uri = rest_lake
+    location = RestCatalog("any", uri=uri).load_table(("refined", TABLE)).metadata_location
+    _check(source, _duckdb_iceberg_scan(location), "DuckDB iceberg_scan")
+
+
+def test_rest_catalog_table_read_by_spark(rest_lake: tuple[Lake, Path, str]) -> None:
+    lake, source, _ = rest_lake
+    _check(source, _spark_rows(lake), "Spark on REST")
 
 
 def test_rest_catalog_properties_carry_the_storage_setting() -> None:

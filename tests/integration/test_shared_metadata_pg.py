@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from batchlake.metadata import MetadataStore
+from batchlake.metadata import MetadataStore, utcnow
 from batchlake.metadata.migrations import all_migrations
 from tests.cli import batchlake
 from tests.conftest import require_service
@@ -118,3 +118,83 @@ def test_a_second_run_against_the_same_metadata_refuses(
     assert "another run (run-elsewhere" in refused.stderr
     assert "is in progress on this project" in refused.stderr
     batchlake("run", "-p", str(project))  # and once released, a run goes through
+
+
+MIGRATOR = textwrap.dedent(
+    """
+    import sys, time
+    from batchlake.metadata import MetadataStore
+    start = float(sys.argv[2])
+    while time.time() < start:
+        time.sleep(0.005)
+    MetadataStore(sys.argv[1]).dispose()
+    """
+)
+
+
+def test_processes_opening_a_fresh_database_together_migrate_it_once() -> None:
+    """Two schedulers started together on a new database: one migrates, the other waits."""
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    name = "shared_migrate_race"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        c.execute(f"CREATE DATABASE {name}")
+    start = time.time() + 5
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATOR, url, str(start)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as c:
+        versions = [v for (v,) in c.execute("SELECT version FROM schema_migrations ORDER BY 1")]
+    assert versions == [m.version for m in all_migrations()]
+    with psycopg.connect(admin, autocommit=True) as c:
+        c.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_fire_is_claimed_by_one_of_two_stores_that_read_the_same_state(
+    store: MetadataStore,
+) -> None:
+    """The claim is a compare-and-set: correct even when the pipeline lock failed."""
+    import psycopg
+
+    other = MetadataStore(URL)  # another process's connection pool
+    try:
+        begun = utcnow().replace(microsecond=123456)
+        assert store.start_schedule("claimed", begun)
+        assert not other.start_schedule("claimed", begun + timedelta(seconds=1))
+        seen = store.last_fire("claimed")
+        assert seen == other.last_fire("claimed") == begun
+        fire = begun + timedelta(minutes=1)
+        first = store.account_fires("claimed", [], fire, "running", after=begun, now=fire)
+        second = other.account_fires("claimed", [], fire, "running", after=begun, now=fire)
+    finally:
+        other.dispose()
+    assert first is not None and second is None
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{DATABASE}") as c:
+        rows = c.execute(
+            "SELECT scheduled_for FROM pipeline_runs WHERE pipeline = 'claimed'"
+        ).fetchall()
+        (last,) = c.execute(
+            "SELECT last_fire_at FROM schedule_state WHERE pipeline = 'claimed'"
+        ).fetchone() or (None,)
+    assert rows == [(fire,)] and last == fire
+
+
+def test_a_lock_holder_named_after_a_long_host_name_fits(store: MetadataStore) -> None:
+    holder = f"scheduler-{'node-' * 50}x.eu-west-1.compute.internal-4194304"  # > 64 chars
+    assert store.acquire_lock("long", holder, timedelta(seconds=60)) is None
+    other = store.acquire_lock("long", "someone-else", timedelta(seconds=60))
+    assert other is not None and other.holder == holder
+    store.release_lock("long", holder)

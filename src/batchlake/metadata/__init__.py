@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -97,7 +98,7 @@ class MetadataStore(OperationsRecords):
         """Apply the migrations not applied yet; return their versions."""
         applied: list[int] = []
         try:
-            with self.engine.begin() as conn:
+            with self.engine.begin() as conn, _migration_lock(conn):
                 t.schema_migrations.create(conn, checkfirst=True)
                 done = {row[0] for row in conn.execute(sa.select(t.schema_migrations.c.version))}
                 for migration in all_migrations():
@@ -145,27 +146,40 @@ class MetadataStore(OperationsRecords):
                 .values(status=status, finished_at=utcnow(), error=error)
             )
 
-    def abandon_stale_runs(self, alive: Sequence[str] = ()) -> int:
-        """Mark runs left 'running' by a dead process as 'killed'; return how many."""
+    def abandon_stale_runs(self) -> int:
+        """Mark the runs left 'running' as 'killed'; call with the run lock held.
+
+        Every run holds the project's run lock, so while the caller holds it no other run
+        is alive: its process died (the lock was taken over from a dead pid on this host)
+        or its lease expired (its machine died, or lost the database for longer than the
+        lock's TTL). Returns how many runs were marked.
+        """
         with self.engine.begin() as conn:
             rows = conn.execute(
                 sa.select(t.runs.c.run_id, t.runs.c.host, t.runs.c.pid).where(
                     t.runs.c.status == "running"
                 )
             ).all()
-            stale = [r.run_id for r in rows if r.run_id not in alive and not _alive(r.host, r.pid)]
-            for run_id in stale:
+            for row in rows:
+                error = (
+                    "the process died"
+                    if row.host == socket.gethostname()
+                    else f"its run lock expired (the process on {row.host} died or lost "
+                    "the metadata database)"
+                )
                 conn.execute(
                     t.runs.update()
-                    .where(t.runs.c.run_id == run_id)
-                    .values(status="killed", finished_at=utcnow(), error="the process died")
+                    .where((t.runs.c.run_id == row.run_id) & (t.runs.c.status == "running"))
+                    .values(status="killed", finished_at=utcnow(), error=error)
                 )
                 conn.execute(
                     t.step_runs.update()
-                    .where((t.step_runs.c.run_id == run_id) & (t.step_runs.c.status == "running"))
+                    .where(
+                        (t.step_runs.c.run_id == row.run_id) & (t.step_runs.c.status == "running")
+                    )
                     .values(status="killed", finished_at=utcnow())
                 )
-        return len(stale)
+        return len(rows)
 
     def start_step(self, run_id: str, step: str, kind: str) -> int:
         with self.engine.begin() as conn:
@@ -340,6 +354,35 @@ class MetadataStore(OperationsRecords):
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+MIGRATION_LOCK = 7_211_930_417  # any fixed number: PostgreSQL's advisory lock key
+
+
+@contextmanager
+def _migration_lock(conn: sa.Connection) -> Iterator[None]:
+    """One process at a time migrates a shared database; the others wait, then see it done.
+
+    Without it, two schedulers starting together on a fresh PostgreSQL database both
+    create `schema_migrations` and one fails. SQLite needs none: it is one machine's file.
+    """
+    dialect = conn.dialect.name
+    if dialect == "postgresql":  # released with the transaction, where PostgreSQL's DDL is
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+        yield
+    elif dialect in ("mysql", "mariadb"):  # a session lock: released explicitly
+        got = conn.execute(sa.text("SELECT GET_LOCK('batchlake.migrate', 300)")).scalar()
+        if got != 1:
+            raise ConfigError(
+                "another process has been migrating the metadata database for 5 minutes; "
+                "check it (SELECT * FROM information_schema.processlist) and retry"
+            )
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("SELECT RELEASE_LOCK('batchlake.migrate')"))
+    else:
+        yield
 
 
 def _row(row: Any) -> dict[str, Any]:

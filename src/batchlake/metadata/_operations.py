@@ -81,19 +81,6 @@ class OperationsRecords:
             ).scalar()
         return _aware(value)
 
-    def set_last_fire(self, pipeline: str, fire_at: datetime, now: datetime) -> None:
-        s = t.schedule_state
-        with self.engine.begin() as conn:
-            updated = conn.execute(
-                s.update()
-                .where(s.c.pipeline == pipeline)
-                .values(last_fire_at=fire_at, updated_at=now)
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    s.insert().values(pipeline=pipeline, last_fire_at=fire_at, updated_at=now)
-                )
-
     def account_fires(
         self,
         pipeline: str,
@@ -101,16 +88,29 @@ class OperationsRecords:
         latest: datetime,
         status: str,
         *,
+        after: datetime,
         now: datetime,
         reason: str | None = None,
-    ) -> int:
-        """In one transaction: record skipped fires, the latest fire, and advance the schedule.
+        run_id: str | None = None,
+    ) -> int | None:
+        """Claim the fires after `after` up to `latest`: record them and advance the schedule.
 
-        A crash leaves either all of it or none of it, so no fire is lost or counted twice.
-        Returns the id of the latest fire's row.
+        One transaction: a crash leaves either all of it or none of it. The claim is a
+        compare-and-set of the schedule's last fire (`after`, as `last_fire` read it), so
+        of two schedulers that read the same state only one records the fires, even if
+        their pipeline lock failed them (a lease ended under a paused process, clocks
+        apart). Returns the id of the latest fire's row, or None when another scheduler
+        claimed these fires first.
         """
         p, s = t.pipeline_runs, t.schedule_state
         with self.engine.begin() as conn:
+            claimed = conn.execute(
+                s.update()
+                .where((s.c.pipeline == pipeline) & (s.c.last_fire_at == after))
+                .values(last_fire_at=latest, updated_at=now)
+            )
+            if claimed.rowcount != 1:
+                return None
             for fire, why in skipped:
                 conn.execute(
                     p.insert().values(
@@ -124,25 +124,29 @@ class OperationsRecords:
                     started_at=now if status == "running" else None,
                     status=status,
                     reason=reason,
+                    run_id=run_id,
                 )
             )
             key = result.inserted_primary_key
             assert key is not None
-            values = {"last_fire_at": latest, "updated_at": now}
-            if (
-                conn.execute(s.update().where(s.c.pipeline == pipeline).values(**values)).rowcount
-                == 0
-            ):
-                conn.execute(s.insert().values(pipeline=pipeline, **values))
             return int(key[0])
 
+    def start_schedule(self, pipeline: str, now: datetime) -> bool:
+        """Begin a pipeline's schedule at `now` (nothing is owed before); False if begun."""
+        s = t.schedule_state
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(s.insert().values(pipeline=pipeline, last_fire_at=now, updated_at=now))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
     def finish_pipeline_run(
-        self, row_id: int, status: str, *, run_id: str | None = None, reason: str | None = None
+        self, row_id: int, status: str, *, run_id: str | None, reason: str | None = None
     ) -> None:
+        """Record how a fire's run ended; `run_id` None when the run never started."""
         p = t.pipeline_runs
-        values: dict[str, Any] = {"status": status, "reason": reason}
-        if run_id is not None:
-            values["run_id"] = run_id
+        values: dict[str, Any] = {"status": status, "reason": reason, "run_id": run_id}
         with self.engine.begin() as conn:
             conn.execute(p.update().where(p.c.id == row_id).values(**values))
 

@@ -83,7 +83,7 @@ locks = sa.Table(
     "locks",
     metadata,
     sa.Column("name", sa.String(200), primary_key=True),
-    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("holder", sa.String(300), nullable=False),  # 0004: was 64
     sa.Column("host", sa.String(255), nullable=False),
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
