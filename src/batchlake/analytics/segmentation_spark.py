@@ -60,18 +60,17 @@ def mllib_backend(
 
     session = spark or _active_session()
     points, scaled = _scaled(session, features)
+    # (row, vector of the RDD-based API): what pyspark.mllib's KMeans reads. A lambda, so
+    # that Spark's Python workers need pyspark only, not batchlake.
+    vectors = points.rdd.map(lambda r: (r.row, Vectors.fromML(r.features))).cache()
     try:
-        # (row, vector of the RDD-based API): what pyspark.mllib's KMeans reads. A lambda,
-        # so that Spark's Python workers need pyspark only, not batchlake.
-        vectors = points.rdd.map(lambda r: (r.row, Vectors.fromML(r.features))).cache()
         rows = np.asarray(vectors.keys().collect())
-        data = vectors.values()
-        fits = _kmeans(data, rows, scaled, ks, seed, n_init)
+        fits = _kmeans(vectors.values(), rows, scaled, ks, seed, n_init)
         silhouettes = _silhouettes(session, points, fits)
         fits = [KFit(f.k, f.labels, f.centers, f.inertia, silhouettes.get(f.k, -1.0)) for f in fits]
         components = _components(points, features.shape[1])
-        vectors.unpersist()
     finally:
+        vectors.unpersist()
         points.unpersist()
     return BackendResult(scaled, fits, components)
 
