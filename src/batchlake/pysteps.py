@@ -8,10 +8,15 @@ inputs hash, content hash). A step is skipped when its source file, its paramete
 its inputs' snapshots are all unchanged, and an output whose rows did not change gets no
 new snapshot.
 
-The context hides the engine: on the embedded engine `ctx.table(name)` is a
-`pyarrow.Table`. A Spark engine can hand out Spark DataFrames through the same context
-(`ctx.engine == "spark"`) so a step can pick its backend (see
-`batchlake.analytics.segmentation`).
+`ctx.table(name)` is a `pyarrow.Table` on every engine. On Spark (`ctx.engine ==
+"spark"`: engine type "spark", or "auto" when the step's inputs reach `spark_above`)
+`ctx.dataframe(name)` is the same input as a Spark DataFrame, and a step may return
+Spark DataFrames, which Spark writes itself (nothing is collected to the driver). A
+step picks its backend from `ctx.engine` (see `batchlake.analytics.segmentation`).
+
+An output's content hash is DuckDB's order-independent fingerprint of the rows written
+(`Engine.content_hash`, the one SQL models use), so equal rows give equal hashes whatever
+the engine, the row order, or whether the step returned Arrow or a Spark DataFrame.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from batchlake.storage import filesystem_for, path_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark.sql import DataFrame
 
     from batchlake.engines import Engine, TableSource
     from batchlake.lake import Lake
@@ -47,6 +53,8 @@ class StepContext:
     _read: Callable[[str], pa.Table] = field(repr=False)
     _inputs: tuple[str, ...] = ()
     _cache: dict[str, pa.Table] = field(default_factory=dict, repr=False)
+    # Spark only: a declared input as a Spark DataFrame.
+    _frame: Callable[[str], DataFrame] | None = field(default=None, repr=False)
 
     def table(self, name: str) -> pa.Table:
         """A declared input table, read whole as a `pyarrow.Table`.
@@ -54,14 +62,33 @@ class StepContext:
         Rows come in no particular order (engines read files in parallel): sort them when
         the result depends on it, so the same data always gives the same output.
         """
+        self._check_input(name)
+        if name not in self._cache:
+            self._cache[name] = self._read(name)
+        return self._cache[name]
+
+    def dataframe(self, name: str) -> DataFrame:
+        """A declared input as a Spark DataFrame (only when `ctx.engine == "spark"`).
+
+        Lazy, like any DataFrame: nothing is read until the step runs an action. Rows
+        have no order; sort when the result depends on it.
+        """
+        self._check_input(name)
+        if self._frame is None:
+            raise ModelError(
+                f"step {self.step} asked for {name} as a Spark DataFrame, but it runs on "
+                f"{self.engine}; use ctx.table('{name}') (a pyarrow.Table, every engine) or "
+                'set [engine] type = "spark" in batchlake.toml (under "auto", a step runs on '
+                "Spark when its inputs reach spark_above; check ctx.engine)"
+            )
+        return self._frame(name)
+
+    def _check_input(self, name: str) -> None:
         if name not in self._inputs:
             raise ModelError(
                 f"step {self.step} reads {name}, which is not in its inputs; "
                 f"add it to @step(inputs=[...]) (declared: {', '.join(self._inputs) or 'none'})"
             )
-        if name not in self._cache:
-            self._cache[name] = self._read(name)
-        return self._cache[name]
 
     @property
     def inputs(self) -> dict[str, pa.Table]:
@@ -108,19 +135,33 @@ def run_python_model(
             message="inputs unchanged",
         )
 
+    runs_on, why = _route(engine, model, input_of)
+
     def read(name: str) -> pa.Table:
         import sqlglot.expressions as exp
 
-        engine.register([input_of(name)[1]])
+        runs_on.register([input_of(name)[1]])
         query = exp.select("*").from_(exp.to_table(name)).sql(dialect="duckdb")
-        return engine.query(query).read_all()
+        return runs_on.query(query).read_all()
 
-    ctx = StepContext(model.name, params, engine.name, read, model.inputs)
+    frame: Callable[[str], DataFrame] | None = None
+    if runs_on.name == "spark":
+        from batchlake.engines.spark import SparkEngine
+
+        assert isinstance(runs_on, SparkEngine)
+        spark_engine = runs_on
+
+        def spark_frame(name: str) -> DataFrame:
+            return spark_engine.frame(input_of(name)[1])
+
+        frame = spark_frame
+
+    ctx = StepContext(model.name, params, runs_on.name, read, model.inputs, _frame=frame)
     outputs = _call(model, ctx)
     written: list[_Written] = []
     try:
         for name in model.outputs:
-            written.append(_write(lake, name, outputs[name], run_id))
+            written.append(_write(lake, runs_on, name, outputs[name], run_id))
     except BaseException:
         for item in written:
             lake.storage.delete(item.location)
@@ -133,10 +174,21 @@ def run_python_model(
         rows=sum(w.rows for w in written),
         bytes=sum(w.bytes for w in written),
         snapshot_id=snapshots[0],
-        message="; ".join(notes),
-        # Under engine = "auto" a step reads its inputs through DuckDB (interactive reads).
-        engine="duckdb" if engine.name == "auto" else engine.name,
+        message="; ".join([*([why] if why else []), *notes]),
+        engine=runs_on.name,
     )
+
+
+def _route(
+    engine: Engine, model: PythonModel, input_of: Callable[[str], tuple[str, TableSource]]
+) -> tuple[Engine, str | None]:
+    """The engine a step runs on: the run's, or under "auto" the one its inputs' size picks."""
+    from batchlake.engines.auto import AutoEngine
+
+    if not isinstance(engine, AutoEngine):
+        return engine, None
+    engine.register(input_of(name)[1] for name in model.inputs)
+    return engine.route(model.inputs)
 
 
 def _all_current(lake: Lake, model: PythonModel, inputs_hash: str) -> bool:
@@ -149,8 +201,11 @@ def _all_current(lake: Lake, model: PythonModel, inputs_hash: str) -> bool:
     return True
 
 
-def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table]:
-    """Call the step; check it returned one Arrow table per declared output."""
+def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table | DataFrame]:
+    """Call the step; check it returned one table per declared output.
+
+    Arrow tables (or record batches) on every engine; Spark DataFrames on Spark.
+    """
     import pyarrow as pa
 
     where = model.where
@@ -176,9 +231,20 @@ def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table]:
             f"{where} returned {', '.join(map(str, extra))}, not declared in outputs=[...]; "
             "declare it or leave it out"
         )
-    tables = {}
+    tables: dict[str, pa.Table | DataFrame] = {}
     for name in model.outputs:
         value = result[name]
+        if _is_spark_frame(value):
+            if ctx.engine != "spark":
+                raise ModelError(
+                    f"{where} returned a Spark DataFrame for {name} on engine {ctx.engine}; "
+                    "return a pyarrow.Table (DataFrame.toArrow() converts one), or run the "
+                    'step on Spark ([engine] type = "spark")'
+                )
+            if not value.columns:
+                raise ModelError(f"{where} returned a table without columns for {name}")
+            tables[name] = value
+            continue
         if isinstance(value, pa.RecordBatch):
             value = pa.Table.from_batches([value])
         if not isinstance(value, pa.Table):
@@ -190,6 +256,17 @@ def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table]:
             raise ModelError(f"{where} returned a table without columns for {name}")
         tables[name] = portable(value)
     return tables
+
+
+def _is_spark_frame(value: object) -> bool:
+    """Whether `value` is a Spark DataFrame (without importing pyspark when it is absent)."""
+    import sys
+
+    if "pyspark.sql" not in sys.modules:
+        return False
+    from pyspark.sql import DataFrame
+
+    return isinstance(value, DataFrame)
 
 
 def portable(table: pa.Table) -> pa.Table:
@@ -224,29 +301,47 @@ def portable(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _write(lake: Lake, name: str, table: pa.Table, run_id: str) -> _Written:
-    """One output as a Parquet file in a fresh staging folder of its table."""
+def _write(
+    lake: Lake, engine: Engine, name: str, table: pa.Table | DataFrame, run_id: str
+) -> _Written:
+    """One output as Parquet in a fresh staging folder of its table, and its content hash.
+
+    Arrow tables are written here (one file); Spark DataFrames by Spark. The hash is the
+    engine's order-independent `content_hash` of the files, so it does not depend on the
+    engine, the row order or the kind of table the step returned.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     location = lake.catalog.staging_location(name, run_id)
-    lake.storage.makedirs(location)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as stream:
-        stream.write_table(table)
-    content_hash = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
-    files: list[str] = []
-    size = 0
-    if table.num_rows:
-        target = f"{location}/part-00000.parquet"
-        fs = filesystem_for(location, lake.s3)
+    if not isinstance(table, pa.Table):
+        from batchlake.engines.spark import SparkEngine
+
+        assert isinstance(engine, SparkEngine)  # _call accepts DataFrames only on Spark
         try:
-            pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
+            done = engine.write(table, location)
         except BaseException:
             lake.storage.delete(location)
             raise
-        files.append(target)
-        size = int(fs.get_file_info(path_of(target)).size or 0)
+        return _Written(
+            name, location, done.files, done.schema, done.rows, done.bytes, done.content_hash
+        )
+    lake.storage.makedirs(location)
+    files: list[str] = []
+    size = 0
+    try:
+        if table.num_rows:
+            target = f"{location}/part-00000.parquet"
+            fs = filesystem_for(location, lake.s3)
+            pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
+            files.append(target)
+            size = int(fs.get_file_info(path_of(target)).size or 0)
+        # Hashed as Spark's files are: every column nullable, no schema metadata.
+        plain = pa.schema([pa.field(f.name, f.type, nullable=True) for f in table.schema])
+        content_hash = engine.content_hash(files, plain)
+    except BaseException:
+        lake.storage.delete(location)
+        raise
     return _Written(name, location, files, table.schema, table.num_rows, size, content_hash)
 
 

@@ -5,6 +5,10 @@ with pyarrow from the files PyIceberg plans (no engine involved) and compared: s
 columns and types, same rows (exact decimals). The generated data's refined tables are
 also checked against the independent oracle (tests/oracle/chinook.py), and the content
 hashes agree, so switching a project's engine rewrites nothing that did not change.
+
+That includes the customer segmentation, fitted with scikit-learn on DuckDB and with
+Spark MLlib on Spark (the step reads a Spark DataFrame there): same k, same segments,
+same silhouettes, distances and components to the 6 decimals written.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def _build(project: Path) -> Lake:
     result = Runner(lake).run()
     failed = [(s.name, s.message) for s in result.steps if s.status != "success"]
     assert result.ok, f"{lake.settings.engine.type} run failed: {failed[:3]}"
+    # Python steps too ran on the project's engine (on Spark: MLlib for the segments).
+    python = {s.name: s.engine for s in result.steps if s.name.startswith("python.")}
+    assert set(python.values()) == {lake.settings.engine.type}, python
     return lake
 
 
@@ -87,10 +94,26 @@ def _assert_identical(duck: Lake, spark: Lake) -> None:
     assert not differences, "\n".join(differences)
 
 
+def _assert_segmentation_agrees(duck: Lake, spark: Lake) -> None:
+    """Scikit-learn's segments (DuckDB) and MLlib's (Spark) by independent measures."""
+    from sklearn.metrics import adjusted_rand_score
+
+    sql = "SELECT customer_id, segment FROM refined.customer_segments ORDER BY customer_id"
+    duck_segments, spark_segments = duck.query_table(sql), spark.query_table(sql)
+    assert duck_segments["customer_id"].equals(spark_segments["customer_id"])
+    ari = adjusted_rand_score(
+        duck_segments["segment"].to_pylist(), spark_segments["segment"].to_pylist()
+    )
+    assert ari == 1.0
+    metrics = "SELECT k, silhouette, chosen FROM refined.segmentation_metrics ORDER BY k"
+    assert duck.query_table(metrics).equals(spark.query_table(metrics))
+
+
 def test_generated_chinook_is_identical_on_both_engines(
     generated: tuple[Lake, Lake, Path],
 ) -> None:
     duck, spark, _ = generated
+    _assert_segmentation_agrees(duck, spark)
     _assert_identical(duck, spark)
 
 
@@ -104,6 +127,7 @@ def test_spark_refined_tables_match_the_oracle(generated: tuple[Lake, Lake, Path
 
 def test_real_chinook_is_identical_on_both_engines(real: tuple[Lake, Lake, Path]) -> None:
     duck, spark, _ = real
+    _assert_segmentation_agrees(duck, spark)
     _assert_identical(duck, spark)
 
 
@@ -117,15 +141,12 @@ def test_auto_engine_picks_by_input_size_and_says_where(
     lake = Lake.open(chinook_project(tmp_path / "auto", source, extra={"engine": AUTO_ENGINE}))
     result = Runner(lake).run()
     assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"][:3]
-    # Python steps are not routed by size: they read their inputs through DuckDB.
-    python = {s.name: s.engine for s in result.steps if s.name.startswith("python.")}
-    assert python and set(python.values()) == {"duckdb"}
-    models = {
-        s.name: s for s in result.steps if s.kind == "model" and not s.name.startswith("python.")
-    }
+    # SQL models and Python steps alike run on Spark when their inputs reach spark_above.
+    models = {s.name: s for s in result.steps if s.kind == "model"}
+    assert any(name.startswith("python.") for name in models)
     where = {name: step.engine for name, step in models.items()}
     assert set(where.values()) == {"duckdb", "spark"}, where
-    # Independently: the bytes of the files each model read, as on disk right now.
+    # Independently: the bytes of the files each step read, as on disk right now.
     dag = Runner(lake).build_dag()
     for name, step in models.items():
         inputs = dag.nodes[name].depends_on

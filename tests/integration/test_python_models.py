@@ -13,6 +13,7 @@ from batchlake.lake import Lake
 from batchlake.models import Dag, load_python_models
 from batchlake.runner import Runner, RunResult
 from tests.cli import batchlake
+from tests.conftest import require_java
 
 STEP = """
 import pyarrow as pa
@@ -145,6 +146,11 @@ def test_select_by_output_name_and_downstream(tmp_path: Path) -> None:
             "ctx.table('refined.after')",
             "step double reads refined.after, which is not in its inputs",
         ),
+        (
+            "ctx.dataframe('refined.numbers')",
+            "step double asked for refined.numbers as a Spark DataFrame, but it runs on "
+            "duckdb; use ctx.table('refined.numbers')",
+        ),
     ],
 )
 def test_step_errors_name_the_file_and_function(tmp_path: Path, body: str, expected: str) -> None:
@@ -242,3 +248,104 @@ def test_iceberg_unfriendly_types_are_widened(tmp_path: Path) -> None:
     assert schema.field("unsigned").type == pa.int64()
     assert schema.field("when").type == pa.timestamp("us")
     assert rows(root, "refined.typed")[0]["unsigned"] == 3
+
+
+# -- on Spark --------------------------------------------------------------------------------
+
+SPARK_STEP = """
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from batchlake import step
+
+
+@step(inputs=["refined.numbers"], outputs=["refined.doubled", "refined.stats"])
+def double(ctx):
+    numbers = ctx.dataframe("refined.numbers")
+    doubled = numbers.select("n", (F.col("n") * 2).alias("twice"))  # stays on Spark
+    kind = f"{type(numbers).__module__}.{type(numbers).__name__}"
+    stats = pa.table({"rows": [numbers.count()], "label": [kind], "engine": [ctx.engine]})
+    return {"refined.doubled": doubled, "refined.stats": stats}
+"""
+
+ARROW_STEP = """
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from batchlake import step
+
+
+@step(inputs=["refined.numbers"], outputs=["refined.doubled"])
+def double(ctx):
+    numbers = ctx.table("refined.numbers").sort_by([("n", "descending")])  # order: no matter
+    twice = pc.multiply(numbers["n"], pa.scalar(2, pa.int32()))  # INT, as Spark's n * 2
+    return {"refined.doubled": pa.table({"twice": twice, "n": numbers["n"]}).select(["n", "twice"])}
+"""
+
+# range() is DuckDB's; VALUES reads the same on both engines.
+NUMBERS = "SELECT n FROM (VALUES {}) AS t(n)".format(", ".join(f"({n})" for n in range(10)))
+
+SPARK_CONFIG = (
+    '[engine]\ntype = "spark"\nmaster = "local[2]"\n'
+    'conf = { "spark.sql.shuffle.partitions" = "2" }\n'
+)
+
+
+def test_a_step_on_spark_gets_and_returns_spark_dataframes(tmp_path: Path) -> None:
+    from pyspark.sql import DataFrame
+
+    from batchlake.catalog import PROP_CONTENT
+
+    require_java()
+    root = make_project(tmp_path / "spark", step=SPARK_STEP, config=SPARK_CONFIG)
+    (root / "models" / "refined" / "numbers.sql").write_text(NUMBERS)
+    result = run(root)
+    assert result.ok, [(s.name, s.message) for s in result.steps]
+    assert next(s for s in result.steps if s.name == "python.double").engine == "spark"
+    [stats] = rows(root, "refined.stats")
+    received = stats["label"].rsplit(".", 1)
+    frame_class = getattr(__import__(received[0], fromlist=[received[1]]), received[1])
+    assert issubclass(frame_class, DataFrame)
+    assert (stats["rows"], stats["engine"]) == (10, "spark")
+    # The DataFrame Spark wrote, read back by DuckDB: n and 2n for n in 0..9.
+    assert rows(root, "refined.doubled") == [{"n": n, "twice": 2 * n} for n in range(10)]
+    assert rows(root, "refined.after") == [{"total": 2 * sum(range(10))}]
+    # The same rows returned as Arrow on DuckDB have the same content hash.
+    arrow = make_project(tmp_path / "duckdb", step=ARROW_STEP)
+    (arrow / "models" / "refined" / "numbers.sql").write_text(NUMBERS)
+    assert run(arrow, ["+refined.doubled"]).ok
+    spark_hash = Lake.open(root).catalog.info("refined.doubled").properties[PROP_CONTENT]
+    arrow_hash = Lake.open(arrow).catalog.info("refined.doubled").properties[PROP_CONTENT]
+    assert spark_hash == arrow_hash
+    # Rerun with changed code but equal rows: no new snapshot.
+    lake = Lake.open(root)
+    before = lake.catalog.info("refined.doubled").snapshot_id
+    path = root / "python" / "double.py"
+    path.write_text(path.read_text() + "\n# a comment\n")
+    again = next(s for s in run(root).steps if s.name == "python.double")
+    assert "refined.doubled: 10 rows, unchanged" in (again.message or "")
+    assert lake.catalog.info("refined.doubled").snapshot_id == before
+
+
+def test_a_spark_dataframe_on_duckdb_is_refused(tmp_path: Path) -> None:
+    require_java()
+    step = """
+    import pyarrow as pa
+    from pyspark.sql import SparkSession
+
+    from batchlake import step
+
+
+    @step(inputs=["refined.numbers"], outputs=["refined.doubled", "refined.stats"])
+    def double(ctx):
+        frame = SparkSession.builder.master("local[2]").getOrCreate().range(3)
+        return {"refined.doubled": frame, "refined.stats": pa.table({"n": [1]})}
+    """
+    root = make_project(tmp_path, step=step)
+    failed = next(s for s in run(root).steps if s.name == "python.double")
+    assert failed.status == "failed"
+    assert (failed.message or "").startswith(
+        "python/double.py:double returned a Spark DataFrame for refined.doubled on engine "
+        "duckdb; return a pyarrow.Table (DataFrame.toArrow() converts one)"
+    ), failed.message

@@ -16,12 +16,15 @@ distance and components, so every customer has a segment.
 The rule: for every k in [k_min, k_max] (capped at customers - 1), fit KMeans with a fixed
 seed and `n_init` starts; choose the k with the highest silhouette (Euclidean distance on
 the standardised features), the smallest k on a tie. The fitting sits behind a backend
-function (`BACKENDS`); scikit-learn is the embedded engine's. A Spark MLlib backend
-registers the same signature: `pyspark.ml.feature.StandardScaler(withMean=True,
-withStd=True)` (it divides by the sample std where scikit-learn uses the population std:
-rescale to keep results equal), `pyspark.ml.clustering.KMeans(k=k, seed=seed)` per k,
-the silhouette with Euclidean distances (`ClusteringEvaluator` defaults to squared
-Euclidean) and `pyspark.ml.feature.PCA(k=2)`; `choose_k` and the tables stay as they are.
+function (`BACKENDS`): scikit-learn (`"sklearn"`, the embedded engine's) or Spark MLlib
+(`"mllib"`, `batchlake.analytics.segmentation_spark`, which pyspark users import). Both
+standardise alike, start KMeans from the same k-means++ centres and score with the same
+silhouette, so they give the same segments; `choose_k` and the tables are shared.
+
+`segment_customers` takes a `pyarrow.Table` or a Spark DataFrame (a step's
+`ctx.dataframe(...)` on Spark); a DataFrame selects the MLlib backend by default. Only
+the id and feature columns are brought to the driver, where the result tables (one row
+per customer) are assembled.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from batchlake.errors import ModelError
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    from pyspark.sql import DataFrame
 
 # The twelve features of refined.customer_features, in order.
 FEATURES = (
@@ -110,7 +114,14 @@ def sklearn_backend(
     return BackendResult(scaled, fits, components)
 
 
-BACKENDS: dict[str, Backend] = {"sklearn": sklearn_backend}
+def mllib_backend(features: np.ndarray, ks: Sequence[int], seed: int, n_init: int) -> BackendResult:
+    """The Spark MLlib backend on the active SparkSession (imported only when used)."""
+    from batchlake.analytics.segmentation_spark import mllib_backend as fit
+
+    return fit(features, ks, seed, n_init)
+
+
+BACKENDS: dict[str, Backend] = {"sklearn": sklearn_backend, "mllib": mllib_backend}
 
 
 def choose_k(fits: Sequence[KFit]) -> KFit:
@@ -119,7 +130,7 @@ def choose_k(fits: Sequence[KFit]) -> KFit:
 
 
 def segment_customers(
-    customers: pa.Table,
+    customers: pa.Table | DataFrame,
     *,
     id_column: str = "customer_id",
     features: Sequence[str] = FEATURES,
@@ -127,16 +138,36 @@ def segment_customers(
     k_max: int = 8,
     seed: int = 42,
     n_init: int = 10,
-    backend: str = "sklearn",
+    backend: str | None = None,
     unsegmented_label: str = "no purchases",
 ) -> dict[str, pa.Table]:
-    """Segment customers; return the `segments`, `profiles` and `metrics` tables."""
+    """Segment customers; return the `segments`, `profiles` and `metrics` tables.
+
+    `backend` defaults to "mllib" for a Spark DataFrame, "sklearn" for an Arrow table.
+    """
     import numpy as np
     import pyarrow as pa
 
-    missing = [c for c in (id_column, *features) if c not in customers.column_names]
+    fit: Backend
+    arrow = isinstance(customers, pa.Table)
+    columns = customers.column_names if arrow else list(customers.columns)  # or a DataFrame
+    missing = [c for c in (id_column, *features) if c not in columns]
     if missing:
         raise ModelError(f"segmentation input has no column {', '.join(missing)}")
+    name = backend or ("sklearn" if arrow else "mllib")
+    if name not in BACKENDS:
+        raise ModelError(
+            f"unknown segmentation backend {name!r}; choose one of {', '.join(BACKENDS)}"
+        )
+    fit = BACKENDS[name]
+    if not isinstance(customers, pa.Table):
+        if name == "mllib":  # the DataFrame's own session, whatever thread this runs in
+            from functools import partial
+
+            from batchlake.analytics.segmentation_spark import mllib_backend as on_spark
+
+            fit = partial(on_spark, spark=customers.sparkSession)
+        customers = customers.select(id_column, *features).toArrow()
     # Rows in id order: KMeans' random starts pick rows by position, so the same customers
     # must give the same result whatever order the engine returned them in.
     customers = customers.sort_by(id_column)
@@ -152,7 +183,7 @@ def segment_customers(
             f"segmentation needs k in [{k_min}, {k_max}] with 2 <= k < customers with "
             f"complete features ({count})"
         )
-    result = BACKENDS[backend](matrix, ks, seed, n_init)
+    result = fit(matrix, ks, seed, n_init)
     chosen = choose_k(result.fits)
     segment, centers = _renumber(chosen.labels, chosen.centers)
     distance = np.linalg.norm(result.scaled - centers[segment - 1], axis=1)
@@ -200,11 +231,18 @@ def segment_customers(
 
 
 def _renumber(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Segments numbered 1..k by size (largest first; lower label first on a tie)."""
+    """Segments numbered 1..k by size, largest first.
+
+    On a tie, the segment of the customer who comes first (in id order) goes first: the
+    numbers depend on the partition only, not on how a backend numbered its clusters.
+    """
     import numpy as np
 
     sizes = np.bincount(labels, minlength=len(centers))
-    order = sorted(range(len(centers)), key=lambda label: (-sizes[label], label))
+    first = {int(label): position for position, label in reversed(list(enumerate(labels)))}
+    order = sorted(
+        range(len(centers)), key=lambda label: (-sizes[label], first.get(label, len(labels)))
+    )
     new = np.empty(len(centers), dtype=np.int64)
     new[order] = np.arange(1, len(centers) + 1)
     return new[labels], centers[order]

@@ -57,6 +57,9 @@ class Engine(Protocol):
     def materialize(self, sql: str, location: str) -> Materialized:
         """Write the result of a SELECT as Parquet files under `location`."""
 
+    def content_hash(self, files: list[str], schema: pa.Schema) -> str:
+        """An order-independent fingerprint of the rows in `files` (equal on every engine)."""
+
     def close(self) -> None: ...
 
 

@@ -4,7 +4,9 @@ Each model runs on DuckDB unless the files of the tables it reads total at least
 `engine.spark_above`; then it runs on Spark. Both engines give the same results and the
 same content hashes (see engines/spark.py), so a table may move between them from one
 run to the next without being rewritten. Spark starts only when a model needs it.
-Interactive queries always use DuckDB.
+Python steps are routed by the same rule (their declared inputs): a step routed to
+Spark sees `ctx.engine == "spark"` and may use `ctx.dataframe`. Interactive queries
+always use DuckDB.
 """
 
 from __future__ import annotations
@@ -63,16 +65,30 @@ class AutoEngine:
         """The total size of the files of the registered tables `sql` reads."""
         return sum(self._size(name) for name in _tables_read(sql) if name in self._tables)
 
-    def materialize(self, sql: str, location: str) -> Materialized:
-        size = self.input_bytes(sql)
+    def route(self, names: Iterable[str]) -> tuple[Engine, str]:
+        """The engine for a step reading the registered tables `names`, and why.
+
+        Spark (with those tables registered) when their files total at least
+        `spark_above`, else DuckDB. SQL models and Python steps are routed alike.
+        """
+        read = [n.lower() for n in names if n.lower() in self._tables]
+        size = sum(self._size(name) for name in read)
         if size >= self.threshold:
             engine = self.spark
-            engine.register(self._tables[n] for n in _tables_read(sql) if n in self._tables)
-            why = f"ran on spark: input {_human(size)} ≥ spark_above {self.settings.spark_above}"
-        else:
-            engine = self.duckdb
-            why = f"ran on duckdb: input {_human(size)} < spark_above {self.settings.spark_above}"
+            engine.register(self._tables[name] for name in read)
+            return engine, (
+                f"ran on spark: input {_human(size)} ≥ spark_above {self.settings.spark_above}"
+            )
+        return self.duckdb, (
+            f"ran on duckdb: input {_human(size)} < spark_above {self.settings.spark_above}"
+        )
+
+    def materialize(self, sql: str, location: str) -> Materialized:
+        engine, why = self.route(_tables_read(sql))
         return replace(engine.materialize(sql, location), engine=engine.name, note=why)
+
+    def content_hash(self, files: list[str], schema: pa.Schema) -> str:
+        return self.duckdb.content_hash(files, schema)
 
     @property
     def spark(self) -> Engine:

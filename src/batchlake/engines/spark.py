@@ -10,7 +10,8 @@ runtime; docs/scale-out.md describes running on EMR or Databricks.
 One SparkSession per process, started lazily on first use and shared by every engine
 instance (`close` only drops this engine's views). The content hash of a result is
 computed by DuckDB over the written files, so both engines give equal hashes for equal
-results and switching engines does not rewrite unchanged tables.
+results and switching engines does not rewrite unchanged tables. Python steps on Spark
+read their inputs as DataFrames (`frame`) and may return DataFrames, written by `write`.
 """
 
 from __future__ import annotations
@@ -140,8 +141,16 @@ class SparkEngine:
             self._views[table.name.lower()] = view
             self._schemas[table.name.lower()] = table.schema
 
+    def frame(self, table: TableSource) -> DataFrame:
+        """A table as a Spark DataFrame, registered and read once per engine.
+
+        What a Python step on Spark gets from `ctx.dataframe(name)`.
+        """
+        self.register([table])
+        return self._frames[(table.format, tuple(table.files))]
+
     def dataframe(self, table: TableSource) -> DataFrame:
-        """A table as a Spark DataFrame (what Python models on Spark will receive)."""
+        """A new Spark DataFrame over a table's files (planned Iceberg files or raw batches)."""
         from pyspark.sql import functions as F
 
         reader = self.spark.read
@@ -180,11 +189,19 @@ class SparkEngine:
     # -- writing -------------------------------------------------------------------------
 
     def materialize(self, sql: str, location: str) -> Materialized:
+        return self.write(self._sql(sql), location)
+
+    def write(self, frame: DataFrame, location: str) -> Materialized:
+        """Write a DataFrame as Parquet files under `location` (which must not exist yet).
+
+        Used for SQL results and for the Spark DataFrames Python steps return: portable
+        types, TIMESTAMP_MICROS, no Spark metadata in the schema, DuckDB's content hash.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
         from pyarrow.fs import FileSelector
 
-        frame = _portable(self._sql(sql))
+        frame = _portable(frame)
         if scheme_of(location) in ("s3", "s3a"):
             _require_s3a(self.spark)
         try:
@@ -210,7 +227,11 @@ class SparkEngine:
             schema = frame.limit(0).toArrow().schema
         # What DuckDB's files carry: no Spark metadata, every column nullable.
         schema = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
-        return Materialized(files, schema, rows, size, self._hasher().content_hash(files, schema))
+        return Materialized(files, schema, rows, size, self.content_hash(files, schema))
+
+    def content_hash(self, files: list[str], schema: pa.Schema) -> str:
+        """DuckDB's fingerprint of the rows in `files`, so both engines agree."""
+        return self._hasher().content_hash(files, schema)
 
     def _hasher(self) -> DuckDBEngine:
         if self._duck is None:
