@@ -97,3 +97,26 @@ def test_unknown_backend_is_named() -> None:
     customers, _ = blobs(per_blob=5, count=2)
     with pytest.raises(ModelError, match="unknown segmentation backend 'spark'; choose one of"):
         segment_customers(customers, backend="spark")
+
+
+def test_large_stores_take_the_silhouette_over_the_same_sample_on_both_backends(
+    spark: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above SILHOUETTE_SAMPLE customers the silhouette is sampled, as scikit-learn samples."""
+    from sklearn.metrics import silhouette_score
+
+    from batchlake.analytics import segmentation
+    from batchlake.analytics.segmentation_spark import mllib_backend
+
+    monkeypatch.setattr(segmentation, "SILHOUETTE_SAMPLE", 60)  # small enough to be quick
+    rng = np.random.default_rng(8)
+    matrix = rng.normal(size=(150, 4)) * [1.0, 2.0, 0.5, 1.5]
+    reference = sklearn_backend(matrix, [2, 3], seed=4, n_init=2)
+    got = mllib_backend(matrix, [2, 3], seed=4, n_init=2, spark=spark)  # type: ignore[arg-type]
+    scaled = standardise(matrix)
+    for mine, theirs in zip(got.fits, reference.fits, strict=True):
+        # scikit-learn's own sampling (the first sample_size of a seeded permutation).
+        sampled = silhouette_score(scaled, theirs.labels, sample_size=60, random_state=4)
+        assert theirs.silhouette == pytest.approx(sampled, abs=1e-12)
+        assert mine.silhouette == pytest.approx(sampled, abs=1e-9)
+        assert mine.silhouette != pytest.approx(silhouette_score(scaled, mine.labels), abs=1e-6)

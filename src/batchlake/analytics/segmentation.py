@@ -93,6 +93,21 @@ class BackendResult:
 
 Backend = Callable[["np.ndarray", Sequence[int], int, int], BackendResult]
 
+# The silhouette compares every pair of customers (O(n²)): above this many customers it is
+# taken over this many, drawn with the seed (as scikit-learn's `sample_size` does), so a
+# store of 300,000 customers is segmented in seconds, not hours. Both backends use the
+# same rows.
+SILHOUETTE_SAMPLE = 10_000
+
+
+def silhouette_rows(count: int, seed: int) -> np.ndarray | None:
+    """Positions (sorted) of the customers the silhouette is taken over; None for all."""
+    import numpy as np
+
+    if count <= SILHOUETTE_SAMPLE:
+        return None
+    return np.sort(np.random.RandomState(seed).choice(count, SILHOUETTE_SAMPLE, replace=False))
+
 
 def sklearn_backend(
     features: np.ndarray, ks: Sequence[int], seed: int, n_init: int
@@ -104,11 +119,14 @@ def sklearn_backend(
     from sklearn.preprocessing import StandardScaler
 
     scaled = StandardScaler().fit_transform(features)
+    rows = silhouette_rows(len(scaled), seed)
+    sample = scaled if rows is None else scaled[rows]
     fits = []
     for k in ks:
         model = KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(scaled)
         labels = model.labels_
-        score = float(silhouette_score(scaled, labels)) if len(set(labels)) > 1 else -1.0
+        picked = labels if rows is None else labels[rows]
+        score = float(silhouette_score(sample, picked)) if len(set(picked)) > 1 else -1.0
         fits.append(KFit(k, labels, model.cluster_centers_, float(model.inertia_), score))
     components = PCA(n_components=min(2, scaled.shape[1]), random_state=seed).fit_transform(scaled)
     return BackendResult(scaled, fits, components)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from batchlake.analytics.segmentation import BackendResult, KFit
+from batchlake.analytics.segmentation import BackendResult, KFit, silhouette_rows
 from batchlake.errors import ModelError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def mllib_backend(
     try:
         rows = np.asarray(vectors.keys().collect())
         fits = _kmeans(vectors.values(), rows, scaled, ks, seed, n_init)
-        silhouettes = _silhouettes(session, points, fits)
+        silhouettes = _silhouettes(session, points, fits, silhouette_rows(len(scaled), seed))
         fits = [KFit(f.k, f.labels, f.centers, f.inertia, silhouettes.get(f.k, -1.0)) for f in fits]
         components = _components(points, features.shape[1])
     finally:
@@ -168,22 +168,30 @@ def _kmeans(
     return fits
 
 
-def _silhouettes(spark: SparkSession, points: DataFrame, fits: Sequence[KFit]) -> dict[int, float]:
+def _silhouettes(
+    spark: SparkSession, points: DataFrame, fits: Sequence[KFit], rows: np.ndarray | None
+) -> dict[int, float]:
     """Mean Euclidean silhouette of each fit with two clusters or more, on Spark.
 
     s(i) = (b - a) / max(a, b): a is the mean distance from i to the other members of
     its cluster, b the lowest mean distance to another cluster's members; 0 for a point
-    alone in its cluster (as scikit-learn).
+    alone in its cluster (as scikit-learn). Taken over the customers at `rows` (the
+    sample `silhouette_rows` drew; all when None).
     """
     import numpy as np
     import pyarrow as pa
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
-    scored = [f for f in fits if len(np.unique(f.labels)) > 1]
+    every = np.arange(len(fits[0].labels)) if fits else np.arange(0)
+    rows = every if rows is None else rows
+    scored = [f for f in fits if len(np.unique(f.labels[rows])) > 1]
     if not scored:
         return {}
     x = points.select("row", vector_to_array(F.col("features")).alias("x"))
+    if len(rows) < len(every):
+        kept = spark.createDataFrame(pa.table({"row": pa.array(rows, pa.int64())}))
+        x = x.join(kept, "row")
     squares = F.zip_with(F.col("a.x"), F.col("b.x"), lambda p, q: (p - q) * (p - q))
     pairs = (
         x.alias("a")
@@ -198,9 +206,9 @@ def _silhouettes(spark: SparkSession, points: DataFrame, fits: Sequence[KFit]) -
     labels = spark.createDataFrame(
         pa.table(
             {
-                "k": pa.array(np.repeat([f.k for f in scored], len(scored[0].labels)), pa.int32()),
-                "row": pa.array(np.tile(np.arange(len(scored[0].labels)), len(scored)), pa.int64()),
-                "label": pa.array(np.concatenate([f.labels for f in scored]), pa.int64()),
+                "k": pa.array(np.repeat([f.k for f in scored], len(rows)), pa.int32()),
+                "row": pa.array(np.tile(rows, len(scored)), pa.int64()),
+                "label": pa.array(np.concatenate([f.labels[rows] for f in scored]), pa.int64()),
             }
         )
     )
