@@ -190,7 +190,7 @@ class _StreamDigests:
 
     def hexdigest(self) -> str:
         if self.stream_of is None:  # a plain read: the same hash as ever
-            return self.streams.get(0, ValueDigest(self.schema)).hexdigest()
+            return (self.streams.get(0) or ValueDigest(self.schema)).hexdigest()
         total = hashlib.sha256(b"streams")
         for stream in sorted(self.streams):
             total.update(f"{stream}:{self.streams[stream].hexdigest()};".encode())

@@ -28,6 +28,19 @@ def fresh_pg(name: str) -> str:
     return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
+def fresh_mariadb(name: str) -> Any:
+    """An autocommit PyMySQL connection to a new, empty MariaDB database `name` (in use)."""
+    require_service("MariaDB", "127.0.0.1", 3306)
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name}")
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+        cur.execute(f"USE {name}")  # the SEQUENCE engine's seq_* tables live per database
+    return conn
+
+
 def pg(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     import psycopg
 
@@ -109,13 +122,8 @@ def test_postgres_types_are_kept_faithfully(tmp_path: Path) -> None:
 
 
 def test_mariadb_types_are_kept_faithfully(tmp_path: Path) -> None:
-    require_service("MariaDB", "127.0.0.1", 3306)
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    conn = fresh_mariadb("batchlake_types")
     with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS batchlake_types")
-        cur.execute("CREATE DATABASE batchlake_types CHARACTER SET utf8mb4")
         cur.execute("""CREATE TABLE batchlake_types.typed (id INT PRIMARY KEY,
             amount DECIMAL(12,2), d DATE, dt DATETIME(6), flag BOOLEAN,
             mood ENUM('sad','ok','happy'), note TEXT, payload BLOB, big BIGINT)""")
@@ -369,13 +377,8 @@ def test_sqlalchemy_fallback_reads_the_same_rows(tmp_path: Path) -> None:
 
 
 def test_mariadb_connectorx_and_duckdb_readers_agree(tmp_path: Path) -> None:
-    require_service("MariaDB", "127.0.0.1", 3306)
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    conn = fresh_mariadb("batchlake_readers")
     with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS batchlake_readers")
-        cur.execute("CREATE DATABASE batchlake_readers")
         cur.execute(
             "CREATE TABLE batchlake_readers.orders (id INT PRIMARY KEY, "
             "amount DECIMAL(12,2), at DATETIME(6), ok BOOLEAN, note VARCHAR(20))"
@@ -544,14 +547,8 @@ def test_a_dead_source_does_not_stop_the_others(tmp_path: Path) -> None:
 
 def test_mariadb_partitioned_read_is_complete_and_recognised_unchanged(tmp_path: Path) -> None:
     """A read split into key ranges gets every row once, and hashes the same every time."""
-    require_service("MariaDB", "127.0.0.1", 3306)
-    import pymysql
-
-    conn = pymysql.connect(host="127.0.0.1", user="root", password="", autocommit=True)
+    conn = fresh_mariadb("batchlake_split")
     with conn.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS batchlake_split")
-        cur.execute("CREATE DATABASE batchlake_split")
-        cur.execute("USE batchlake_split")  # the SEQUENCE engine's seq_* tables live per database
         cur.execute(
             "CREATE TABLE batchlake_split.events (id BIGINT PRIMARY KEY, "
             "amount DECIMAL(12,2), note VARCHAR(20))"
