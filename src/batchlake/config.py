@@ -32,7 +32,7 @@ _NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class StorageSettings(_Settings):

@@ -115,7 +115,9 @@ class _WriterThread:
         try:
             with (
                 storage.filesystem.open_output_stream(path) as sink,
-                pq.ParquetWriter(sink, schema, compression="zstd") as writer,
+                pq.ParquetWriter(
+                    sink, schema, compression="zstd", use_dictionary=dictionary_columns(schema)
+                ) as writer,
             ):
                 while (group := self._queue.get()) is not None:
                     if self._aborted.is_set():
@@ -145,6 +147,27 @@ class _WriterThread:
         if self._thread.is_alive():
             self._queue.put(None)
         self._thread.join()
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Columns worth dictionary encoding: text, booleans and the constant lineage columns.
+
+    Numbers, decimals and times are mostly distinct (ids, amounts, timestamps): building a
+    dictionary for them only to fall back to plain encoding made the write ~1.7x slower
+    and the file ~25% larger (measured on the capture benchmark's 1 M rows).
+    """
+    import pyarrow as pa
+
+    lineage = {BATCH_ID_COLUMN, LOADED_AT_COLUMN}
+    return [
+        f.name
+        for f in schema
+        if f.name in lineage
+        or pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+        or pa.types.is_boolean(f.type)
+        or pa.types.is_dictionary(f.type)
+    ]
 
 
 def _string_scalar(value: str) -> pa.Scalar:

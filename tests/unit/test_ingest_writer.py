@@ -62,3 +62,15 @@ def test_a_failing_writer_reaches_the_caller(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-folder" / "batch.parquet"
     with pytest.raises(OSError):
         write_parquet(capture, Storage(str(tmp_path)), str(missing), "b", LOADED, on_rows=None)
+
+
+def test_only_text_and_lineage_columns_are_dictionary_encoded(tmp_path: Path) -> None:
+    target, _ = _write(tmp_path, _batches(1_000, 1_000))
+    group = pq.ParquetFile(target).metadata.row_group(0)
+    dictionary = {
+        group.column(i).path_in_schema
+        for i in range(group.num_columns)
+        if group.column(i).dictionary_page_offset is not None
+    }
+    # Unique ids in a dictionary only to fall back to plain encoding cost time and space.
+    assert dictionary == {"name", "_batch_id", "_loaded_at"}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -394,14 +393,30 @@ def main() -> None:
         _run_app()
     except SystemExit as exc:
         code = exc.code
-    if any(t.name.startswith("batchlake-step-") and t.is_alive() for t in threading.enumerate()):
-        # A step past its timeout still waits in a thread on a call that cannot be
-        # interrupted (a database that does not answer). The run is recorded; the
-        # interpreter's shutdown would abort on that thread (exit 134), so leave now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code if isinstance(code, int) else 1)
-    sys.exit(code)
+    _leave(code)
+
+
+def _leave(code: int | str | None) -> None:
+    """End the process once the command is done, skipping the interpreter's teardown.
+
+    Tearing down DuckDB, Arrow and SQLAlchemy objects module by module took ~0.1 s of
+    every command (a tenth of a 1 M-row capture). Everything the command wrote is
+    committed by now; exit handlers (temporary folders, Spark's gateway, logging) still
+    run. It also leaves cleanly when a step past its timeout still waits in a thread on
+    a call that cannot be interrupted: the interpreter's shutdown would abort on that
+    thread (exit 134).
+    """
+    import atexit
+    import logging
+
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        code = 1
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 def _run_app() -> None:
