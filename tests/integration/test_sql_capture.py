@@ -655,3 +655,43 @@ def test_capturing_one_source_opens_no_other(tmp_path: Path) -> None:
     assert set(runner._sources) == {"alive"} and not runner._unreachable  # gone: not opened
     alone = batchlake("ingest", "alive", "-p", str(folder))
     assert "raw.alive.things" in alone.stderr and "does not exist" not in alone.stderr
+
+
+def test_mariadb_connectorx_quotes_names_and_cursor_values(tmp_path: Path) -> None:
+    """Backticks, quotes and backslashes in names and cursor values reach MySQL intact."""
+    conn = fresh_mariadb("batchlake_quoting")
+    with conn.cursor() as cur:
+        cur.execute(
+            "CREATE TABLE batchlake_quoting.`odd``table` (`key id` INT PRIMARY KEY, "
+            "`it's` VARCHAR(20), `code` VARCHAR(20))"
+        )
+        cur.executemany(
+            "INSERT INTO batchlake_quoting.`odd``table` VALUES (%s, %s, %s)",
+            [(i, f"v{i}", f"a'\\{i:05d}") for i in range(1, 25_001)],
+        )
+    folder = project(
+        tmp_path,
+        """
+        [sources.q]
+        type = "sql"
+        url = "mysql://root@127.0.0.1:3306/batchlake_quoting"
+        reader = "connectorx"
+        [sources.q.entities.odd_table]
+        mode = "incremental"
+        cursor = "code"
+        primary_key = ["key_id"]
+        """,
+    )
+    batchlake("ingest", "q", "-p", str(folder))
+    with conn.cursor() as cur:  # rows past the cursor value a'\25000, one before it
+        cur.execute(
+            "INSERT INTO batchlake_quoting.`odd``table` VALUES "
+            "(30001, 'late', 'a''\\\\30001'), (30002, 'late', 'b'), (30003, 'old', 'a')"
+        )
+    conn.close()
+    batchlake("ingest", "q", "-p", str(folder))
+    lake = Lake.open(folder)
+    assert [b.rows for b in lake.metadata.batches("q", "odd_table")] == [25_000, 2]
+    rows = raw_rows(folder, "raw.q.odd_table", "key_id")
+    assert len(rows) == 25_002 and rows[0]["it_s"] == "v1" and rows[0]["code"] == "a'\\00001"
+    assert [r["key_id"] for r in rows[-2:]] == [30001, 30002]

@@ -404,11 +404,13 @@ def _leave(code: int | str | None) -> None:
     committed by now; exit handlers (temporary folders, Spark's gateway, logging) still
     run. It also leaves cleanly when a step past its timeout still waits in a thread on
     a call that cannot be interrupted: the interpreter's shutdown would abort on that
-    thread (exit 134).
+    thread (exit 134). Under a profiler or a debugger the interpreter exits as usual.
     """
     import atexit
     import logging
 
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(code)  # a profiler or debugger reports at the interpreter's exit
     if isinstance(code, str):
         sys.stderr.write(code + "\n")
         code = 1
