@@ -44,6 +44,7 @@ from bench import core_pipeline as core
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CONTENDERS = ("floor", "duckdb", "pandas", "cursor", "dlt")
 SLOW = ("pandas", "cursor", "dlt")  # measured at a larger size only if predicted quick enough
+WARMUP_ROWS = 1_000  # the warm-process runs first capture a table this small
 
 
 def _csv(text: str) -> list[str]:
@@ -76,6 +77,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "seconds than this",
     )
     parser.add_argument("--no-recapture", action="store_true", help="skip the second capture")
+    parser.add_argument(
+        "--warm",
+        default="batchlake,floor,pandas",
+        help="also time these in a warm process (libraries loaded, as in the scheduler); "
+        "'' for none",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "sources_capture.json")
     parser.add_argument(
         "--report-only",
@@ -144,7 +151,37 @@ def one_repeat(
         if sample[who]["rows"] != rows:
             raise RuntimeError(f"{who} wrote {sample[who]['rows']:,} rows, expected {rows:,}")
         shutil.rmtree(work / f"{who}-out")  # up to 0.8 GB (JSON Lines at 5M rows): not kept
+    for who in _csv(args.warm):
+        say(f"[{db} {rows:,} #{index}] {who}, warm process ...")
+        sample[f"{who}_warm"] = _warm(who, db, rows, work, logs, args)
     return sample, project
+
+
+def _warm(
+    who: str, db: str, rows: int, work: Path, logs: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One warm-process measurement: a warm-up on the 1,000-row table, then the real one."""
+    table, warmup_table = _capture_db.table_name(rows), _capture_db.table_name(WARMUP_ROWS)
+    if who == "batchlake":
+        databases = _csv(args.databases)
+        spec = {
+            "db": db,
+            "table": table,
+            "warmup_table": warmup_table,
+            "project": str(_capture_lake.fresh_project(work / "warm", rows, databases)),
+            "warmup_project": str(
+                _capture_lake.fresh_project(work / "warm-up", WARMUP_ROWS, databases)
+            ),
+        }
+        found = core._script("_capture_warm.py", "batchlake-warm", spec, work, logs)
+    else:
+        spec = {"contender": who, "db": db, "table": table, "warmup_table": warmup_table,
+                "out_dir": str(work / f"{who}-warm-out")}  # fmt: skip
+        found = core._script("_capture_contenders.py", f"{who}-warm", spec, work, logs)
+        shutil.rmtree(work / f"{who}-warm-out")
+    if found["rows"] != rows:
+        raise RuntimeError(f"{who} (warm) wrote {found['rows']:,} rows, expected {rows:,}")
+    return found
 
 
 def _src_state() -> str:
@@ -202,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{time.time() - started:7.1f}s  {text}", file=sys.stderr, flush=True)
 
     _capture_db.ensure_databases()
+    if _csv(args.warm):
+        for db in databases:
+            _capture_db.ensure_table(db, WARMUP_ROWS, say)
     tables: dict[str, dict[str, Any]] = {db: {} for db in databases}
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {db: {} for db in databases}
     verification: dict[str, dict[str, Any]] = {db: {} for db in databases}
