@@ -5,14 +5,15 @@ Run by ``sources_capture.py`` as a measured child::
     python bench/_capture_warm.py SPEC.json RESULT.json
 
 The scheduler (``batchlake scheduler``) is one long-lived process: Python, Arrow, DuckDB,
-SQLAlchemy and the rest are imported once, and each scheduled run opens the lake, opens
-its sources and captures. This child does the same: it first captures the small warm-up
-table (``bench_1000``) in a project of its own, so that every library and lazy import is
-loaded, then times a first capture of the measured table on a fresh project, from
-``Lake.open`` to the run's end (metadata created and migrated, source attached and
-discovered, rows read, hashed and written, batch recorded). The contenders' warm runs
-(``_capture_contenders.py`` with ``warmup_table``) are timed the same way, so both sides
-exclude interpreter start-up and imports and include everything else.
+SQLAlchemy and the rest are imported once, the lake stays open, and each scheduled run
+opens its sources and captures. This child does a little more. It first captures the
+small warm-up table (``bench_1000``) in a project of its own, so that every library and
+lazy import is loaded. Then it times a first capture of the measured table on a fresh
+project, from ``Lake.open`` (which the scheduler does once, not per run) to the run's
+end: metadata created and migrated, source attached and discovered, rows read, hashed
+and written, batch recorded. The contenders' warm runs (``_capture_contenders.py`` with
+``warmup_table``) are timed the same way, so both sides exclude interpreter start-up and
+imports and include everything else.
 """
 
 from __future__ import annotations
