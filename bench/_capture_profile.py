@@ -49,8 +49,8 @@ from bench import _capture_db, _capture_lake
 
 def _batches(project: Path, db: str, rows: int) -> tuple[Any, Iterator[Any], Any]:
     """batchlake's source for `db`, and the capture of the table (a fresh read)."""
+    from batchlake.capture import EntityState, open_source
     from batchlake.config import load_project
-    from batchlake.sources import EntityState, open_source
 
     source = open_source(load_project(project), db)
     capture = source.read(_capture_db.table_name(rows), EntityState(None, {}))
@@ -80,7 +80,7 @@ def _writer(out: Path, schema: Any) -> tuple[Any, Any, Callable[[Any], Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from batchlake.ingest_arrow import BATCH_ID_COLUMN, LOADED_AT_COLUMN
+    from batchlake.capture.raw_writer import BATCH_ID_COLUMN, LOADED_AT_COLUMN
 
     file_schema = pa.schema(
         [
@@ -101,7 +101,7 @@ def _writer(out: Path, schema: Any) -> tuple[Any, Any, Callable[[Any], Any]]:
 
 def profile(project: Path, db: str, rows: int, out_dir: Path) -> dict[str, dict[str, float]]:
     """Every stage once; returns their timings."""
-    from batchlake.ingest_arrow import write_parquet
+    from batchlake.capture.raw_writer import write_parquet
 
     stages: dict[str, dict[str, float]] = {}
 

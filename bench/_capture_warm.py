@@ -27,7 +27,7 @@ from typing import Any
 
 def capture(project: str, db: str, table: str) -> dict[str, Any]:
     from batchlake.lake import Lake
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     clock = time.perf_counter()
     lake = Lake.open(Path(project))

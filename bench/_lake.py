@@ -75,7 +75,7 @@ def store_database(
 
 def fresh_project(project: Path, db: Path) -> None:
     """A new Chinook lake project at `project` whose store is (a hard link to) `db`."""
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
 
     if project.exists():
         shutil.rmtree(project)

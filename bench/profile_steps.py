@@ -64,7 +64,7 @@ def _wrap(owner: type, method: str, phase: str) -> None:
 def _install() -> None:
     from batchlake.catalog import LakeCatalog
     from batchlake.engines.duckdb import DuckDBEngine
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     for method in _CATALOG:
         _wrap(LakeCatalog, method, "catalog")
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _install()
     from batchlake.lake import Lake
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     result = Runner(Lake.open(args.project)).run(args.select, full_refresh=args.full_refresh)
     print(f"run {result.run_id}: {result.status} in {result.seconds:.2f}s (wall, CPU seconds)")

@@ -30,7 +30,7 @@ SPARK = '[engine]\ntype = "spark"\nmaster = "local[2]"\nconf = { "spark.driver.m
 
 
 def _project(directory: Path, store: Path, blocks: dict[str, str]) -> Path:
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
 
     shutil.rmtree(directory, ignore_errors=True)
     create_project(directory, example="chinook")
@@ -47,7 +47,7 @@ def _project(directory: Path, store: Path, blocks: dict[str, str]) -> Path:
 
 def _run(project: Path) -> dict[str, Any]:
     from batchlake.lake import Lake
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     runner = Runner(Lake.open(project))
     # Captures and SQL models: plain PySpark runs only the SQL, and the Python steps
@@ -80,8 +80,8 @@ def _plain_pyspark(project: Path, out: Path) -> dict[str, Any]:
     from batchlake.engines.spark import spark_session
     from batchlake.engines.spark_sql import to_spark_sql, view_name
     from batchlake.lake import Lake
-    from batchlake.models import Model
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
+    from batchlake.transform.models import Model
 
     lake = Lake.open(project)
     spark = spark_session(EngineSettings(type="spark", master="local[2]"))

@@ -92,7 +92,7 @@ def chinook_project(
 
     `storage` replaces the `[storage]` table; `extra` maps table names to replacements.
     """
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
 
     create_project(directory, example="chinook")
     data = directory / "data"

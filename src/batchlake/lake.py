@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchlake.catalog import ZONES, LakeCatalog, TableInfo
+from batchlake.catalog.references import table_references
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
-from batchlake.errors import ConfigError, ModelError, NotFoundError, QueryError
+from batchlake.errors import ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
-from batchlake.models import Model, PythonModel, load_models, load_python_models, table_references
-from batchlake.s3 import S3Options
 from batchlake.storage import Storage, path_of
+from batchlake.storage.s3 import S3Options
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,18 +74,6 @@ class Lake:
             cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse, s3=self.s3
         )
 
-    def models(self) -> dict[str, Model | PythonModel]:
-        """SQL models by table name and Python steps (`python.<step>`) of the project."""
-        python = load_python_models(self.project.root / "python")
-        steps = sorted(m.name for m in python.values())
-        for name in self.settings.python:
-            if name not in steps:
-                raise ConfigError(
-                    f"[python.{name}] in batchlake.toml names no Python step; "
-                    f"steps in python/*.py: {', '.join(steps) or 'none'}"
-                )
-        return {**load_models(self.project.models_dir), **python}
-
     def engine(self, temp_directory: str | None = None) -> Engine:
         return create_engine(
             self.settings.engine,
@@ -117,6 +105,20 @@ class Lake:
 
         schema = pq.read_schema(path_of(files[-1]), filesystem=self.storage.filesystem)
         return TableSource(name, files, schema)
+
+    def plan(self, name: str) -> tuple[str, TableSource]:
+        """A table's current version token and what an engine reads for it.
+
+        Raw entities: a digest of their batch files (each written batch is one file named
+        by its batch id, so the list is the version); Iceberg tables: the snapshot id.
+        """
+        if name.startswith("raw."):
+            source = self.raw_source(name)
+            return raw_version(source.files), source
+        table = self.catalog.load(name)
+        snapshot = table.current_snapshot()
+        source = TableSource(name, self.catalog.data_files(table), table.schema().as_arrow())
+        return str(snapshot.snapshot_id if snapshot else None), source
 
     def table_source(self, name: str) -> TableSource:
         if name.startswith("raw."):
@@ -187,3 +189,10 @@ class Lake:
             return reader.read_all()
         finally:
             engine.close()
+
+
+def raw_version(files: list[str]) -> str:
+    """The version token of a raw entity: a digest of its batch files, in order."""
+    import hashlib
+
+    return hashlib.sha256(",".join(files).encode()).hexdigest()

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from batchlake.catalogs import catalog_properties
+from batchlake.catalog.loader import catalog_properties
 from batchlake.config import CatalogSettings
 from batchlake.errors import ConfigError
 from batchlake.lake import Lake
-from batchlake.runner import Runner
-from batchlake.s3 import S3Options
+from batchlake.run.runner import Runner
+from batchlake.storage.s3 import S3Options
 from tests.conftest import require_service
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.oracle.chinook import refined_tables
@@ -61,13 +61,13 @@ def _build(project: Path) -> Lake:
 
 
 def _duckdb_iceberg_scan(metadata_location: str, s3: S3Options | None = None) -> list[dict]:
-    from batchlake import duck
+    from batchlake.engines import connection
 
-    con = duck.connect()
+    con = connection.connect()
     try:
         if s3 is not None:
             con.execute(s3.duckdb_secret_sql())
-        scan = f"SELECT * FROM iceberg_scan({duck.quote_literal(metadata_location)})"
+        scan = f"SELECT * FROM iceberg_scan({connection.quote_literal(metadata_location)})"
         return con.execute(scan).fetch_arrow_table().to_pylist()
     finally:
         con.close()

@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from batchlake.lake import Lake
-from batchlake.monitoring import LakeCollector
-from batchlake.runner import Runner
+from batchlake.ops.monitoring import LakeCollector
+from batchlake.run.runner import Runner
 from tests.cli import batchlake
 from tests.opsproject import make_project
 

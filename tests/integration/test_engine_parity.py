@@ -20,7 +20,7 @@ import pytest
 
 from batchlake.catalog import PROP_CONTENT
 from batchlake.lake import Lake
-from batchlake.runner import Runner
+from batchlake.run.runner import Runner
 from tests.conftest import dataset, require_java
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.oracle.chinook import REFINED_TABLES, refined_tables

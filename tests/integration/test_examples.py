@@ -3,7 +3,7 @@
 Sources are real where this machine has them (PostgreSQL, MariaDB) and replayed where it
 has not: the store API, the COVID-19 download and the World Bank API are local HTTP
 servers in threads answering from ../shared/datasets, and MongoDB is mongomock, injected
-through `batchlake.sources.mongo.CLIENT_FACTORY` (so multi-db runs in-process with
+through `batchlake.capture.mongo.CLIENT_FACTORY` (so multi-db runs in-process with
 `Runner(Lake.open(dir)).run()`; the others run the real `batchlake` command). Every
 refined table is compared with an independent computation in Python over the same source
 data, after a first run and after a second, incremental one.
@@ -241,8 +241,8 @@ def multi_db(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two rounds of the generator, each followed by a run, as a scheduler would do."""
     import mongomock
 
-    from batchlake.runner import Runner
-    from batchlake.sources import mongo
+    from batchlake.capture import mongo
+    from batchlake.run.runner import Runner
 
     fresh_databases(pg=BILLING_DB, mysql=SHOP_DB)
     project = Path(shutil.copytree(REPO / "examples/multi-db", tmp_path_factory.mktemp("m") / "x"))

@@ -10,8 +10,8 @@ import pytest
 
 from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
-from batchlake.models import Dag, load_python_models
-from batchlake.runner import Runner, RunResult
+from batchlake.run.runner import Runner, RunResult
+from batchlake.transform.models import Dag, load_python_models, project_models
 from tests.cli import batchlake
 from tests.conftest import require_java
 
@@ -222,7 +222,7 @@ def test_output_also_built_by_sql_is_refused(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "models" / "refined" / "stats.sql").write_text("SELECT 1 AS x")
     with pytest.raises(ModelError, match=r"writes refined\.stats, which a SQL model also builds"):
-        Dag.build(Lake.open(root).models(), [])
+        Dag.build(project_models(Lake.open(root).project), [])
 
 
 def test_iceberg_unfriendly_types_are_widened(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
-from batchlake.quality import load_checks
-from batchlake.runner import Runner
+from batchlake.run.runner import Runner
+from batchlake.transform.quality import load_checks
 from tests.cli import batchlake, query_json
 from tests.opsproject import CUSTOMERS, execute, make_project
 

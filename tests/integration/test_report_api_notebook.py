@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 import batchlake
+from batchlake.analytics.report import render_report
 from batchlake.config import ChartSettings, Project
 from batchlake.errors import ConfigError, NotFoundError, QueryError
 from batchlake.lake import Lake
-from batchlake.report import render_report
 from tests.cli import batchlake as cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 from batchlake.lake import Lake
-from batchlake.models import Node
-from batchlake.runner import Runner, StepResult
+from batchlake.run.runner import Runner, StepResult
+from batchlake.transform.models import Node
 from tests.cli import batchlake
 from tests.conftest import require_service
 from tests.faults import FlakyProxy

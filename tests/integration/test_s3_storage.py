@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from batchlake.lake import Lake
-from batchlake.runner import Runner
-from batchlake.storage_checks import storage_checks
+from batchlake.ops.storage_checks import storage_checks
+from batchlake.run.runner import Runner
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.oracle.chinook import REFINED_TABLES, refined_tables
 from tests.scale_helpers import (
@@ -155,7 +155,7 @@ def test_every_library_reaches_the_bucket_with_the_one_setting(
 ) -> None:
     import s3fs
 
-    from batchlake import duck
+    from batchlake.engines import connection
 
     project, _ = s3_lake
     lake = Lake.open(project)
@@ -167,7 +167,7 @@ def test_every_library_reaches_the_bucket_with_the_one_setting(
     # boto3
     assert lake.s3.boto3_client().head_object(Bucket=BUCKET, Key=listed[0].split("/", 1)[1])
     # DuckDB httpfs, through the secret batchlake renders
-    con = duck.connect()
+    con = connection.connect()
     try:
         con.execute(lake.s3.duckdb_secret_sql())
         (count,) = con.execute(f"SELECT count(*) FROM read_parquet('s3://{listed[0]}')").fetchone()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from batchlake.lake import Lake
-from batchlake.scheduler import Scheduler
+from batchlake.run.scheduler import Scheduler
 from tests.opsproject import execute, make_project
 from tests.receivers import smtp_receiver, webhook_receiver
 

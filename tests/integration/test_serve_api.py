@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from batchlake.api import create_app
 from batchlake.config import ServeSettings
+from batchlake.serve import create_app
 from tests.integration.serve_support import (
     ENV_KEYS,
     OPERATOR,
@@ -353,10 +353,10 @@ def test_time_limit_interrupts_a_long_query(lake: Path) -> None:
 
 def test_the_locked_connection_refuses_files_even_without_the_guard(lake: Path) -> None:
     """Second gate: SQL that skips the allow-list still cannot read a file."""
-    from batchlake.api.reader import TableCache
-    from batchlake.api.sandbox import QueryRunner
     from batchlake.errors import QueryError
     from batchlake.lake import Lake
+    from batchlake.serve.reader import TableCache
+    from batchlake.serve.sandbox import QueryRunner
 
     runner = QueryRunner(TableCache(Lake.open(lake), 1 << 28), ServeSettings())
     tables = frozenset({"refined.sales_by_day"})

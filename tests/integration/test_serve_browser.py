@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from batchlake.api import create_app
 from batchlake.config import ServeSettings
+from batchlake.serve import create_app
 from tests.conftest import require_program
 from tests.integration.serve_support import (
     ENV_KEYS,

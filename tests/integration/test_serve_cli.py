@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from batchlake.api import create_app
-from batchlake.client import Client, ClientError
 from batchlake.config import ServeSettings
 from batchlake.errors import NotFoundError, QueryError
+from batchlake.serve import create_app
+from batchlake.serve.client import Client, ClientError
 from tests.cli import batchlake, query_json
 from tests.integration.serve_support import (
     ENV_KEYS,

@@ -11,8 +11,8 @@ import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 
-from batchlake.api import create_app
 from batchlake.config import ServeSettings
+from batchlake.serve import create_app
 from tests.integration.serve_support import ENV_KEYS, READER, auth, build_lake
 
 

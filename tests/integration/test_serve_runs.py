@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from batchlake.api import create_app
 from batchlake.config import ServeSettings
 from batchlake.lake import Lake
-from batchlake.runner import RUN_LOCK
+from batchlake.run.runner import RUN_LOCK
+from batchlake.serve import create_app
 from tests.integration.serve_support import (
     ENV_KEYS,
     OPERATOR,

@@ -2,7 +2,7 @@
 incremental capture, trusted models over the raw Extended JSON.
 
 There is no MongoDB server here: the database is mongomock (an in-process fake of
-pymongo's client), injected through `batchlake.sources.mongo.CLIENT_FACTORY`. The CLI
+pymongo's client), injected through `batchlake.capture.mongo.CLIENT_FACTORY`. The CLI
 runs in a subprocess, which cannot see the fake, so the runner is driven in-process with
 the Python API (`Runner(Lake.open(dir)).run()`), exactly as the CLI drives it.
 """
@@ -24,9 +24,9 @@ import mongomock
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId, json_util
 
+from batchlake.capture import mongo
 from batchlake.lake import Lake
-from batchlake.runner import Runner, RunResult
-from batchlake.sources import mongo
+from batchlake.run.runner import Runner, RunResult
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 PROJECT = """\
@@ -50,7 +50,7 @@ mode = "incremental"
 cursor = "updated_at"
 batch_size = 250
 """
-# The query of the module docstring of batchlake.sources.mongo, run here for real.
+# The query of the module docstring of batchlake.capture.mongo, run here for real.
 EVENTS_MODEL = """\
 -- Events with typed columns, read from the raw canonical Extended JSON.
 SELECT

@@ -584,8 +584,8 @@ def test_mariadb_partitioned_read_is_complete_and_recognised_unchanged(tmp_path:
         """,
     )
     # The reader itself: four streams, each a contiguous range of the key.
+    from batchlake.capture import EntityState, open_source
     from batchlake.config import load_project
-    from batchlake.sources import EntityState, open_source
 
     source = open_source(load_project(folder), "whole")
     capture = source.read("events", EntityState(None, {}))
@@ -629,7 +629,7 @@ def test_capturing_one_source_opens_no_other(tmp_path: Path) -> None:
     """`ingest alive` neither opens nor fails on another source that has gone away."""
     import sqlite3
 
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     for name in ("alive", "gone"):
         with sqlite3.connect(tmp_path / f"{name}.sqlite") as conn:

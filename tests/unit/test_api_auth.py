@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from batchlake.api.auth import KeyRing, allows, create_key, keys_from_env
 from batchlake.errors import ConfigError
+from batchlake.serve.auth import KeyRing, allows, create_key, keys_from_env
 
 
 def test_created_key_is_stored_hashed_and_recognised(tmp_path: Path) -> None:

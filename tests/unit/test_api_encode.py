@@ -12,7 +12,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batchlake.api import encode, svg
+from batchlake.serve import encode, svg
 
 TABLE = pa.table(
     {

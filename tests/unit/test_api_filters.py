@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from batchlake.api import filters
 from batchlake.errors import QueryError
+from batchlake.serve import filters
 
 TABLE = pa.table(
     {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchlake.api.sql_guard import check_query
 from batchlake.errors import QueryError
+from batchlake.serve.sql_guard import check_query
 
 CATALOG = [
     "refined.sales_by_day",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from batchlake.ingest import ValueDigest
+from batchlake.capture.ingest import ValueDigest
 
 
 def digest(*batches: pa.RecordBatch) -> str:
@@ -115,7 +115,7 @@ def test_hash_is_stable_across_versions() -> None:
 
 
 def test_streams_of_a_partitioned_read_hash_the_same_however_they_interleave() -> None:
-    from batchlake.ingest_arrow import _StreamDigests
+    from batchlake.capture.raw_writer import _StreamDigests
 
     def batch(start: int) -> pa.RecordBatch:
         return pa.RecordBatch.from_pydict({"id": list(range(start, start + 3))})

@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from batchlake.ingest_arrow import ROW_GROUP_ROWS, write_parquet
-from batchlake.sources import Capture
+from batchlake.capture import Capture
+from batchlake.capture.raw_writer import ROW_GROUP_ROWS, write_parquet
 from batchlake.storage import Storage
 
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string())])

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from batchlake.errors import ModelError
-from batchlake.models import Dag, load_models, table_references
+from batchlake.transform.models import Dag, load_models, table_references
 
 
 def test_references_skip_ctes_and_table_functions() -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from batchlake.config import PipelineSettings, load_project, parse_duration
 from batchlake.errors import ConfigError, LockError, ModelError, SourceError
-from batchlake.quality import QualityGateError
-from batchlake.retry import StepTimeout, backoff, call_with_timeout, is_transient
-from batchlake.scheduler import fires_between, next_fire
+from batchlake.run.retry import StepTimeout, backoff, call_with_timeout, is_transient
+from batchlake.run.scheduler import fires_between, next_fire
+from batchlake.transform.quality import QualityGateError
 
 
 def http_error(status: int) -> httpx.HTTPStatusError:

@@ -8,7 +8,7 @@ import pytest
 
 from batchlake.config import EngineSettings, StorageSettings, load_project, parse_size
 from batchlake.errors import ConfigError
-from batchlake.s3 import S3Options
+from batchlake.storage.s3 import S3Options
 
 
 def _project(tmp_path: Path, text: str) -> Path:
@@ -109,9 +109,9 @@ def test_engine_and_catalog_kinds(tmp_path: Path) -> None:
 
 
 def test_run_footer_says_which_engine_ran_where() -> None:
-    from batchlake.cli import _print_run_footer
+    from batchlake.cli._app import _print_run_footer
     from batchlake.cli._output import stderr
-    from batchlake.runner import RunResult, StepResult
+    from batchlake.run.results import RunResult, StepResult
 
     steps = [
         StepResult("raw.s.e", "ingest", "success"),

@@ -18,11 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from batchlake.capture import BadRow, Capture, EntityState, open_source
+from batchlake.capture.files import FilesSource
+from batchlake.capture.files import csv_reader as files_csv
 from batchlake.config import FilesSourceSettings, Project, ProjectSettings
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import BadRow, Capture, EntityState, open_source
-from batchlake.sources import _files_csv as files_csv
-from batchlake.sources.files import FilesSource
 
 ROWS = [
     {"id": 1, "name": "Ana", "amount": 10.5},
@@ -446,7 +446,7 @@ def test_bad_json_array_elements_and_parquet_values(tmp_path: Path) -> None:
 
 
 def test_through_ingest_quarantine_file_and_fail_keeps_no_batch(tmp_path: Path) -> None:
-    from batchlake.ingest import ingest_entity
+    from batchlake.capture.ingest import ingest_entity
     from batchlake.metadata import MetadataStore
     from batchlake.storage import Storage
 

@@ -29,10 +29,10 @@ from bson import (
     json_util,
 )
 
+from batchlake.capture import EntityState, open_source
+from batchlake.capture.mongo import EJSON, MongoSource
 from batchlake.config import MongoSourceSettings, Project, ProjectSettings, load_project
 from batchlake.errors import ConfigError, SourceError
-from batchlake.sources import EntityState, open_source
-from batchlake.sources.mongo import EJSON, MongoSource
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

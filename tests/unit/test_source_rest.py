@@ -15,10 +15,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from batchlake.capture import Capture, EntityState
+from batchlake.capture.rest import RestSource
 from batchlake.config import Project, ProjectSettings, RestSourceSettings
 from batchlake.errors import SourceError
-from batchlake.sources import Capture, EntityState
-from batchlake.sources.rest import RestSource
 
 Handler = Callable[[httpx.Request], httpx.Response]
 ITEMS = [{"id": i, "name": f"item {i}"} for i in range(1, 26)]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from batchlake.sources import redact_url, scrub_url_secret, snake_case
-from batchlake.sources.sql import _attach_target
+from batchlake.capture import redact_url, scrub_url_secret, snake_case
+from batchlake.capture.sql.scanner import _attach_target
 
 
 @pytest.mark.parametrize(

@@ -10,62 +10,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
+from batchlake.cli._app import FormatOption, ProjectOption, _lake, _run, _state, app
 from batchlake.cli._output import Format, print_arrow, print_rows, stderr
 from batchlake.errors import BatchlakeError
-
-if TYPE_CHECKING:
-    from batchlake.lake import Lake
-    from batchlake.runner import RunResult
-
-app = typer.Typer(
-    name="batchlake",
-    help=(
-        "A batch data lake on your laptop or at scale: capture sources into the raw zone, "
-        "build trusted and refined Iceberg tables with SQL models, query and catalog them."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
-
-ProjectOption = Annotated[
-    Path,
-    typer.Option(
-        "--project",
-        "-p",
-        help="The lake project folder (holding batchlake.toml).",
-        envvar="BATCHLAKE_PROJECT",
-        show_default="current folder",
-    ),
-]
-FormatOption = Annotated[
-    Format, typer.Option("--format", "-f", help="Output format: table (for people), csv or json.")
-]
-
-_state = {"debug": False}
-
-
-@app.callback()
-def _main(
-    debug: Annotated[
-        bool,
-        typer.Option("--debug", help="Show full tracebacks on errors.", envvar="BATCHLAKE_DEBUG"),
-    ] = False,
-) -> None:
-    _state["debug"] = debug
-
-
-def _lake(project: Path) -> Lake:
-    from batchlake.lake import Lake
-
-    return Lake.open(project)
-
 
 # -- project setup -------------------------------------------------------------------------
 
@@ -79,7 +31,7 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite files that already exist.")] = False,
 ) -> None:
     """Create a lake project: batchlake.toml, models/trusted, models/refined."""
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
 
     created = create_project(directory, example=example, force=force)
     stderr.print(
@@ -100,8 +52,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the generated store data.")] = 42,
 ) -> None:
     """Generate the Chinook store database, run the whole pipeline, print a summary."""
-    from batchlake.demo import generate_if_needed, print_demo_summary
-    from batchlake.scaffold import create_project
+    from batchlake.cli._demo import generate_if_needed, print_demo_summary
+    from batchlake.demo.scaffold import create_project
 
     started = time.perf_counter()
     if not (directory / "batchlake.toml").exists():
@@ -116,61 +68,6 @@ def demo(
 
 
 # -- running -------------------------------------------------------------------------------
-
-
-def _run(
-    project: Path,
-    *,
-    select: list[str] | None,
-    full_refresh: bool,
-    wait: float | None,
-    command: str,
-    resume: str | None = None,
-) -> RunResult:
-    from batchlake.cli._progress import RichReporter
-    from batchlake.runner import Runner
-
-    lake = _lake(project)
-    stderr.print(f"[bold]{command}[/bold] {lake.settings.name} ({lake.project.root})")
-    with RichReporter() as reporter:
-        result = Runner(lake, reporter).run(
-            select, full_refresh=full_refresh, command=command, wait_seconds=wait, resume=resume
-        )
-    _print_run_footer(result)
-    return result
-
-
-def _print_run_footer(result: RunResult) -> None:
-    counts = {
-        s: result.count(s)
-        for s in ("success", "unchanged", "duplicate", "failed", "upstream_failed", "cancelled")
-    }
-    parts = [f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n]
-    style = "green" if result.ok else "red"
-    stderr.print(
-        f"[{style}]run {result.run_id} {result.status}[/{style}] in "
-        f"{result.seconds:.1f}s: {', '.join(parts) or 'nothing to do'}"
-    )
-    if counts["duplicate"]:
-        stderr.print(
-            f"  {counts['duplicate']} captured batch(es) equal an earlier batch: "
-            "recorded as duplicates, not written again"
-        )
-    rejected = sum(step.rejected for step in result.steps)
-    if rejected:
-        stderr.print(
-            f"  [yellow]{rejected} bad row(s)[/yellow] left out of captures "
-            "(quarantine files under lake/raw/<source>/<entity>/_quarantine/)"
-        )
-    for step in result.steps:
-        if step.status == "failed":
-            stderr.print(f"  [red]{step.name}[/red]: {escape(step.message or '')}")
-    by_engine: dict[str, list[str]] = {}
-    for step in result.steps:
-        if step.engine:
-            by_engine.setdefault(step.engine, []).append(step.name)
-    if len(by_engine) > 1:  # engine = "auto" chose per model
-        stderr.print("  ran on " + "; ".join(f"{e}: {', '.join(n)}" for e, n in by_engine.items()))
 
 
 @app.command()
@@ -223,7 +120,7 @@ def ingest(
     wait: Annotated[float | None, typer.Option(help="Seconds to wait for another run.")] = None,
 ) -> None:
     """Capture one source (every entity) or one entity into the raw zone (no models)."""
-    from batchlake.sources import open_source
+    from batchlake.capture import open_source
 
     source, _, entity = target.partition(".")
     open_source(_lake(project).project, source).close()  # an unknown source is named clearly
@@ -383,7 +280,7 @@ def _seconds(row: dict[str, Any]) -> float | None:
 
 
 # Commands of their own modules (they register on `app` when imported).
-from batchlake.cli import _backfill, _doctor, _quality, _scheduler  # noqa: E402, F401
+from batchlake.cli import _backfill, _doctor, _maintain, _quality, _scheduler  # noqa: E402, F401
 
 
 def main() -> None:
@@ -453,6 +350,3 @@ def _run_app() -> None:
             highlight=False,
         )
         sys.exit(1)
-
-
-from batchlake.cli import _maintain  # noqa: E402, F401  (registers `maintain`)

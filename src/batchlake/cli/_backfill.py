@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from batchlake.cli import ProjectOption, _lake, _print_run_footer, app
+from batchlake.cli._app import ProjectOption, _lake, _print_run_footer, app
 from batchlake.cli._output import stderr
 
 
@@ -21,7 +21,7 @@ def backfill(
 ) -> None:
     """Re-capture the rows whose cursor is in [--from, --to]; the stored cursor stays."""
     from batchlake.cli._progress import RichReporter
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     lake = _lake(project)
     stderr.print(f"[bold]backfill[/bold] {target} [{start}, {end}] ({lake.project.root})")

@@ -131,8 +131,8 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
 
 def list_sources(lake: Lake, fmt: Format) -> None:
     """One row per entity of every configured source; a dead source shows its error."""
+    from batchlake.capture import open_source
     from batchlake.errors import BatchlakeError
-    from batchlake.sources import open_source
 
     rows: list[tuple[object, ...]] = []
     for name, settings in lake.settings.sources.items():

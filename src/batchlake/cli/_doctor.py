@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from batchlake.cli import ProjectOption, app
+from batchlake.cli._app import ProjectOption, app
 from batchlake.cli._output import stdout
 
 
@@ -15,9 +15,9 @@ from batchlake.cli._output import stdout
 def doctor(project: ProjectOption = Path(".")) -> None:
     """Check that the project can run unattended; print each problem with its fix."""
     from batchlake.config import load_project
-    from batchlake.doctor import diagnose
     from batchlake.errors import BatchlakeError
     from batchlake.lake import Lake
+    from batchlake.ops.doctor import diagnose
 
     try:
         lake = Lake(load_project(project))

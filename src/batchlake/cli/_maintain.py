@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from batchlake.cli import FormatOption, ProjectOption, _lake, app
+from batchlake.cli._app import FormatOption, ProjectOption, _lake, app
 from batchlake.cli._output import Format, print_rows, stderr
 
 
@@ -38,8 +38,8 @@ def maintain(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Tidy the lake: old snapshots, orphan files of failed writes, small files."""
-    from batchlake.maintenance import Policy
-    from batchlake.maintenance import maintain as run_maintenance
+    from batchlake.ops.maintenance import Policy
+    from batchlake.ops.maintenance import maintain as run_maintenance
 
     lake = _lake(project)
     policy = Policy(

@@ -13,8 +13,8 @@ from rich.progress import (
 )
 
 from batchlake.cli._output import stderr
-from batchlake.models import Node
-from batchlake.runner import StepResult
+from batchlake.run.runner import StepResult
+from batchlake.transform.models import Node
 
 STATUS_STYLE = {
     "success": "green",

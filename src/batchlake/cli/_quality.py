@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from batchlake.cli import FormatOption, ProjectOption, _lake, app
+from batchlake.cli._app import FormatOption, ProjectOption, _lake, app
 from batchlake.cli._output import Format, print_rows
 
 

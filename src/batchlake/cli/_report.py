@@ -26,8 +26,8 @@ def report(
     ] = Path("."),
 ) -> None:
     """Draw the charts declared in batchlake.toml to PNGs and one offline report.html."""
+    from batchlake.analytics.report import render_report
     from batchlake.lake import Lake
-    from batchlake.report import render_report
 
     result = render_report(Lake.open(project), out)
     for chart in result.charts:

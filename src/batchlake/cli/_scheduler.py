@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from batchlake.cli import FormatOption, ProjectOption, _lake, app
+from batchlake.cli._app import FormatOption, ProjectOption, _lake, app
 from batchlake.cli._output import Format, print_rows, stderr
 
 
@@ -37,7 +37,7 @@ def scheduler(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Start pipelines ([pipelines.*] in batchlake.toml) on time, until SIGTERM or Ctrl-C."""
-    from batchlake.scheduler import Scheduler
+    from batchlake.run.scheduler import Scheduler
 
     lake = _lake(project)
     if status:
@@ -51,7 +51,7 @@ def scheduler(
         signal.signal(sig, lambda *_: stop.set())
     runner = Scheduler(lake, stop=stop, pipelines=pipeline)
     if metrics_port is not None:
-        from batchlake.monitoring import serve_metrics
+        from batchlake.ops.monitoring import serve_metrics
 
         port = serve_metrics(lake, metrics_port, metrics_address)
         stderr.print(f"metrics on http://{metrics_address}:{port}/metrics")

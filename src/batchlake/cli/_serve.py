@@ -37,7 +37,7 @@ def serve(
     lake = Lake.open(project)
     settings = lake.settings.serve
     if new_key is not None:
-        from batchlake.api.auth import create_key
+        from batchlake.serve.auth import create_key
 
         keys_file = Path(settings.keys_file)
         keys_file = keys_file if keys_file.is_absolute() else lake.project.root / keys_file
@@ -55,7 +55,7 @@ def serve(
     try:
         import uvicorn
 
-        from batchlake.api import create_app
+        from batchlake.serve import create_app
     except ImportError as exc:
         raise ConfigError(
             f"serving needs the serve extra ({exc.name} is missing); "
@@ -74,7 +74,7 @@ def serve(
 
 def remote_query(url: str, api_key: str | None, sql: str, fmt: Format, limit: int | None) -> None:
     """`batchlake query --remote URL`: the same answer, from a server."""
-    from batchlake.client import Client
+    from batchlake.serve.client import Client
 
     with Client(url, api_key) as client:
         answer = client.query(sql, max_rows=limit)

@@ -11,15 +11,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from batchlake.errors import ConfigError
+from batchlake.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from batchlake.config import EngineSettings
-    from batchlake.s3 import S3Options
+    from batchlake.storage.s3 import S3Options
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,17 @@ class Materialized:
 
 
 class Engine(Protocol):
+    """What the runner needs of an engine. Capabilities are declared, not type-checked:
+
+    - `dataframes`: Python steps may read inputs as DataFrames (`frame`) and return them
+      (`write_frame`); only Spark has it.
+    - `route`: the engine that runs a step reading some registered tables (an engine
+      that does not choose answers itself; "auto" chooses by input size).
+    - `interrupt`: stop the running query now (a step past its timeout).
+    """
+
     name: str
+    dataframes: bool
 
     def register(self, tables: Iterable[TableSource]) -> None:
         """Make tables readable by name in later SQL."""
@@ -60,7 +70,27 @@ class Engine(Protocol):
     def content_hash(self, files: list[str], schema: pa.Schema) -> str:
         """An order-independent fingerprint of the rows in `files` (equal on every engine)."""
 
+    def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
+        """The engine for a step reading the registered tables `names`, and why (or None)."""
+
+    def frame(self, table: TableSource) -> Any:
+        """A table as a DataFrame of the engine (engines with `dataframes` only)."""
+
+    def write_frame(self, frame: Any, location: str) -> Materialized:
+        """Write a DataFrame of the engine as Parquet files (engines with `dataframes` only)."""
+
+    def interrupt(self) -> None:
+        """Stop the query running now, from another thread."""
+
     def close(self) -> None: ...
+
+
+def no_dataframes(engine: Engine) -> ModelError:
+    """The error of a DataFrame capability asked of an engine without it."""
+    return ModelError(
+        f"engine {engine.name} has no DataFrames: use pyarrow tables, or run the step on "
+        'Spark ([engine] type = "spark")'
+    )
 
 
 _ENGINES = {

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 
 from batchlake.config import parse_size
-from batchlake.engines import Engine, Materialized, TableSource
+from batchlake.engines import Engine, Materialized, TableSource, no_dataframes
 from batchlake.engines.duckdb import DuckDBEngine
 from batchlake.storage import filesystem_for, path_of
 
@@ -27,13 +27,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from batchlake.config import EngineSettings
-    from batchlake.s3 import S3Options
+    from batchlake.storage.s3 import S3Options
 
 
 class AutoEngine:
     """Chooses DuckDB or Spark per model by the size of its inputs."""
 
     name = "auto"
+    dataframes = False  # the engine a step is routed to may have them
 
     def __init__(
         self,
@@ -65,7 +66,7 @@ class AutoEngine:
         """The total size of the files of the registered tables `sql` reads."""
         return sum(self._size(name) for name in _tables_read(sql) if name in self._tables)
 
-    def route(self, names: Iterable[str]) -> tuple[Engine, str]:
+    def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
         """The engine for a step reading the registered tables `names`, and why.
 
         Spark (with those tables registered) when their files total at least
@@ -82,6 +83,17 @@ class AutoEngine:
         return self.duckdb, (
             f"ran on duckdb: input {_human(size)} < spark_above {self.settings.spark_above}"
         )
+
+    def frame(self, table: TableSource) -> Any:
+        raise no_dataframes(self)  # a step routed to Spark gets the Spark engine itself
+
+    def write_frame(self, frame: Any, location: str) -> Materialized:
+        raise no_dataframes(self)
+
+    def interrupt(self) -> None:
+        self.duckdb.interrupt()
+        if self._spark is not None:
+            self._spark.interrupt()
 
     def materialize(self, sql: str, location: str) -> Materialized:
         engine, why = self.route(_tables_read(sql))

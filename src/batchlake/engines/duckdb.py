@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 
-from batchlake import duck
-from batchlake.engines import Materialized, TableSource
+from batchlake.engines import Engine, Materialized, TableSource, connection, no_dataframes
 from batchlake.errors import ModelError, QueryError
 from batchlake.storage import filesystem_for, path_of, to_engine_path
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from batchlake.config import EngineSettings
-    from batchlake.s3 import S3Options
+    from batchlake.storage.s3 import S3Options
 
 # DuckDB types that Iceberg (or DuckDB's own iceberg reader) cannot take, and their casts.
 # HUGEINT is written to Parquet as DOUBLE, so sums of integers are cast to DECIMAL(38,0).
@@ -55,6 +54,7 @@ class DuckDBEngine:
     """Runs DuckDB-dialect SQL in one in-memory connection."""
 
     name = "duckdb"
+    dataframes = False
 
     def __init__(
         self,
@@ -65,7 +65,7 @@ class DuckDBEngine:
     ) -> None:
         self.settings = settings
         self.s3 = s3
-        self.con: duckdb.DuckDBPyConnection = duck.connect(
+        self.con: duckdb.DuckDBPyConnection = connection.connect(
             memory_limit=settings.memory_limit,
             threads=settings.threads,
             temp_directory=temp_directory,
@@ -89,7 +89,7 @@ class DuckDBEngine:
                 self._ensure_schema(None, parts[0])
             else:
                 raise QueryError(f"cannot register '{table.name}': use zone.table")
-            target = ".".join(duck.quote_ident(p) for p in parts)
+            target = ".".join(connection.quote_ident(p) for p in parts)
             self.con.execute(f"CREATE OR REPLACE VIEW {target} AS {self._scan_sql(table)}")
 
     def _ensure_schema(self, database: str | None, schema: str, attach: bool = False) -> None:
@@ -97,12 +97,12 @@ class DuckDBEngine:
         if key in self._schemas:
             return
         if attach and database is not None and database not in self._schemas:
-            self.con.execute(f"ATTACH ':memory:' AS {duck.quote_ident(database)}")
+            self.con.execute(f"ATTACH ':memory:' AS {connection.quote_ident(database)}")
             self._schemas.add(database)
         qualified = (
-            f"{duck.quote_ident(database)}.{duck.quote_ident(schema)}"
+            f"{connection.quote_ident(database)}.{connection.quote_ident(schema)}"
             if database
-            else duck.quote_ident(schema)
+            else connection.quote_ident(schema)
         )
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified}")
         self._schemas.add(key)
@@ -112,7 +112,7 @@ class DuckDBEngine:
             # An empty table still has its columns: scan an empty Arrow table of that schema.
             holder = f"__empty_{next(self._counter)}"
             self.con.register(holder, table.schema.empty_table())
-            return f"SELECT * FROM {duck.quote_ident(holder)}"
+            return f"SELECT * FROM {connection.quote_ident(holder)}"
         files = exp.Array(expressions=[exp.Literal.string(to_engine_path(f)) for f in table.files])
         listed = files.sql(dialect="duckdb")
         if table.format == "jsonl":
@@ -145,7 +145,7 @@ class DuckDBEngine:
 
         try:
             portable = self._portable_select(sql)
-            target = duck.quote_literal(to_engine_path(location))
+            target = connection.quote_literal(to_engine_path(location))
             copied = self.con.execute(
                 f"COPY ({portable}) TO {target} (FORMAT parquet, COMPRESSION zstd, "
                 f"FILE_SIZE_BYTES '{_FILE_SIZE}', FILENAME_PATTERN 'part-{{uuid}}')"
@@ -212,6 +212,15 @@ class DuckDBEngine:
             ).fetchone() or (0, 0)
             digest.update(f"{count}:{total}".encode())
         return digest.hexdigest()
+
+    def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
+        return self, None
+
+    def frame(self, table: TableSource) -> Any:
+        raise no_dataframes(self)
+
+    def write_frame(self, frame: Any, location: str) -> Materialized:
+        raise no_dataframes(self)
 
     def interrupt(self) -> None:
         """Stop the running query (from another thread), e.g. past a step's timeout."""

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from batchlake.engines import Materialized, TableSource
+from batchlake.engines import Engine, Materialized, TableSource
 from batchlake.engines.spark_sql import to_spark_sql, view_name
 from batchlake.errors import ModelError, QueryError
 from batchlake.storage import filesystem_for, path_of, scheme_of, to_engine_path
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from batchlake.config import EngineSettings
     from batchlake.engines.duckdb import DuckDBEngine
-    from batchlake.s3 import S3Options
+    from batchlake.storage.s3 import S3Options
 
 _SESSION: SparkSession | None = None
 _SESSION_LOCK = threading.Lock()
@@ -106,6 +106,7 @@ class SparkEngine:
     """Runs DuckDB-dialect model SQL on Spark."""
 
     name = "spark"
+    dataframes = True
 
     def __init__(
         self,
@@ -189,9 +190,9 @@ class SparkEngine:
     # -- writing -------------------------------------------------------------------------
 
     def materialize(self, sql: str, location: str) -> Materialized:
-        return self.write(self._sql(sql), location)
+        return self.write_frame(self._sql(sql), location)
 
-    def write(self, frame: DataFrame, location: str) -> Materialized:
+    def write_frame(self, frame: DataFrame, location: str) -> Materialized:
         """Write a DataFrame as Parquet files under `location` (which must not exist yet).
 
         Used for SQL results and for the Spark DataFrames Python steps return: portable
@@ -244,6 +245,14 @@ class SparkEngine:
                 s3=self.s3,
             )
         return self._duck
+
+    def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
+        return self, None
+
+    def interrupt(self) -> None:
+        """Cancel the session's running jobs (a step past its timeout)."""
+        if _SESSION is not None:
+            _SESSION.sparkContext.cancelAllJobs()
 
     def close(self) -> None:
         if _SESSION is not None:

@@ -1,0 +1,98 @@
+"""`batchlake demo`: generate the Chinook store for a project and print the run's summary.
+
+`generate_if_needed` writes `<project>/data/chinook.sqlite` (skipped when the file was
+already generated with the same parameters); the project itself is in `batchlake/demo/project/`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from batchlake.cli._output import stderr
+from batchlake.demo import DEMO_DB
+
+if TYPE_CHECKING:
+    from batchlake.lake import Lake
+    from batchlake.run.runner import RunResult
+
+
+def generate_if_needed(project_dir: Path, *, invoices: int, seed: int) -> Path:
+    """Generate the demo store database for the project, unless it is already there."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from batchlake.demo.generator import generate
+
+    target = project_dir / DEMO_DB
+    marker = target.with_suffix(".params.json")
+    params = {"invoices": invoices, "seed": seed}
+    if target.exists() and marker.exists() and json.loads(marker.read_text()) == params:
+        stderr.print(f"reusing {target} ({invoices:,} invoices, seed {seed})")
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with Progress(
+        "generating the store database",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("generate", total=invoices)
+        stats = generate(
+            target,
+            invoices=invoices,
+            seed=seed,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    marker.write_text(json.dumps(params))
+    stderr.print(
+        f"[green]generated[/green] {target}: {stats.invoices:,} invoices, "
+        f"{stats.invoice_lines:,} invoice lines, {stats.customers:,} customers "
+        f"in {stats.seconds:.1f}s"
+    )
+    return target
+
+
+def print_demo_summary(lake: Lake, result: RunResult, seconds: float) -> None:
+    """Tables, rows and time per step, then the commands to try next."""
+    from batchlake.cli._output import Format, print_rows
+
+    rows = [(s.name, s.kind, s.status, s.rows, round(s.seconds, 2)) for s in result.steps]
+    print_rows(
+        ["table", "step", "status", "rows", "seconds"],
+        rows,
+        Format.table,
+        title=f"demo run {result.run_id}: {result.status} in {seconds:.1f}s",
+    )
+    root = lake.project.root
+    try:
+        shown = root.relative_to(Path.cwd())
+    except ValueError:
+        shown = root
+    exe = _command_name()
+    stderr.print("\n[bold]Try next:[/bold]")
+    for command in (
+        f'batchlake query -p {shown} "SELECT * FROM refined.sales_by_month ORDER BY rank LIMIT 5"',
+        f"batchlake catalog -p {shown}",
+        f"batchlake catalog -p {shown} refined.top_artists_by_month",
+        f"batchlake runs -p {shown}",
+        f"batchlake run -p {shown}    # again: unchanged data is not captured twice",
+    ):
+        stderr.print(f"  {command.replace('batchlake', exe, 1)}", highlight=False)
+
+
+def _command_name() -> str:
+    """`batchlake` when that is what the shell finds, else the path that ran this process."""
+    import shutil
+    import sys
+
+    running = Path(sys.argv[0]).resolve()
+    found = shutil.which("batchlake")
+    if running.name != "batchlake" or (found and Path(found).resolve() == running):
+        return "batchlake"
+    try:
+        return str(running.relative_to(Path.cwd()))
+    except ValueError:
+        return str(running)

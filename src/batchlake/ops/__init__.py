@@ -1,0 +1,1 @@
+"""Operations: table maintenance, health checks (doctor, storage checks) and monitoring."""
