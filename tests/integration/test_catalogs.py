@@ -18,6 +18,7 @@ import pytest
 
 from batchlake.catalog.loader import catalog_properties
 from batchlake.config import CatalogSettings
+from batchlake.engines.connection import s3_secret_sql
 from batchlake.errors import ConfigError
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
@@ -66,7 +67,7 @@ def _duckdb_iceberg_scan(metadata_location: str, s3: S3Options | None = None) ->
     con = connection.connect()
     try:
         if s3 is not None:
-            con.execute(s3.duckdb_secret_sql())
+            con.execute(s3_secret_sql(s3))
         scan = f"SELECT * FROM iceberg_scan({connection.quote_literal(metadata_location)})"
         return con.execute(scan).fetch_arrow_table().to_pylist()
     finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from batchlake.engines.connection import s3_secret_sql
 from batchlake.lake import Lake
 from batchlake.ops.storage_checks import storage_checks
 from batchlake.run.runner import Runner
@@ -169,7 +170,7 @@ def test_every_library_reaches_the_bucket_with_the_one_setting(
     # DuckDB httpfs, through the secret batchlake renders
     con = connection.connect()
     try:
-        con.execute(lake.s3.duckdb_secret_sql())
+        con.execute(s3_secret_sql(lake.s3))
         (count,) = con.execute(f"SELECT count(*) FROM read_parquet('s3://{listed[0]}')").fetchone()
     finally:
         con.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from batchlake.config import EngineSettings, StorageSettings, load_project, parse_size
+from batchlake.engines.connection import s3_secret_sql
 from batchlake.errors import ConfigError
 from batchlake.storage.s3 import S3Options
 
@@ -62,7 +63,7 @@ def test_one_setting_rendered_for_each_library(monkeypatch: pytest.MonkeyPatch) 
         "s3.force-virtual-addressing": "false",
         "s3.path-style-access": "true",
     }
-    assert options.duckdb_secret_sql() == (
+    assert s3_secret_sql(options) == (
         "CREATE OR REPLACE SECRET \"batchlake_s3\" (TYPE s3, REGION 'eu-west-3', KEY_ID 'AK', "
         "SECRET 'SK', ENDPOINT '127.0.0.1:9000', USE_SSL false, URL_STYLE 'path')"
     )

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
+    from batchlake.storage.s3 import S3Options
+
 
 def connect(
     *,
@@ -54,3 +56,22 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def s3_secret_sql(options: S3Options, name: str = "batchlake_s3") -> str:
+    """`CREATE SECRET` for DuckDB's httpfs (keys resolved from the chain when not named)."""
+    parts = ["TYPE s3", f"REGION {quote_literal(options.resolved_region)}"]
+    found = options.credentials()
+    if found is not None:
+        parts += [
+            f"KEY_ID {quote_literal(found.access_key_id)}",
+            f"SECRET {quote_literal(found.secret_access_key)}",
+        ]
+        if found.session_token:
+            parts.append(f"SESSION_TOKEN {quote_literal(found.session_token)}")
+    if options.endpoint:
+        parts.append(f"ENDPOINT {quote_literal(options.endpoint_host or '')}")
+        parts.append(f"USE_SSL {'true' if options.uses_ssl else 'false'}")
+    if options.path_style:
+        parts.append("URL_STYLE 'path'")
+    return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"

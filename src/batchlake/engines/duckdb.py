@@ -74,7 +74,7 @@ class DuckDBEngine:
         self.con.execute("SET preserve_insertion_order = false")
         if s3 is not None:
             # s3:// paths through httpfs (offline wheel), with the lake's one S3 setting.
-            self.con.execute(s3.duckdb_secret_sql())
+            self.con.execute(connection.s3_secret_sql(s3))
         self._schemas: set[str] = set()
         self._counter = itertools.count()
 

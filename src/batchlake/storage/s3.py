@@ -162,26 +162,6 @@ class S3Options:
             props["s3.path-style-access"] = "true"
         return props
 
-    def duckdb_secret_sql(self, name: str = "batchlake_s3") -> str:
-        """`CREATE SECRET` for DuckDB's httpfs (keys resolved from the chain when not named)."""
-        from batchlake.engines.connection import quote_ident, quote_literal
-
-        parts = ["TYPE s3", f"REGION {quote_literal(self.resolved_region)}"]
-        found = self.credentials()
-        if found is not None:
-            parts += [
-                f"KEY_ID {quote_literal(found.access_key_id)}",
-                f"SECRET {quote_literal(found.secret_access_key)}",
-            ]
-            if found.session_token:
-                parts.append(f"SESSION_TOKEN {quote_literal(found.session_token)}")
-        if self.endpoint:
-            parts.append(f"ENDPOINT {quote_literal(self.endpoint_host or '')}")
-            parts.append(f"USE_SSL {'true' if self.uses_ssl else 'false'}")
-        if self.path_style:
-            parts.append("URL_STYLE 'path'")
-        return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
-
     def spark_conf(self) -> dict[str, str]:
         """Hadoop `s3a` settings (Spark needs hadoop-aws on its classpath to use them)."""
         prefix = "spark.hadoop.fs.s3a."

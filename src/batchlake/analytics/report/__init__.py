@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from batchlake.analytics.report.charts import RenderedChart
 from batchlake.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,13 +21,6 @@ if TYPE_CHECKING:
 
     from batchlake.config import ChartSettings
     from batchlake.lake import Lake
-
-
-@dataclass(frozen=True)
-class RenderedChart:
-    chart: ChartSettings
-    png: Path
-    rows: int
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,15 @@ _MAX_TICKS = 24
 
 
 @dataclass(frozen=True)
+class RenderedChart:
+    """A chart drawn to a PNG file, with the number of rows it shows."""
+
+    chart: ChartSettings
+    png: Path
+    rows: int
+
+
+@dataclass(frozen=True)
 class Series:
     name: str
     x: list[Any]
