@@ -9,17 +9,26 @@ a mix, and a killed writer leaves the previous snapshot current.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchlake.catalog.partitioning import (
+    PartitionField,
+    data_files,
+    fields_of,
+    to_spec,
+    transform_of,
+)
 from batchlake.errors import ModelError, NotFoundError
 
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog import Catalog
+    from pyiceberg.manifest import DataFile
     from pyiceberg.table import Table
 
     from batchlake.config import CatalogSettings
@@ -185,17 +194,28 @@ class LakeCatalog:
         """A fresh folder under the table's data folder for one write's files."""
         return f"{self.table_location(full_name)}/data/{run_id}-{uuid.uuid4().hex[:8]}"
 
-    def ensure_table(self, full_name: str, schema: pa.Schema) -> Table:
+    def ensure_table(
+        self, full_name: str, schema: pa.Schema, partition_by: Sequence[PartitionField] = ()
+    ) -> Table:
         """Load the table, creating it (empty, no snapshot) with `schema` if missing."""
         if self.exists(full_name):
             return self.load(full_name)
         from pyiceberg.exceptions import TableAlreadyExistsError
+        from pyiceberg.io.pyarrow import pyarrow_to_schema
+        from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC
 
+        spec = UNPARTITIONED_PARTITION_SPEC
+        iceberg_schema: Any = _portable(schema)
+        if partition_by:
+            # The spec names columns by field id: number them before creating the table.
+            iceberg_schema = pyarrow_to_schema(pa_with_ids(iceberg_schema))
+            spec = to_spec(iceberg_schema, list(partition_by))
         try:
             return self.iceberg.create_table(
                 split_name(full_name),
-                schema=_portable(schema),
+                schema=iceberg_schema,
                 location=self.table_location(full_name),
+                partition_spec=spec,
             )
         except TableAlreadyExistsError:
             return self.load(full_name)
@@ -208,28 +228,78 @@ class LakeCatalog:
         *,
         properties: dict[str, str],
         run_id: str,
+        partition_by: Sequence[PartitionField] | None = None,
+        summary: dict[str, str] | None = None,
     ) -> int:
-        """Atomically make `files` the whole content of `table`; return the snapshot id."""
-        from pyiceberg.exceptions import CommitFailedException, ValidationError
-        from pyiceberg.expressions import AlwaysTrue
+        """Atomically make `files` the whole content of `table`; return the snapshot id.
 
+        One catalog commit and ONE snapshot (an `overwrite` removing every current file
+        and adding the new ones), so time travel never meets an empty in-between state.
+        """
+        snapshot_id = self.commit(
+            table,
+            add=files,
+            remove=None,
+            schema=schema,
+            properties=properties,
+            run_id=run_id,
+            partition_by=partition_by,
+            summary=summary,
+        )
+        assert snapshot_id is not None
+        return snapshot_id
+
+    def commit(
+        self,
+        table: Table,
+        *,
+        add: list[str],
+        remove: list[DataFile] | None,
+        schema: pa.Schema,
+        properties: dict[str, str],
+        run_id: str,
+        partition_by: Sequence[PartitionField] | None = None,
+        summary: dict[str, str] | None = None,
+    ) -> int | None:
+        """Add `add` and remove `remove` (None: every current file) in one snapshot.
+
+        The table's properties are set in the same catalog commit, so what a model
+        consumed (`summary` and `properties`) is committed exactly with its data. The
+        schema (and, when given, the partition spec) evolve in that commit too. Returns
+        the new snapshot id, or the current one when nothing was added or removed.
+        """
+        from pyiceberg.exceptions import CommitFailedException, ValidationError
+
+        snapshot_properties = {PROP_RUN: run_id, **(summary or {})}
         for attempt in range(5):
             try:
                 with table.transaction() as tx:
                     _evolve_schema(tx, table, schema)
-                    if table.current_snapshot() is not None:
-                        tx.delete(AlwaysTrue(), snapshot_properties={PROP_RUN: run_id})
-                    if files:
-                        tx.add_files(files, snapshot_properties={PROP_RUN: run_id})
+                    if partition_by is not None:
+                        _evolve_spec(tx, table, list(partition_by))
+                    _ensure_name_mapping(tx)
+                    removed = self.data_file_entries(table) if remove is None else remove
+                    if add or removed:
+                        producer = tx.update_snapshot(snapshot_properties=snapshot_properties)
+                        with producer.overwrite() as overwrite:
+                            for data_file in removed:
+                                overwrite.delete_data_file(data_file)
+                            for data_file in data_files(table.io, tx.table_metadata, add):
+                                overwrite.append_data_file(data_file)
                     tx.set_properties(properties)
                 break
             except (CommitFailedException, ValidationError):
-                if attempt == 4:
-                    raise
+                if attempt == 4 or remove is not None:
+                    raise  # a merge was computed against the files it read: run it again
                 table = table.refresh()
         snapshot = table.refresh().current_snapshot()
-        assert snapshot is not None
-        return snapshot.snapshot_id
+        return snapshot.snapshot_id if snapshot else None
+
+    def data_file_entries(self, table: Table, snapshot_id: int | None = None) -> list[DataFile]:
+        """The Iceberg data files of a table (at a snapshot), as planned by PyIceberg."""
+        if table.current_snapshot() is None:
+            return []
+        return [task.file for task in table.scan(snapshot_id=snapshot_id).plan_files()]
 
     def drop(self, full_name: str) -> None:
         if self.exists(full_name):
@@ -241,6 +311,39 @@ def _portable(schema: pa.Schema) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
+
+
+def pa_with_ids(schema: pa.Schema) -> pa.Schema:
+    """The schema with Parquet field ids 1..n, as PyIceberg numbers a new table's columns."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            field.with_metadata({b"PARQUET:field_id": str(position).encode()})
+            for position, field in enumerate(schema, start=1)
+        ]
+    )
+
+
+def _ensure_name_mapping(tx: Any) -> None:
+    """Files written without field ids (DuckDB, Spark) are read by name."""
+    from pyiceberg.table import TableProperties
+
+    if tx.table_metadata.name_mapping() is None:
+        mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+        tx.set_properties(**{TableProperties.DEFAULT_NAME_MAPPING: mapping})
+
+
+def _evolve_spec(tx: Any, table: Table, wanted: list[PartitionField]) -> None:
+    """Make the table's partition spec `wanted` inside the transaction (new files use it)."""
+    current = fields_of(table.spec(), table.schema())
+    if current == wanted:
+        return
+    with tx.update_spec() as update:
+        for old in table.spec().fields:
+            update.remove_field(old.name)
+        for new in wanted:
+            update.add_field(new.column, transform_of(new), new.name)
 
 
 def _evolve_schema(tx: Any, table: Table, schema: pa.Schema) -> None:

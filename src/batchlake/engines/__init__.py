@@ -9,7 +9,7 @@ default) and Spark (`batchlake[spark]`) are interchangeable.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +18,7 @@ from batchlake.errors import ConfigError, ModelError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
     from batchlake.storage.s3 import S3Options
 
@@ -33,6 +34,44 @@ class TableSource:
 
 
 @dataclass(frozen=True)
+class RowDigest:
+    """An order-independent digest of rows: their count and the sum of their hashes.
+
+    Digests add and subtract: a table's digest after a merge is its old digest minus the
+    rows it replaced plus the rows it gained, so an incremental build and a full rebuild
+    of the same rows end with the same `content_hash`.
+    """
+
+    rows: int = 0
+    total: int = 0
+
+    def __add__(self, other: RowDigest) -> RowDigest:
+        return RowDigest(self.rows + other.rows, self.total + other.total)
+
+    def __sub__(self, other: RowDigest) -> RowDigest:
+        return RowDigest(self.rows - other.rows, self.total - other.total)
+
+    @property
+    def text(self) -> str:
+        return f"{self.rows}:{self.total}"
+
+    @classmethod
+    def parse(cls, text: str) -> RowDigest:
+        rows, total = text.split(":")
+        return cls(int(rows), int(total))
+
+
+def content_hash_of(schema: pa.Schema, digest: RowDigest) -> str:
+    """The content hash of rows with this digest and schema (equal on every engine)."""
+    import hashlib
+
+    hashed = hashlib.sha256(str(schema).encode())
+    if digest.rows:
+        hashed.update(digest.text.encode())
+    return hashed.hexdigest()
+
+
+@dataclass(frozen=True)
 class Materialized:
     """What `Engine.materialize` wrote."""
 
@@ -43,6 +82,7 @@ class Materialized:
     content_hash: str
     engine: str = ""  # which engine wrote it (set by engine = "auto")
     note: str | None = None  # why that engine, for the run record
+    digest: RowDigest | None = None  # the rows' digest (content_hash is made from it)
 
 
 class Engine(Protocol):
@@ -64,11 +104,19 @@ class Engine(Protocol):
     def query(self, sql: str, *, batch_rows: int = 100_000) -> pa.RecordBatchReader:
         """Run a SELECT and stream its result."""
 
-    def materialize(self, sql: str, location: str) -> Materialized:
-        """Write the result of a SELECT as Parquet files under `location`."""
+    def materialize(
+        self, sql: str, location: str, partition_by: Sequence[PartitionField] = ()
+    ) -> Materialized:
+        """Write the result of a SELECT as Parquet files under `location`.
+
+        With `partition_by`, each file holds rows of one partition only.
+        """
 
     def content_hash(self, files: list[str], schema: pa.Schema) -> str:
         """An order-independent fingerprint of the rows in `files` (equal on every engine)."""
+
+    def row_digest(self, files: list[str], schema: pa.Schema) -> RowDigest:
+        """The `RowDigest` of the rows in `files` (what `content_hash` is made from)."""
 
     def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
         """The engine for a step reading the registered tables `names`, and why (or None)."""

@@ -11,7 +11,7 @@ always use DuckDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +19,14 @@ import sqlglot
 from sqlglot import exp
 
 from batchlake.config import parse_size
-from batchlake.engines import Engine, Materialized, TableSource, no_dataframes
+from batchlake.engines import Engine, Materialized, RowDigest, TableSource, no_dataframes
 from batchlake.engines.duckdb import DuckDBEngine
 from batchlake.storage import filesystem_for, path_of
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
     from batchlake.storage.s3 import S3Options
 
@@ -95,12 +96,18 @@ class AutoEngine:
         if self._spark is not None:
             self._spark.interrupt()
 
-    def materialize(self, sql: str, location: str) -> Materialized:
+    def materialize(
+        self, sql: str, location: str, partition_by: Sequence[PartitionField] = ()
+    ) -> Materialized:
         engine, why = self.route(_tables_read(sql))
-        return replace(engine.materialize(sql, location), engine=engine.name, note=why)
+        written = engine.materialize(sql, location, partition_by)
+        return replace(written, engine=engine.name, note=why)
 
     def content_hash(self, files: list[str], schema: pa.Schema) -> str:
         return self.duckdb.content_hash(files, schema)
+
+    def row_digest(self, files: list[str], schema: pa.Schema) -> RowDigest:
+        return self.duckdb.row_digest(files, schema)
 
     @property
     def spark(self) -> Engine:

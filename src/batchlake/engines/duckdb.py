@@ -8,15 +8,22 @@ Types that Iceberg or other readers cannot take are cast on the way out.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 
-from batchlake.engines import Engine, Materialized, TableSource, connection, no_dataframes
+from batchlake.engines import (
+    Engine,
+    Materialized,
+    RowDigest,
+    TableSource,
+    connection,
+    content_hash_of,
+    no_dataframes,
+)
 from batchlake.errors import ModelError, QueryError
 from batchlake.storage import filesystem_for, path_of, to_engine_path
 
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
     from batchlake.storage.s3 import S3Options
 
@@ -77,6 +85,7 @@ class DuckDBEngine:
             self.con.execute(connection.s3_secret_sql(s3))
         self._schemas: set[str] = set()
         self._counter = itertools.count()
+        self._functions: set[str] = set()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -139,16 +148,24 @@ class DuckDBEngine:
 
     # -- writing -------------------------------------------------------------------------
 
-    def materialize(self, sql: str, location: str) -> Materialized:
+    def materialize(
+        self, sql: str, location: str, partition_by: Sequence[PartitionField] = ()
+    ) -> Materialized:
         import duckdb
         import pyarrow.parquet as pq
 
+        options = "FILENAME_PATTERN 'part-{uuid}'"
         try:
             portable = self._portable_select(sql)
+            written = portable
+            if partition_by:  # DuckDB cannot also cap the file size of partitioned writes
+                written, names = self._with_partitions(portable, partition_by)
+                options += f", PARTITION_BY ({', '.join(names)})"
+            else:
+                options += f", FILE_SIZE_BYTES '{_FILE_SIZE}'"
             target = connection.quote_literal(to_engine_path(location))
             copied = self.con.execute(
-                f"COPY ({portable}) TO {target} (FORMAT parquet, COMPRESSION zstd, "
-                f"FILE_SIZE_BYTES '{_FILE_SIZE}', FILENAME_PATTERN 'part-{{uuid}}')"
+                f"COPY ({written}) TO {target} (FORMAT parquet, COMPRESSION zstd, {options})"
             ).fetchone()
         except duckdb.Error as exc:
             raise ModelError(_first_line(exc)) from exc
@@ -158,7 +175,9 @@ class DuckDBEngine:
 
         infos = [
             i
-            for i in fs.get_file_info(FileSelector(path_of(location)))
+            for i in fs.get_file_info(
+                FileSelector(path_of(location), recursive=True, allow_not_found=True)
+            )
             if i.path.endswith(".parquet")
         ]
         prefix = location.split("://")[0] + "://" if "://" in location else ""
@@ -170,7 +189,84 @@ class DuckDBEngine:
             schema = (
                 self.con.execute(f"SELECT * FROM ({portable}) LIMIT 0").fetch_arrow_table().schema
             )
-        return Materialized(files, schema, rows, size, self.content_hash(files, schema))
+        digest = self.row_digest(files, schema)
+        return Materialized(
+            files, schema, rows, size, content_hash_of(schema, digest), digest=digest
+        )
+
+    def _with_partitions(
+        self, select: str, fields: Sequence[PartitionField]
+    ) -> tuple[str, list[str]]:
+        """The SELECT with one column per partition field, to split the files by."""
+        types = {
+            str(row[0]): str(row[1]) for row in self.con.execute(f"DESCRIBE {select}").fetchall()
+        }
+        columns, names = [], []
+        for position, field in enumerate(fields):
+            if field.column not in types:
+                raise ModelError(
+                    f"partition_by: {field.text} names no column of the result ({', '.join(types)})"
+                )
+            name = f"__part{position}"
+            expression = self._partition_expr(field, types[field.column])
+            columns.append(f"{expression} AS {name}")
+            names.append(name)
+        return f"SELECT *, {', '.join(columns)} FROM ({select}) AS __result", names
+
+    def _partition_expr(self, field: PartitionField, type_name: str) -> str:
+        """A DuckDB expression equal for exactly the rows of one Iceberg partition."""
+        column = connection.quote_ident(field.column)
+        if "WITH TIME ZONE" in type_name:
+            column = f"({column} AT TIME ZONE 'UTC')"  # Iceberg partitions timestamptz in UTC
+        if field.transform == "identity":
+            return column
+        if field.transform in ("year", "month", "hour"):
+            return f"date_trunc('{field.transform}', {column})"
+        if field.transform == "day":
+            return f"CAST({column} AS DATE)"
+        width = field.param
+        if field.transform == "truncate":
+            if type_name in ("VARCHAR", "BLOB"):
+                return f"left({column}, {width})"
+            if type_name in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT"):
+                return f"({column} - ((({column} % {width}) + {width}) % {width}))"
+            raise ModelError(
+                f"partition_by: {field.text} needs an integer or text column "
+                f"({field.column} is {type_name})"
+            )
+        return f"{self._bucket_function(field, type_name)}({column})"
+
+    def _bucket_function(self, field: PartitionField, type_name: str) -> str:
+        """A DuckDB function computing Iceberg's bucket (murmur3) through PyIceberg."""
+        import pyarrow as pa
+        from pyiceberg.io.pyarrow import pyarrow_to_schema
+        from pyiceberg.transforms import BucketTransform
+
+        name = f"__iceberg_bucket_{field.param}_{abs(hash(type_name))}"
+        if name in self._functions:
+            return name
+        arrow_type = self.con.execute(f"SELECT NULL::{type_name} AS x").fetch_arrow_table().schema
+        iceberg_type = (
+            pyarrow_to_schema(
+                pa.schema(
+                    [pa.field("x", arrow_type.field(0).type, metadata={b"PARQUET:field_id": b"1"})]
+                )
+            )
+            .find_field("x")
+            .field_type
+        )
+        compute = BucketTransform(field.param or 1).pyarrow_transform(iceberg_type)
+        import duckdb
+
+        self.con.create_function(
+            name,
+            lambda values: compute(values),
+            [duckdb.sqltype(type_name)],
+            duckdb.sqltype("INTEGER"),
+            type="arrow",  # type: ignore[arg-type]
+        )
+        self._functions.add(name)
+        return name
 
     def _portable_select(self, sql: str) -> str:
         """Wrap the model's SELECT with casts for types other readers cannot take."""
@@ -204,14 +300,20 @@ class DuckDBEngine:
         The Spark engine computes its results' hash with this too, so both engines give
         equal hashes for equal results.
         """
-        digest = hashlib.sha256(str(schema).encode())
-        if files:
-            scan = self._scan_sql(TableSource("", files, schema))
-            count, total = self.con.execute(
-                f"SELECT count(*), sum(hash(t)::HUGEINT) FROM ({scan}) AS t"
-            ).fetchone() or (0, 0)
-            digest.update(f"{count}:{total}".encode())
-        return digest.hexdigest()
+        return content_hash_of(schema, self.row_digest(files, schema))
+
+    def row_digest(self, files: list[str], schema: pa.Schema) -> RowDigest:
+        if not files:
+            return RowDigest()
+        scan = self._scan_sql(TableSource("", files, schema))
+        return self.digest_of(scan)
+
+    def digest_of(self, select: str) -> RowDigest:
+        """The `RowDigest` of the rows of a SELECT."""
+        found = self.con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM ({select}) AS t"
+        ).fetchone()
+        return RowDigest(int(found[0]), int(found[1])) if found else RowDigest()
 
     def route(self, names: Iterable[str]) -> tuple[Engine, str | None]:
         return self, None

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from batchlake.engines import Engine, Materialized, TableSource
+from batchlake.engines import Engine, Materialized, RowDigest, TableSource, content_hash_of
 from batchlake.engines.spark_sql import to_spark_sql, view_name
 from batchlake.errors import ModelError, QueryError
 from batchlake.storage import filesystem_for, path_of, scheme_of, to_engine_path
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
 
+    from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
     from batchlake.engines.duckdb import DuckDBEngine
     from batchlake.storage.s3 import S3Options
@@ -189,10 +190,14 @@ class SparkEngine:
 
     # -- writing -------------------------------------------------------------------------
 
-    def materialize(self, sql: str, location: str) -> Materialized:
-        return self.write_frame(self._sql(sql), location)
+    def materialize(
+        self, sql: str, location: str, partition_by: Sequence[PartitionField] = ()
+    ) -> Materialized:
+        return self.write_frame(self._sql(sql), location, partition_by)
 
-    def write_frame(self, frame: DataFrame, location: str) -> Materialized:
+    def write_frame(
+        self, frame: DataFrame, location: str, partition_by: Sequence[PartitionField] = ()
+    ) -> Materialized:
         """Write a DataFrame as Parquet files under `location` (which must not exist yet).
 
         Used for SQL results and for the Spark DataFrames Python steps return: portable
@@ -205,12 +210,21 @@ class SparkEngine:
         frame = _portable(frame)
         if scheme_of(location) in ("s3", "s3a"):
             _require_s3a(self.spark)
+        names = []
+        for position, field in enumerate(partition_by):
+            names.append(f"__part{position}")
+            frame = frame.withColumn(names[-1], _partition_column(frame, field))
         try:
-            frame.write.mode("errorifexists").parquet(spark_path(location))
+            writer = frame.write.mode("errorifexists")
+            if names:
+                writer = writer.partitionBy(*names)
+            writer.parquet(spark_path(location))
         except Exception as exc:
             raise ModelError(_spark_message(exc)) from exc
         fs = filesystem_for(location, self.s3)
-        infos = fs.get_file_info(FileSelector(path_of(location), allow_not_found=True))
+        infos = fs.get_file_info(
+            FileSelector(path_of(location), recursive=True, allow_not_found=True)
+        )
         for info in infos:  # Hadoop's checksums beside local files are not table data
             if info.base_name.endswith(".crc"):
                 fs.delete_file(info.path)
@@ -225,14 +239,20 @@ class SparkEngine:
             rows += meta.num_rows
             schema = schema or meta.schema.to_arrow_schema()
         if schema is None:
-            schema = frame.limit(0).toArrow().schema
+            schema = frame.drop(*names).limit(0).toArrow().schema
         # What DuckDB's files carry: no Spark metadata, every column nullable.
         schema = pa.schema([pa.field(f.name, f.type, nullable=True) for f in schema])
-        return Materialized(files, schema, rows, size, self.content_hash(files, schema))
+        digest = self.row_digest(files, schema)
+        return Materialized(
+            files, schema, rows, size, content_hash_of(schema, digest), digest=digest
+        )
 
     def content_hash(self, files: list[str], schema: pa.Schema) -> str:
         """DuckDB's fingerprint of the rows in `files`, so both engines agree."""
         return self._hasher().content_hash(files, schema)
+
+    def row_digest(self, files: list[str], schema: pa.Schema) -> RowDigest:
+        return self._hasher().row_digest(files, schema)
 
     def _hasher(self) -> DuckDBEngine:
         if self._duck is None:
@@ -264,6 +284,34 @@ class SparkEngine:
         if self._duck is not None:
             self._duck.close()
             self._duck = None
+
+
+def _partition_column(frame: DataFrame, field: PartitionField) -> Any:
+    """A Spark column equal for exactly the rows of one Iceberg partition."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    column = F.col(f"`{field.column}`")
+    kind = frame.schema[field.column].dataType
+    if isinstance(kind, T.TimestampType):  # Spark's session time zone is UTC (see spark_session)
+        column = column.cast("timestamp")
+    if field.transform == "identity":
+        return column
+    if field.transform in ("year", "month", "hour"):
+        return F.date_trunc(field.transform, column)
+    if field.transform == "day":
+        return F.to_date(column)
+    width = field.param or 1
+    if field.transform == "truncate":
+        if isinstance(kind, T.StringType):
+            return F.substring(column, 1, width)
+        if isinstance(kind, T.IntegerType | T.LongType | T.ShortType | T.ByteType):
+            return column - F.pmod(column, F.lit(width))
+        raise ModelError(f"partition_by: {field.text} needs an integer or text column")
+    raise ModelError(
+        f"partition_by: {field.text}: bucket partitions are written by the DuckDB engine only; "
+        "use identity/time/truncate transforms on Spark"
+    )
 
 
 def _portable(frame: DataFrame) -> DataFrame:
