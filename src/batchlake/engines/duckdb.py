@@ -99,7 +99,7 @@ class DuckDBEngine:
             else:
                 raise QueryError(f"cannot register '{table.name}': use zone.table")
             target = ".".join(connection.quote_ident(p) for p in parts)
-            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS {self._scan_sql(table)}")
+            self.con.execute(f"CREATE OR REPLACE VIEW {target} AS {self.scan_sql(table)}")
 
     def _ensure_schema(self, database: str | None, schema: str, attach: bool = False) -> None:
         key = f"{database}.{schema}"
@@ -116,7 +116,7 @@ class DuckDBEngine:
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {qualified}")
         self._schemas.add(key)
 
-    def _scan_sql(self, table: TableSource) -> str:
+    def scan_sql(self, table: TableSource) -> str:
         if not table.files:
             # An empty table still has its columns: scan an empty Arrow table of that schema.
             holder = f"__empty_{next(self._counter)}"
@@ -305,7 +305,7 @@ class DuckDBEngine:
     def row_digest(self, files: list[str], schema: pa.Schema) -> RowDigest:
         if not files:
             return RowDigest()
-        scan = self._scan_sql(TableSource("", files, schema))
+        scan = self.scan_sql(TableSource("", files, schema))
         return self.digest_of(scan)
 
     def digest_of(self, select: str) -> RowDigest:

@@ -42,6 +42,9 @@ step_runs = sa.Table(
     sa.Column("message", sa.Text),
     sa.Column("attempts", sa.Integer),  # 0003
     sa.Column("traceback", sa.Text),  # 0003: for operators
+    sa.Column("rows_inserted", sa.BigInteger),  # 0006: incremental models
+    sa.Column("rows_updated", sa.BigInteger),  # 0006
+    sa.Column("rows_deleted", sa.BigInteger),  # 0006
 )
 
 batches = sa.Table(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from batchlake.transform.models import NodeKind
+from batchlake.transform.promote import Counts
 
 StepStatus = Literal[
     "success",  # new data committed (or captured)
@@ -34,6 +35,7 @@ class StepResult:
     rejected: int = 0
     attempts: int = 1
     engine: str | None = None  # the engine that built a model
+    counts: Counts | None = None  # incremental models: rows inserted, updated, deleted
 
 
 @dataclass

@@ -353,6 +353,7 @@ class Runner:
             message=step.message,
             attempts=attempt,
             traceback=trace,
+            **_counts(step),
         )
         step.attempts = attempt
         self._finished(result, step)
@@ -534,11 +535,21 @@ class Runner:
             snapshot_id=done.snapshot_id,
             message=done.message,
             engine=done.engine,
+            counts=done.counts,
         )
 
     def _build_sql(
         self, engine: Engine, model: Model, run_id: str, full_refresh: bool
     ) -> Promotion:
+        if model.settings.incremental or model.settings.partition_by:
+            from batchlake.transform import incremental
+
+            def gate(written: Materialized, location: str) -> Materialized:
+                return self._gate(engine, model.full_name, written, run_id, location)
+
+            return incremental.build(
+                self.lake, engine, model, run_id, full_refresh, self._input, gate
+            )
         lake = self.lake
         upstream = sorted(model.depends_on)
         fingerprint = inputs_fingerprint(
@@ -635,3 +646,14 @@ def _selects_source(selectors: list[str], source: str) -> bool:
         if len(parts) < 2 or fnmatch.fnmatchcase(source, parts[1]):
             return True
     return False
+
+
+def _counts(step: StepResult) -> dict[str, int]:
+    """The step's rows inserted/updated/deleted, for its record (incremental models)."""
+    if step.counts is None:
+        return {}
+    return {
+        "rows_inserted": step.counts.inserted,
+        "rows_updated": step.counts.updated,
+        "rows_deleted": step.counts.deleted,
+    }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from batchlake.catalog import ZONES
 from batchlake.catalog.references import table_references
 from batchlake.errors import ConfigError, ModelError
+from batchlake.transform.kinds import FULL, ModelSettings, load_model_settings
 
 if TYPE_CHECKING:
     from batchlake.config import Project
@@ -47,6 +48,7 @@ class Model:
     path: Path
     depends_on: frozenset[str]
     description: str = ""
+    settings: ModelSettings = FULL  # kind and partitioning (`<name>.toml` beside the SQL)
 
     @property
     def full_name(self) -> str:
@@ -55,6 +57,12 @@ class Model:
     @property
     def sql_hash(self) -> str:
         return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    @property
+    def definition_hash(self) -> str:
+        """The SQL with its kind and keys: a change rebuilds the table in full."""
+        text = f"{self.sql}\n{self.settings.fingerprint}\n{self.settings.partition_by}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -200,7 +208,8 @@ def load_models(models_dir: Path) -> dict[str, Model]:
                 for line in body.splitlines()
                 if line.strip().startswith("--")
             )[:500]
-            model = Model(zone, path.stem, body, path, frozenset(deps), description)
+            settings = load_model_settings(path, models_dir.parent)
+            model = Model(zone, path.stem, body, path, frozenset(deps), description, settings)
             models[model.full_name] = model
     return models
 

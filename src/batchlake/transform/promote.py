@@ -41,6 +41,19 @@ class Staged:
 
 
 @dataclass(frozen=True)
+class Counts:
+    """Rows a build inserted, updated and deleted (by unique key where it has one)."""
+
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+    @property
+    def text(self) -> str:
+        return f"+{self.inserted} ~{self.updated} -{self.deleted}"
+
+
+@dataclass(frozen=True)
 class Promotion:
     """What promoting a result did to its table."""
 
@@ -51,6 +64,7 @@ class Promotion:
     bytes: int | None = None
     message: str | None = None
     engine: str | None = None  # the engine that built it
+    counts: Counts | None = None  # incremental kinds: what changed
 
 
 def inputs_fingerprint(definition: str, versions: Mapping[str, str]) -> str:
