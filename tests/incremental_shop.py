@@ -33,7 +33,8 @@ SELECT CAST(line_id AS INTEGER) AS line_id, CAST(order_id AS INTEGER) AS order_i
 FROM raw.shop.lines
 QUALIFY row_number() OVER (PARTITION BY line_id ORDER BY _batch_id DESC) = 1
 """,
-        'kind = "incremental_by_key"\nunique_key = ["line_id"]\npartition_by = ["bucket(4, line_id)"]\n',
+        'kind = "incremental_by_key"\nunique_key = ["line_id"]\n'
+        'partition_by = ["bucket(4, line_id)"]\n',
     ),
     "trusted.customers": (
         """

@@ -185,7 +185,7 @@ def test_kind_files_are_validated_with_the_key_named(tmp_path: Path) -> None:
     }
     for text, expected in cases.items():
         (zone / "x.toml").write_text(text)
-        with pytest.raises(ModelError, match="models/trusted/x.toml") as caught:
+        with pytest.raises(ModelError, match=r"models/trusted/x\.toml") as caught:
             load_models(tmp_path / "models")
         assert expected in str(caught.value), (text, str(caught.value))
     DAYS.index("2024-01-05")  # the shop's days are fixed: tests above rely on them
