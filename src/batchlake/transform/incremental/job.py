@@ -1,46 +1,35 @@
-"""Incremental models: recompute only what new input touches, commit it in one snapshot.
-
-Every incremental kind records in its table what it consumed (`batchlake.consumed`: the
-last raw batch id of each raw input, the snapshot id of each Iceberg input), in the
-same catalog commit as its data and in that snapshot's summary. A run compares the
-inputs with that record:
-
-- **incremental_by_key** (`unique_key`): the *scope* is the key columns that every input
-  carrying a key column has. Touched scope values are read from the new raw batches
-  and from the Iceberg files added or removed since the consumed snapshot. The model's
-  SQL runs with raw inputs limited to their new batches and Iceberg inputs limited to
-  the touched scope; the table's rows of the touched scope are replaced by the result
-  (a tombstone row deletes its key; with `order_by` the latest row of a key wins against
-  the table's). Raw inputs are read as their new batches only, so the SQL must keep one
-  row per key of them, the latest batch winning (`QUALIFY row_number() OVER (PARTITION BY
-  key ORDER BY _batch_id DESC) = 1`), as a full rebuild does.
-- **incremental_by_time** (`time_column`): the scope is the interval (the time transform
-  of `partition_by`, else a day) of `time_column`; touched intervals plus `lookback`
-  earlier ones are recomputed from every input row in them and replace the table's.
-- **append**: the SQL runs over the new rows of its one changed input; the result is
-  appended.
-
-An input without the scope columns is read whole; when it changed, or when anything
-else cannot be known exactly (the consumed snapshot expired, the SQL or kind changed,
-a key is NULL, the result's schema changed), the model is rebuilt in full and the step
-says why. The same SQL therefore gives the same table built incrementally or in full.
-"""
+"""One build of an incremental (or partitioned) model: merge, append or full rebuild."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-
-import sqlglot
-from sqlglot import exp
 
 from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
 from batchlake.engines import Materialized, RowDigest, TableSource, content_hash_of
 from batchlake.errors import ModelError
-from batchlake.transform.promote import Counts, Promotion, built_from, inputs_fingerprint
+from batchlake.transform.incremental.changes import (
+    PROP_CONSUMED,
+    PROP_DEFINITION,
+    PROP_DIGEST,
+    PROP_KIND,
+    Change,
+    FullRebuild,
+    InputOf,
+    consumed_token,
+)
+from batchlake.transform.incremental.sql import (
+    CURRENT_TABLE,
+    SCOPE_TABLE,
+    ident,
+    in_scope,
+    literal,
+    scope_expr,
+    scoped_sql,
+)
+from batchlake.transform.promote import Counts, Promotion
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -51,81 +40,10 @@ if TYPE_CHECKING:
     from batchlake.lake import Lake
     from batchlake.transform.models import Model
 
-PROP_KIND = "batchlake.kind"
-PROP_DEFINITION = "batchlake.definition"
-PROP_CONSUMED = "batchlake.consumed"
-PROP_DIGEST = "batchlake.row-digest"
-SCOPE_TABLE = "batchlake_scope.touched"
-CURRENT_TABLE = "batchlake_scope.current"
-
 Gate = Callable[[Materialized, str], Materialized]
-InputOf = Callable[[str], tuple[str, TableSource]]
 
 
-@dataclass
-class Change:
-    """How one input changed since the table's last commit."""
-
-    name: str
-    token: str  # what the table will have consumed after this run
-    changed: bool
-    delta: list[str] = field(default_factory=list)  # raw: new batch files; Iceberg: added
-    removed: list[str] = field(default_factory=list)  # Iceberg: files no longer current
-    columns: list[str] = field(default_factory=list)
-    raw: bool = False
-    schema: Any = None  # the input's Arrow schema
-
-
-class FullRebuild(Exception):
-    """Raised inside the incremental path when only a full rebuild is exact."""
-
-
-def build(
-    lake: Lake,
-    engine: Engine,
-    model: Model,
-    run_id: str,
-    full_refresh: bool,
-    input_of: InputOf,
-    gate: Gate,
-) -> Promotion:
-    """Build an incremental (or partitioned) model: skip, merge, append or rebuild."""
-    upstream = sorted(model.depends_on)
-    fingerprint = inputs_fingerprint(
-        model.definition_hash, {dep: input_of(dep)[0] for dep in upstream}
-    )
-    current = None if full_refresh else built_from(lake, [model.full_name], fingerprint)
-    if current:
-        return Promotion(
-            model.full_name,
-            "unchanged",
-            current[0].rows,
-            current[0].snapshot_id,
-            message="inputs unchanged",
-        )
-    job = _Job(lake, engine, model, run_id, input_of, gate, fingerprint)
-    reason = "--full-refresh" if full_refresh else job.why_full()
-    if reason is None and model.settings.incremental:
-        try:
-            return job.increment()
-        except FullRebuild as exc:
-            reason = str(exc)
-    done = job.rebuild()
-    if model.settings.incremental and reason:
-        return Promotion(
-            done.table,
-            done.status,
-            done.rows,
-            done.snapshot_id,
-            done.bytes,
-            f"rebuilt in full: {reason}",
-            done.engine,
-            done.counts,
-        )
-    return done
-
-
-class _Job:
+class Job:
     """One build of one model: its inputs' changes, its staging folder, its commit."""
 
     def __init__(
@@ -151,74 +69,6 @@ class _Job:
         self.table: Table | None = None
         self.changes: dict[str, Change] = {}
         self._duck: DuckDBEngine | None = None
-
-    # -- deciding ------------------------------------------------------------------------
-
-    def why_full(self) -> str | None:
-        """Why only a full rebuild is exact now, or None when an increment is."""
-        catalog = self.lake.catalog
-        if not self.settings.incremental:
-            return None
-        if not catalog.exists(self.name):
-            return "first build"
-        table = catalog.load(self.name)
-        self.table = table
-        props = table.properties
-        if table.current_snapshot() is None or PROP_CONSUMED not in props:
-            return "no record of what it consumed"
-        if props.get(PROP_DEFINITION) != self.model.definition_hash:
-            return "its SQL, kind or keys changed"
-        if props.get(PROP_DIGEST) is None:
-            return "no row digest recorded"
-        wanted = self.settings.partitions
-        from batchlake.catalog.partitioning import fields_of
-
-        if fields_of(table.spec(), table.schema()) != wanted:
-            spec = ", ".join(f.text for f in wanted) or "unpartitioned"
-            return f"partition_by changed: the spec evolves to {spec}"
-        consumed: dict[str, str] = json.loads(props[PROP_CONSUMED])
-        for dep in self.upstream:
-            change = self._change(dep, consumed.get(dep))
-            if isinstance(change, str):
-                return change
-            self.changes[dep] = change
-        return None
-
-    def _change(self, dep: str, consumed: str | None) -> Change | str:
-        _, source = self.input_of(dep)
-        columns = [f.name for f in source.schema]
-        if dep.startswith("raw."):
-            batches = sorted(PurePosixPath(f).stem for f in source.files)
-            last = batches[-1] if batches else ""
-            if consumed is None:
-                return f"{dep} is a new input"
-            delta = [f for f in source.files if PurePosixPath(f).stem > consumed]
-            if consumed not in batches and consumed > last:
-                return f"batches of {dep} it consumed are gone"
-            return Change(
-                dep, last or consumed, bool(delta), delta, [], columns, True, source.schema
-            )
-        table = self.lake.catalog.load(dep)
-        snapshot = table.current_snapshot()
-        now = str(snapshot.snapshot_id) if snapshot else ""
-        if consumed is None:
-            return f"{dep} is a new input"
-        if consumed == now:
-            return Change(dep, now, False, columns=columns, schema=source.schema)
-        if not consumed or table.snapshot_by_id(int(consumed)) is None:
-            return f"the snapshot of {dep} it consumed has expired"
-        before = {f.file_path for f in self.lake.catalog.data_file_entries(table, int(consumed))}
-        after = set(source.files)
-        return Change(
-            dep,
-            now,
-            True,
-            sorted(after - before),
-            sorted(before - after),
-            columns,
-            False,
-            source.schema,
-        )
 
     # -- incremental ---------------------------------------------------------------------
 
@@ -264,19 +114,19 @@ class _Job:
         try:
             scope_file = f"{work}/touched.parquet"
             found = duck.con.execute(
-                f"COPY ({touched}) TO {_literal(scope_file)} (FORMAT parquet)"
+                f"COPY ({touched}) TO {literal(scope_file)} (FORMAT parquet)"
             ).fetchone()
             if not found or not found[0]:
                 return self._advance("no rows in the touched scope")
             nulls = duck.con.execute(
-                f"SELECT count(*) FROM read_parquet({_literal(scope_file)}) "
-                f"WHERE {' OR '.join(f'{_ident(c)} IS NULL' for c in scope)}"
+                f"SELECT count(*) FROM read_parquet({literal(scope_file)}) "
+                f"WHERE {' OR '.join(f'{ident(c)} IS NULL' for c in scope)}"
             ).fetchone()
             if nulls and nulls[0]:
                 raise FullRebuild(f"a touched row has a NULL {' or '.join(scope)}")
             scope_source = TableSource(SCOPE_TABLE, [scope_file], _scope_schema(duck, scope_file))
             sources = self._scoped_sources(scoped)
-            sql = _scoped_sql(self.model.sql, scoped, scope, self._scope_expr())
+            sql = scoped_sql(self.model.sql, scoped, scope, scope_expr(self.settings))
             return self._merge(sql, sources, scope_source, scope)
         finally:
             self.lake.storage.delete(work)
@@ -284,32 +134,25 @@ class _Job:
     def _touched(self, scope: list[str], changed: list[Change]) -> str:
         """A SELECT of the distinct touched scope values (plus lookback intervals)."""
         parts = []
-        expr = self._scope_expr()
+        expr = scope_expr(self.settings)
         for change in changed:
             files = [*change.delta, *change.removed]
             if not files:
                 continue
             _, source = self.input_of(change.name)
             scan = self.duck.scan_sql(TableSource(change.name, files, change.schema, source.format))
-            cols = ", ".join(expr(c) + f" AS {_ident(c)}" for c in scope)
+            cols = ", ".join(expr(c) + f" AS {ident(c)}" for c in scope)
             parts.append(f"SELECT DISTINCT {cols} FROM ({scan}) AS t")
         union = " UNION ".join(parts)
         lookback = self.settings.lookback
         if self.settings.kind == "incremental_by_time" and lookback:
             grain = self.settings.time_grain
-            column = _ident(scope[0])
+            column = ident(scope[0])
             union = (
                 f"SELECT DISTINCT date_trunc('{grain}', {column} - INTERVAL (n) {grain.upper()}) "
                 f"AS {column} FROM ({union}) AS u, range(0, {lookback + 1}) AS r(n)"
             )
         return union
-
-    def _scope_expr(self) -> Callable[[str], str]:
-        """How a scope column's value is taken (a time interval for by_time)."""
-        if self.settings.kind == "incremental_by_time":
-            grain = self.settings.time_grain
-            return lambda column: f"date_trunc('{grain}', {_ident(column)})"
-        return _ident
 
     def _scoped_sources(self, scoped: set[str]) -> list[TableSource]:
         """What the engine reads: new batches of raw inputs (by key), the rest whole."""
@@ -340,15 +183,15 @@ class _Job:
         if not self._same_columns(written, CURRENT_TABLE):
             self.lake.storage.delete(location)
             raise FullRebuild("the result's columns or types changed")
-        in_scope = _in_scope(columns, self._scope_expr())
-        affected = self._affected(current_files, in_scope)
+        condition = in_scope(columns, scope_expr(self.settings))
+        affected = self._affected(current_files, condition)
         old = (
-            duck.digest_of(f"SELECT * FROM {CURRENT_TABLE} WHERE {in_scope}")
+            duck.digest_of(f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}")
             if affected
             else RowDigest()
         )
         assert written.digest is not None
-        counts = self._counts(written, in_scope, bool(affected))
+        counts = self._counts(written, condition, bool(affected))
         digest = RowDigest.parse(table.properties[PROP_DIGEST]) - old + written.digest
         if old == written.digest:
             self.lake.storage.delete(location)
@@ -356,11 +199,11 @@ class _Job:
         kept: list[str] = []
         if affected:
             keep = self._staging("kept")
-            paths = ", ".join(_literal(f.file_path) for f in affected)
+            paths = ", ".join(literal(f.file_path) for f in affected)
             kept = duck.materialize(
                 f"SELECT * FROM read_parquet([{paths}], union_by_name = true, "
                 "hive_partitioning = false) "
-                f"WHERE NOT coalesce({in_scope.replace(CURRENT_TABLE + '.', '')}, false)",
+                f"WHERE NOT coalesce({condition.replace(CURRENT_TABLE + '.', '')}, false)",
                 keep,
                 self.settings.partitions,
             ).files
@@ -381,12 +224,12 @@ class _Job:
         old = duck.con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         return [r[:2] for r in new] == [r[:2] for r in old]
 
-    def _affected(self, files: list[DataFile], in_scope: str) -> list[DataFile]:
+    def _affected(self, files: list[DataFile], condition: str) -> list[DataFile]:
         """The table's data files holding a row of the touched scope."""
         if not files:
             return []
-        paths = ", ".join(_literal(f.file_path) for f in files)
-        condition = in_scope.replace(CURRENT_TABLE + ".", "")
+        paths = ", ".join(literal(f.file_path) for f in files)
+        condition = condition.replace(CURRENT_TABLE + ".", "")
         rows = self.duck.con.execute(
             f"SELECT DISTINCT filename FROM read_parquet([{paths}], filename = true, "
             f"union_by_name = true, hive_partitioning = false) "
@@ -395,13 +238,13 @@ class _Job:
         names = {str(r[0]) for r in rows}
         return [f for f in files if _local(f.file_path) in names or f.file_path in names]
 
-    def _counts(self, written: Materialized, in_scope: str, any_old: bool) -> Counts:
+    def _counts(self, written: Materialized, condition: str, any_old: bool) -> Counts:
         """Rows inserted, updated and deleted (by unique_key; by rows for by_time)."""
         duck = self.duck
         new = TableSource("batchlake_scope.new", written.files, written.schema)
         duck.register([new])
         old_rows = (
-            f"SELECT * FROM {CURRENT_TABLE} WHERE {in_scope}"
+            f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}"
             if any_old
             else (f"SELECT * FROM {CURRENT_TABLE} WHERE false")
         )
@@ -413,7 +256,7 @@ class _Job:
             ).fetchone()
             assert found is not None
             return Counts(inserted=int(found[0]), deleted=int(found[1]))
-        key = ", ".join(_ident(k) for k in keys)
+        key = ", ".join(ident(k) for k in keys)
         found = duck.con.execute(
             f"""
             WITH o AS (SELECT {key}, hash(o) AS h FROM ({old_rows}) AS o),
@@ -481,7 +324,10 @@ class _Job:
         if self.settings.kind == "incremental_by_key" and not self.settings.order_by:
             self._check_unique(written)
         assert written.digest is not None
-        self.changes = {dep: Change(dep, self._token(dep), True) for dep in self.upstream}
+        self.changes = {
+            dep: Change(dep, consumed_token(self.lake, dep, self.input_of), True)
+            for dep in self.upstream
+        }
         table = self.lake.catalog.ensure_table(self.name, written.schema, self.settings.partitions)
         current = table.current_snapshot()
         if (
@@ -502,16 +348,8 @@ class _Job:
             note=None,
         )
 
-    def _token(self, dep: str) -> str:
-        """What a full build consumes of an input: its last batch id, or its snapshot."""
-        _, source = self.input_of(dep)
-        if dep.startswith("raw."):
-            return max((PurePosixPath(f).stem for f in source.files), default="")
-        snapshot = self.lake.catalog.load(dep).current_snapshot()
-        return str(snapshot.snapshot_id) if snapshot else ""
-
     def _check_unique(self, written: Materialized) -> None:
-        keys = ", ".join(_ident(k) for k in self.settings.unique_key)
+        keys = ", ".join(ident(k) for k in self.settings.unique_key)
         source = TableSource("batchlake_scope.result", written.files, written.schema)
         self.duck.register([source])
         found = self.duck.con.execute(
@@ -546,21 +384,21 @@ class _Job:
                 f"{self.where}: order_by column '{settings.order_by}' is not in the result"
             )
         kept = [n for n in names if n != tomb]
-        listed = ", ".join(_ident(n) for n in names)
+        listed = ", ".join(ident(n) for n in names)
         body = f"SELECT {listed}, 1 AS __batchlake_new FROM ({sql}) AS __result"
         if settings.order_by and current:
-            in_scope = _in_scope(scope_columns, self._scope_expr())
-            old = ", ".join("false" if n == tomb else f"{CURRENT_TABLE}.{_ident(n)}" for n in names)
-            body += f" UNION ALL SELECT {old}, 0 FROM {CURRENT_TABLE} WHERE {in_scope}"
+            condition = in_scope(scope_columns, scope_expr(self.settings))
+            old = ", ".join("false" if n == tomb else f"{CURRENT_TABLE}.{ident(n)}" for n in names)
+            body += f" UNION ALL SELECT {old}, 0 FROM {CURRENT_TABLE} WHERE {condition}"
         if settings.order_by:
-            keys = ", ".join(_ident(k) for k in settings.unique_key)
-            order = _ident(settings.order_by)
+            keys = ", ".join(ident(k) for k in settings.unique_key)
+            order = ident(settings.order_by)
             body = (
                 f"SELECT * FROM ({body}) AS __all QUALIFY row_number() OVER (PARTITION BY {keys} "
                 f"ORDER BY {order} DESC NULLS LAST, __batchlake_new DESC) = 1"
             )
-        where = f" WHERE NOT coalesce({_ident(tomb)}, false)" if tomb else ""
-        return f"SELECT {', '.join(_ident(n) for n in kept)} FROM ({body}) AS __kept{where}"
+        where = f" WHERE NOT coalesce({ident(tomb)}, false)" if tomb else ""
+        return f"SELECT {', '.join(ident(n) for n in kept)} FROM ({body}) AS __kept{where}"
 
     def _materialize(self, sql: str, location: str) -> Materialized:
         self.lake.storage.makedirs(location.rsplit("/", 1)[0])
@@ -568,8 +406,6 @@ class _Job:
         written = self.gate(written, location)
         if written.digest is None:
             digest = self.duck.row_digest(written.files, written.schema)
-            from dataclasses import replace
-
             written = replace(written, digest=digest)
         return written
 
@@ -672,50 +508,9 @@ class _Job:
         return str(self.model.path.with_suffix(".toml").name)
 
 
-def _scoped_sql(sql: str, scoped: set[str], scope: list[str], expr: Callable[[str], str]) -> str:
-    """The model's SQL with each scoped input limited to the touched scope values."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
-    condition = _in_scope(scope, expr, alias="__s")
-    for table in list(tree.find_all(exp.Table)):
-        parts = [p for p in (table.catalog, table.db, table.name) if p]
-        name = ".".join(parts)
-        if name not in scoped:
-            continue
-        alias = table.alias_or_name
-        select = sqlglot.parse_one(f"SELECT * FROM {name} AS __s WHERE {condition}", read="duckdb")
-        assert isinstance(select, exp.Query)
-        limited = select.subquery(alias)
-        table.replace(limited)
-    return tree.sql(dialect="duckdb")
-
-
-def _in_scope(scope: Sequence[str], expr: Callable[[str], str], alias: str = CURRENT_TABLE) -> str:
-    """`(cols) IN (SELECT cols FROM touched)` over a row of `alias`."""
-    left = ", ".join(_qualified(expr, alias, c) for c in scope)
-    right = ", ".join(_ident(c) for c in scope)
-    if len(scope) > 1:
-        left = f"({left})"
-    return f"{left} IN (SELECT {right} FROM {SCOPE_TABLE})"
-
-
-def _qualified(expr: Callable[[str], str], alias: str, column: str) -> str:
-    text = expr(column)
-    return text.replace(_ident(column), f"{alias}.{_ident(column)}")
-
-
 def _scope_schema(duck: DuckDBEngine, path: str) -> Any:
-    return duck.con.execute(f"SELECT * FROM read_parquet({_literal(path)}) LIMIT 0").arrow().schema
+    return duck.con.execute(f"SELECT * FROM read_parquet({literal(path)}) LIMIT 0").arrow().schema
 
 
 def _local(path: str) -> str:
     return path.removeprefix("file://")
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    from batchlake.storage import to_engine_path
-
-    return "'" + to_engine_path(value).replace("'", "''") + "'"

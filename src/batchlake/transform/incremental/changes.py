@@ -1,0 +1,120 @@
+"""What changed in a model's inputs since its table recorded what it consumed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from batchlake.catalog.partitioning import fields_of
+from batchlake.engines import TableSource
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from batchlake.lake import Lake
+    from batchlake.transform.models import Model
+
+PROP_KIND = "batchlake.kind"
+PROP_DEFINITION = "batchlake.definition"
+PROP_CONSUMED = "batchlake.consumed"
+PROP_DIGEST = "batchlake.row-digest"
+
+InputOf = Callable[[str], tuple[str, TableSource]]
+
+
+@dataclass
+class Change:
+    """How one input changed since the table's last commit."""
+
+    name: str
+    token: str  # what the table will have consumed after this run
+    changed: bool
+    delta: list[str] = field(default_factory=list)  # raw: new batch files; Iceberg: added
+    removed: list[str] = field(default_factory=list)  # Iceberg: files no longer current
+    columns: list[str] = field(default_factory=list)
+    raw: bool = False
+    schema: Any = None  # the input's Arrow schema
+
+
+class FullRebuild(Exception):
+    """Raised inside the incremental path when only a full rebuild is exact."""
+
+
+def read_changes(
+    lake: Lake, model: Model, input_of: InputOf
+) -> tuple[str | None, Table | None, dict[str, Change]]:
+    """Why only a full rebuild is exact now (None when an increment is), the table, and
+    how each input changed since the table's recorded `batchlake.consumed`."""
+    changes: dict[str, Change] = {}
+    settings = model.settings
+    catalog = lake.catalog
+    if not settings.incremental:
+        return None, None, changes
+    if not catalog.exists(model.full_name):
+        return "first build", None, changes
+    table = catalog.load(model.full_name)
+    props = table.properties
+    if table.current_snapshot() is None or PROP_CONSUMED not in props:
+        return "no record of what it consumed", table, changes
+    if props.get(PROP_DEFINITION) != model.definition_hash:
+        return "its SQL, kind or keys changed", table, changes
+    if props.get(PROP_DIGEST) is None:
+        return "no row digest recorded", table, changes
+    wanted = settings.partitions
+    if fields_of(table.spec(), table.schema()) != wanted:
+        spec = ", ".join(f.text for f in wanted) or "unpartitioned"
+        return f"partition_by changed: the spec evolves to {spec}", table, changes
+    consumed: dict[str, str] = json.loads(props[PROP_CONSUMED])
+    for dep in sorted(model.depends_on):
+        change = _change(lake, dep, consumed.get(dep), input_of)
+        if isinstance(change, str):
+            return change, table, changes
+        changes[dep] = change
+    return None, table, changes
+
+
+def _change(lake: Lake, dep: str, consumed: str | None, input_of: InputOf) -> Change | str:
+    _, source = input_of(dep)
+    columns = [f.name for f in source.schema]
+    if dep.startswith("raw."):
+        batches = sorted(PurePosixPath(f).stem for f in source.files)
+        last = batches[-1] if batches else ""
+        if consumed is None:
+            return f"{dep} is a new input"
+        delta = [f for f in source.files if PurePosixPath(f).stem > consumed]
+        if consumed not in batches and consumed > last:
+            return f"batches of {dep} it consumed are gone"
+        return Change(dep, last or consumed, bool(delta), delta, [], columns, True, source.schema)
+    table = lake.catalog.load(dep)
+    snapshot = table.current_snapshot()
+    now = str(snapshot.snapshot_id) if snapshot else ""
+    if consumed is None:
+        return f"{dep} is a new input"
+    if consumed == now:
+        return Change(dep, now, False, columns=columns, schema=source.schema)
+    if not consumed or table.snapshot_by_id(int(consumed)) is None:
+        return f"the snapshot of {dep} it consumed has expired"
+    before = {f.file_path for f in lake.catalog.data_file_entries(table, int(consumed))}
+    after = set(source.files)
+    return Change(
+        dep,
+        now,
+        True,
+        sorted(after - before),
+        sorted(before - after),
+        columns,
+        False,
+        source.schema,
+    )
+
+
+def consumed_token(lake: Lake, dep: str, input_of: InputOf) -> str:
+    """What a full build consumes of an input: its last batch id, or its snapshot."""
+    _, source = input_of(dep)
+    if dep.startswith("raw."):
+        return max((PurePosixPath(f).stem for f in source.files), default="")
+    snapshot = lake.catalog.load(dep).current_snapshot()
+    return str(snapshot.snapshot_id) if snapshot else ""
