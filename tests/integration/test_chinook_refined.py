@@ -233,7 +233,76 @@ def lineless_lake(tmp_path_factory: pytest.TempPathFactory, generated_lake: Lake
     return _lake_from("lineless", source)
 
 
-@pytest.fixture(scope="module", params=["generated", "real", "edge"])
+def _grow(path: Path, round_: int) -> None:
+    """One day of the store: new invoices (one of them late), changed lines, moved dates."""
+    conn = sqlite3.connect(path)
+    try:
+        if round_ == 1:
+            next_invoice, next_line = conn.execute(
+                "SELECT (SELECT max(InvoiceId) FROM Invoice), (SELECT max(InvoiceLineId) "
+                "FROM InvoiceLine)"
+            ).fetchone()
+            last = conn.execute("SELECT max(InvoiceDate) FROM Invoice").fetchone()[0]
+            first = conn.execute("SELECT min(InvoiceDate) FROM Invoice").fetchone()[0]
+            for n, (invoice_id,) in enumerate(
+                conn.execute("SELECT InvoiceId FROM Invoice ORDER BY InvoiceId LIMIT 40").fetchall()
+            ):
+                new_id = next_invoice + n + 1
+                day = first if n == 0 else last  # the first is late: an old day gets a sale
+                conn.execute(
+                    "INSERT INTO Invoice SELECT ?, CustomerId, ?, BillingAddress, BillingCity, "
+                    "BillingState, BillingCountry, BillingPostalCode, Total FROM Invoice "
+                    "WHERE InvoiceId = ?",
+                    (new_id, day, invoice_id),
+                )
+                for track, price, quantity in conn.execute(
+                    "SELECT TrackId, UnitPrice, Quantity FROM InvoiceLine "
+                    "WHERE InvoiceId = ?",
+                    (invoice_id,),
+                ).fetchall():
+                    next_line += 1
+                    conn.execute(
+                        "INSERT INTO InvoiceLine VALUES (?, ?, ?, ?, ?)",
+                        (next_line, new_id, track, price, quantity),
+                    )
+        else:
+            conn.executescript(
+                """
+                UPDATE InvoiceLine SET Quantity = Quantity + 1 WHERE InvoiceLineId % 97 = 0;
+                UPDATE Invoice SET InvoiceDate = datetime(InvoiceDate, '-40 days')
+                    WHERE InvoiceId % 211 = 0;
+                UPDATE Invoice SET Total = coalesce((
+                    SELECT round(sum(UnitPrice * Quantity), 2) FROM InvoiceLine l
+                    WHERE l.InvoiceId = Invoice.InvoiceId), 0);
+                """
+            )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def evolved_lake(tmp_path_factory: pytest.TempPathFactory, generated_lake: Lake) -> Lake:
+    """A lake built, then grown and changed over runs: its incremental models (trusted
+    invoices, invoice lines and sales by key, sales_by_day by month) must still equal the
+    oracle computed from the final store."""
+    source = tmp_path_factory.mktemp("chinook-evolved") / "chinook.sqlite"
+    shutil.copyfile(generated_lake.source, source)
+    lake = _lake_from("evolved", source)
+    for round_ in (1, 2):
+        _grow(source, round_)
+        _cli("run", "--project", str(lake.project), env=_env(CHINOOK_URL=f"sqlite:///{source}"))
+    runs = json.loads(_cli("runs", "--project", str(lake.project), "--format", "json"))
+    steps = json.loads(
+        _cli("runs", runs[0]["run_id"], "--project", str(lake.project), "--format", "json")
+    )
+    messages = {s["step"]: s["message"] or "" for s in steps}
+    assert messages["trusted.invoice_lines"].startswith("incremental"), messages
+    assert messages["refined.sales_by_day"].startswith("incremental"), messages
+    return lake
+
+
+@pytest.fixture(scope="module", params=["generated", "real", "edge", "evolved"])
 def lake(request: pytest.FixtureRequest) -> Lake:
     return request.getfixturevalue(f"{request.param}_lake")
 
