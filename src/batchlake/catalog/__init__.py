@@ -1,9 +1,11 @@
 """Iceberg catalog access for the trusted and refined zones (PyIceberg).
 
 A model result arrives as Parquet files already written under the table's location;
-`LakeCatalog.replace` commits them in ONE catalog transaction (delete everything, add
-the new files), so readers see the complete old or the complete new contents, never
-a mix, and a killed writer leaves the previous snapshot current.
+`LakeCatalog.commit` adds them and removes the files they replace (all of them for
+`replace`) in ONE catalog transaction that makes ONE snapshot, with the table's
+properties set in the same commit. Readers see the complete old or the complete new
+contents, never a mix nor an empty in-between snapshot, and a killed writer leaves the
+previous snapshot current.
 """
 
 from __future__ import annotations
