@@ -256,8 +256,7 @@ def _grow(path: Path, round_: int) -> None:
                     (new_id, day, invoice_id),
                 )
                 for track, price, quantity in conn.execute(
-                    "SELECT TrackId, UnitPrice, Quantity FROM InvoiceLine "
-                    "WHERE InvoiceId = ?",
+                    "SELECT TrackId, UnitPrice, Quantity FROM InvoiceLine WHERE InvoiceId = ?",
                     (invoice_id,),
                 ).fetchall():
                     next_line += 1

@@ -189,3 +189,33 @@ def test_kind_files_are_validated_with_the_key_named(tmp_path: Path) -> None:
             load_models(tmp_path / "models")
         assert expected in str(caught.value), (text, str(caught.value))
     DAYS.index("2024-01-05")  # the shop's days are fixed: tests above rely on them
+
+
+def test_changing_partition_by_evolves_the_spec_and_says_so(tmp_path: Path) -> None:
+    from batchlake.transform.promote import spec_of
+
+    make_source(tmp_path / "shop.sqlite")
+    shop = Shop(tmp_path / "shop.sqlite")
+    for op in [("order", 0, 10, 1), ("order", 3, 20, 2), ("line", 0, 2)]:
+        shop.apply(op)
+    root = make_project(tmp_path / "lake", shop.path)
+    full = root / "models" / "trusted" / "customers.toml"
+    full.write_text('partition_by = ["truncate(2, customer_id)"]\n')  # a full model
+    _run(root)
+    by_day = root / "models" / "refined" / "by_day.toml"
+    by_day.write_text(by_day.read_text().replace("month(day)", "day(day)"))
+    full.unlink()  # back to unpartitioned
+    steps = {s.name: s for s in _run(root).steps}
+    assert steps["refined.by_day"].message == (
+        "rebuilt in full: partition_by changed: the spec evolves to day(day)"
+    )
+    assert steps["trusted.customers"].message == (
+        "partition spec evolved to unpartitioned; rebuilt in full"
+    )
+    lake = Lake.open(root)
+    assert [f.text for f in spec_of(lake.catalog.load("refined.by_day"))] == ["day(day)"]
+    assert spec_of(lake.catalog.load("trusted.customers")) == []
+    # Each partition of the new spec is its own file: one per distinct day.
+    days = lake.query_table("SELECT count(DISTINCT day) AS n FROM refined.by_day")["n"][0]
+    files = lake.catalog.data_files(lake.catalog.load("refined.by_day"))
+    assert len(files) == days.as_py()

@@ -553,7 +553,7 @@ class Runner:
         lake = self.lake
         upstream = sorted(model.depends_on)
         fingerprint = inputs_fingerprint(
-            model.sql_hash, {dep: self._input(dep)[0] for dep in upstream}
+            model.definition_hash, {dep: self._input(dep)[0] for dep in upstream}
         )
         current = None if full_refresh else built_from(lake, [model.full_name], fingerprint)
         if current:
@@ -579,8 +579,10 @@ class Runner:
             written.content_hash,
         )
         properties = {PROP_UPSTREAM: ",".join(upstream), PROP_INPUTS: fingerprint}
-        done = promote(lake, staged, properties, full_refresh=full_refresh, run_id=run_id)
-        note = "result unchanged" if done.status == "unchanged" else written.note
+        done = promote(
+            lake, staged, properties, full_refresh=full_refresh, run_id=run_id, partition_by=()
+        )
+        note = "result unchanged" if done.status == "unchanged" else done.message or written.note
         return replace(done, message=note, engine=written.engine or engine.name)
 
     def _gate(

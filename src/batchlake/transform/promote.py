@@ -12,7 +12,7 @@ Staged files that are not committed are deleted, also on failure.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -20,8 +20,10 @@ from batchlake.catalog import PROP_CONTENT, PROP_INPUTS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.table import Table
 
     from batchlake.catalog import TableInfo
+    from batchlake.catalog.partitioning import PartitionField
     from batchlake.lake import Lake
 
 PromotionStatus = Literal["success", "unchanged"]
@@ -95,19 +97,23 @@ def promote(
     *,
     full_refresh: bool,
     run_id: str,
+    partition_by: Sequence[PartitionField] | None = None,
 ) -> Promotion:
     """Commit `staged` as the table's content, unless its rows equal the current ones.
 
     `properties` (lineage, inputs fingerprint, content hash…) are set on the table in
-    either case. The staged files are deleted when they are not committed.
+    either case. The staged files are deleted when they are not committed. With
+    `partition_by` (SQL models), the table's spec becomes it (none: unpartitioned).
     """
     properties = {**properties, PROP_CONTENT: staged.content_hash}
     try:
-        table = lake.catalog.ensure_table(staged.table, staged.schema)
+        table = lake.catalog.ensure_table(staged.table, staged.schema, partition_by or ())
         current = table.current_snapshot()
+        respec = partition_by is not None and spec_of(table) != list(partition_by)
         if (
             current is not None
             and not full_refresh
+            and not respec
             and table.properties.get(PROP_CONTENT) == staged.content_hash
         ):
             lake.storage.delete(staged.location)
@@ -115,9 +121,25 @@ def promote(
                 tx.set_properties(properties)
             return Promotion(staged.table, "unchanged", staged.rows, current.snapshot_id)
         snapshot_id = lake.catalog.replace(
-            table, staged.files, staged.schema, properties=properties, run_id=run_id
+            table,
+            staged.files,
+            staged.schema,
+            properties=properties,
+            run_id=run_id,
+            partition_by=partition_by,
         )
     except BaseException:
         lake.storage.delete(staged.location)
         raise
-    return Promotion(staged.table, "success", staged.rows, snapshot_id, staged.bytes)
+    message = None
+    if respec and current is not None:
+        spec = ", ".join(f.text for f in partition_by or ()) or "unpartitioned"
+        message = f"partition spec evolved to {spec}; rebuilt in full"
+    return Promotion(staged.table, "success", staged.rows, snapshot_id, staged.bytes, message)
+
+
+def spec_of(table: Table) -> list[PartitionField]:
+    """A table's partition spec in its declared form (`month(day)`, ...)."""
+    from batchlake.catalog.partitioning import fields_of
+
+    return fields_of(table.spec(), table.schema())

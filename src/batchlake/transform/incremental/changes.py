@@ -59,14 +59,14 @@ def read_changes(
     props = table.properties
     if table.current_snapshot() is None or PROP_CONSUMED not in props:
         return "no record of what it consumed", table, changes
-    if props.get(PROP_DEFINITION) != model.definition_hash:
-        return "its SQL, kind or keys changed", table, changes
     if props.get(PROP_DIGEST) is None:
         return "no row digest recorded", table, changes
     wanted = settings.partitions
     if fields_of(table.spec(), table.schema()) != wanted:
         spec = ", ".join(f.text for f in wanted) or "unpartitioned"
         return f"partition_by changed: the spec evolves to {spec}", table, changes
+    if props.get(PROP_DEFINITION) != model.definition_hash:
+        return "its SQL, kind or keys changed", table, changes
     consumed: dict[str, str] = json.loads(props[PROP_CONSUMED])
     for dep in sorted(model.depends_on):
         change = _change(lake, dep, consumed.get(dep), input_of)

@@ -29,7 +29,7 @@ from batchlake.transform.incremental.sql import (
     scope_expr,
     scoped_sql,
 )
-from batchlake.transform.promote import Counts, Promotion
+from batchlake.transform.promote import Counts, Promotion, spec_of
 
 if TYPE_CHECKING:
     from pyiceberg.manifest import DataFile
@@ -322,7 +322,7 @@ class Job:
         location = self._staging("data")
         written = self._materialize(self._finish_sql(self.model.sql), location)
         if self.settings.kind == "incremental_by_key" and not self.settings.order_by:
-            self._check_unique(written)
+            self._check_unique(written, location)
         assert written.digest is not None
         self.changes = {
             dep: Change(dep, consumed_token(self.lake, dep, self.input_of), True)
@@ -339,16 +339,20 @@ class Job:
             self.lake.storage.delete(location)
             return self._advance("result unchanged")
         self.table = table
+        note = None
+        if current is not None and spec_of(table) != self.settings.partitions:
+            spec = ", ".join(f.text for f in self.settings.partitions) or "unpartitioned"
+            note = f"partition spec evolved to {spec}; rebuilt in full"
         return self._commit(
             add=written.files,
             remove=None,
             written=written,
             digest=written.digest,
             counts=Counts(inserted=written.rows),
-            note=None,
+            note=note,
         )
 
-    def _check_unique(self, written: Materialized) -> None:
+    def _check_unique(self, written: Materialized, location: str) -> None:
         keys = ", ".join(ident(k) for k in self.settings.unique_key)
         source = TableSource("batchlake_scope.result", written.files, written.schema)
         self.duck.register([source])
@@ -356,7 +360,7 @@ class Job:
             f"SELECT count(*) - count(DISTINCT ({keys})) FROM batchlake_scope.result"
         ).fetchone()
         if found and found[0]:
-            self.lake.storage.delete(written.files[0].rsplit("/", 1)[0]) if written.files else None
+            self.lake.storage.delete(location)
             raise ModelError(
                 f"{self.where}: unique_key ({', '.join(self.settings.unique_key)}) is not "
                 f"unique in the result ({found[0]} extra rows); keep one row per key in the "
