@@ -43,7 +43,7 @@ TABLE = "sales_by_month"
 
 
 def _json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from batchlake.cli._output import json_value
+    from batchlake.serve.encode import json_value
 
     return [json_value(row) for row in rows]
 
