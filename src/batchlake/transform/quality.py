@@ -51,6 +51,8 @@ Kind = Literal[
     "expression",
     "sql",
 ]
+# A check's result: quarantined means its failing rows were moved out and the rest kept.
+CheckStatus = Literal["pass", "fail", "warn", "quarantined"]
 
 
 class QualityGateError(ModelError):
@@ -113,7 +115,7 @@ class Check(BaseModel):
 @dataclass
 class CheckResult:
     check: Check
-    status: str  # pass | fail | warn | quarantined
+    status: CheckStatus
     failing_rows: int | None
     message: str
 
@@ -246,7 +248,7 @@ def evaluate(engine: Engine, table: str, check: Check, now: datetime) -> CheckRe
     return CheckResult(check, _failed(check), failing, message)
 
 
-def _failed(check: Check) -> str:
+def _failed(check: Check) -> CheckStatus:
     return "fail" if check.severity == "error" else "warn"
 
 
