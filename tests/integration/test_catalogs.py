@@ -2,7 +2,7 @@
 
 The Chinook example is built with its Iceberg catalog on the real PostgreSQL
 (`[catalog] type = "sql"`), on AWS Glue (moto's Glue API, with the warehouse in a moto S3
-bucket) and on an Iceberg REST catalog (`tests/rest_catalog.py`, a test peer). A table
+bucket) and on an Iceberg REST catalog (`tests/support/rest_catalog.py`, a test peer). A table
 batchlake wrote is then read by PyIceberg alone (a fresh catalog object, no batchlake
 code), by DuckDB's `iceberg_scan` and by Spark, and each reading is compared with the
 independent oracle.
@@ -25,8 +25,8 @@ from batchlake.run.runner import Runner
 from batchlake.storage.s3 import S3Options
 from tests.conftest import require_service
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
-from tests.oracle.chinook import refined_tables
-from tests.scale_helpers import (
+from tests.support.oracle.chinook import refined_tables
+from tests.support.scale_helpers import (
     CREDENTIALS,
     S3Server,
     chinook_project,
@@ -226,8 +226,8 @@ def test_glue_catalog_table_read_by_duckdb_iceberg_scan_on_s3(
 @pytest.fixture(scope="module")
 def rest_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Path, str]]:
     """Chinook on the REST catalog test peer, built, then rebuilt in full by the CLI."""
-    from tests.cli import batchlake
-    from tests.rest_catalog import rest_catalog_server
+    from tests.support.cli import batchlake
+    from tests.support.rest_catalog import rest_catalog_server
 
     base = tmp_path_factory.mktemp("rest-catalog")
     with rest_catalog_server(base / "server") as uri:

@@ -10,7 +10,7 @@ differing only in case, deeper manager chains). A fourth source adds invoices
 without lines to the generated database. Every
 refined table, and trusted.customer_employee_history, is read back with
 ``batchlake query --format json`` and compared, as a multiset of rows and with
-its exact column order, against tests/oracle/chinook.py, which
+its exact column order, against tests/support/oracle/chinook.py, which
 recomputes the same tables in plain Python straight from the SQLite source.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import dataset
-from tests.oracle.chinook import (
+from tests.support.oracle.chinook import (
     COLUMNS,
     KEYS,
     REFINED_TABLES,

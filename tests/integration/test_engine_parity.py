@@ -3,7 +3,7 @@
 Both lakes capture the same SQLite source; every trusted and refined table is read back
 with pyarrow from the files PyIceberg plans (no engine involved) and compared: same
 columns and types, same rows (exact decimals). The generated data's refined tables are
-also checked against the independent oracle (tests/oracle/chinook.py), and the content
+also checked against the independent oracle (tests/support/oracle/chinook.py), and the content
 hashes agree, so switching a project's engine rewrites nothing that did not change.
 
 That includes the customer segmentation, fitted with scikit-learn on DuckDB and with
@@ -23,8 +23,8 @@ from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from tests.conftest import dataset, require_java
 from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
-from tests.oracle.chinook import REFINED_TABLES, refined_tables
-from tests.scale_helpers import (
+from tests.support.oracle.chinook import REFINED_TABLES, refined_tables
+from tests.support.scale_helpers import (
     SPARK_ENGINE,
     chinook_project,
     generated_source,

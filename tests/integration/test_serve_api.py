@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from batchlake.config import ServeSettings
 from batchlake.serve import create_app
-from tests.integration.serve_support import (
+from tests.support.serve_support import (
     ENV_KEYS,
     OPERATOR,
     READER,
