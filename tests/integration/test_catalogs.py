@@ -24,8 +24,8 @@ from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from batchlake.storage.s3 import S3Options
 from tests.conftest import require_service
-from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.support.oracle.chinook import refined_tables
+from tests.support.oracle.compare import assert_same_rows, normalise
 from tests.support.scale_helpers import (
     CREDENTIALS,
     S3Server,
@@ -51,7 +51,7 @@ def _json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check(source: Path, rows: list[dict[str, Any]], reader: str) -> None:
     expected = refined_tables(source)[TABLE]
     assert rows, f"{reader} read no rows"
-    _assert_same_rows(TABLE, _normalise(TABLE, expected), _normalise(TABLE, _json(rows)))
+    assert_same_rows(TABLE, normalise(TABLE, expected), normalise(TABLE, _json(rows)))
 
 
 def _build(project: Path) -> Lake:

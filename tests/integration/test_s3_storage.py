@@ -17,8 +17,8 @@ from batchlake.engines.connection import s3_secret_sql
 from batchlake.lake import Lake
 from batchlake.ops.storage_checks import storage_checks
 from batchlake.run.runner import Runner
-from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
 from tests.support.oracle.chinook import REFINED_TABLES, refined_tables
+from tests.support.oracle.compare import assert_same_rows, normalise
 from tests.support.scale_helpers import (
     CREDENTIALS,
     KEY_VAR,
@@ -81,7 +81,7 @@ def test_refined_tables_match_the_oracle(s3_lake: tuple[Path, Path]) -> None:
     lake = Lake.open(project)
     for table in REFINED_TABLES:
         got = json_rows(lake, f"SELECT * FROM refined.{table}")
-        _assert_same_rows(table, _normalise(table, expected[table]), _normalise(table, got))
+        assert_same_rows(table, normalise(table, expected[table]), normalise(table, got))
 
 
 def test_rerun_on_s3_is_unchanged(s3: S3Server, s3_lake: tuple[Path, Path]) -> None:
