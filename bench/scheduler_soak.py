@@ -40,8 +40,8 @@ if not __package__:  # run as a script: make `bench` and `tests` importable from
 
 import psutil
 import psycopg
-from tests.faults import FlakyProxy
-from tests.receivers import webhook_receiver
+from tests.support.faults import FlakyProxy
+from tests.support.receivers import webhook_receiver
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "ops_soak"

@@ -11,8 +11,8 @@ import pytest
 
 from batchlake.analytics.segmentation import FEATURES
 from batchlake.lake import Lake
-from tests.cli import batchlake
 from tests.conftest import dataset
+from tests.support.cli import batchlake
 from tests.unit.test_analytics import reference_model, silhouette, standardise
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

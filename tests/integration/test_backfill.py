@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from batchlake.lake import Lake
-from tests.cli import batchlake
+from tests.support.cli import batchlake
 
 
 def make(root: Path) -> Path:

@@ -2,7 +2,7 @@
 
 The Chinook example is built with its Iceberg catalog on the real PostgreSQL
 (`[catalog] type = "sql"`), on AWS Glue (moto's Glue API, with the warehouse in a moto S3
-bucket) and on an Iceberg REST catalog (`tests/rest_catalog.py`, a test peer). A table
+bucket) and on an Iceberg REST catalog (`tests/support/rest_catalog.py`, a test peer). A table
 batchlake wrote is then read by PyIceberg alone (a fresh catalog object, no batchlake
 code), by DuckDB's `iceberg_scan` and by Spark, and each reading is compared with the
 independent oracle.
@@ -24,9 +24,9 @@ from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from batchlake.storage.s3 import S3Options
 from tests.conftest import require_service
-from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
-from tests.oracle.chinook import refined_tables
-from tests.scale_helpers import (
+from tests.support.oracle.chinook import refined_tables
+from tests.support.oracle.compare import assert_same_rows, normalise
+from tests.support.scale_helpers import (
     CREDENTIALS,
     S3Server,
     chinook_project,
@@ -43,7 +43,7 @@ TABLE = "sales_by_month"
 
 
 def _json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from batchlake.cli._output import json_value
+    from batchlake.serve.encode import json_value
 
     return [json_value(row) for row in rows]
 
@@ -51,7 +51,7 @@ def _json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check(source: Path, rows: list[dict[str, Any]], reader: str) -> None:
     expected = refined_tables(source)[TABLE]
     assert rows, f"{reader} read no rows"
-    _assert_same_rows(TABLE, _normalise(TABLE, expected), _normalise(TABLE, _json(rows)))
+    assert_same_rows(TABLE, normalise(TABLE, expected), normalise(TABLE, _json(rows)))
 
 
 def _build(project: Path) -> Lake:
@@ -226,8 +226,8 @@ def test_glue_catalog_table_read_by_duckdb_iceberg_scan_on_s3(
 @pytest.fixture(scope="module")
 def rest_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lake, Path, str]]:
     """Chinook on the REST catalog test peer, built, then rebuilt in full by the CLI."""
-    from tests.cli import batchlake
-    from tests.rest_catalog import rest_catalog_server
+    from tests.support.cli import batchlake
+    from tests.support.rest_catalog import rest_catalog_server
 
     base = tmp_path_factory.mktemp("rest-catalog")
     with rest_catalog_server(base / "server") as uri:

@@ -10,7 +10,7 @@ differing only in case, deeper manager chains). A fourth source adds invoices
 without lines to the generated database. Every
 refined table, and trusted.customer_employee_history, is read back with
 ``batchlake query --format json`` and compared, as a multiset of rows and with
-its exact column order, against tests/oracle/chinook.py, which
+its exact column order, against tests/support/oracle/chinook.py, which
 recomputes the same tables in plain Python straight from the SQLite source.
 """
 
@@ -22,7 +22,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -31,14 +30,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import dataset
-from tests.oracle.chinook import (
+from tests.support.oracle.chinook import (
     COLUMNS,
-    KEYS,
     REFINED_TABLES,
     TRUSTED_TABLES,
     customer_employee_history,
     refined_tables,
 )
+from tests.support.oracle.compare import assert_same_rows, normalise
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -309,34 +308,6 @@ def lake(request: pytest.FixtureRequest) -> Lake:
 # --------------------------------------------------------------------------- normalising
 
 
-def _normalise_value(table: str, column: str, kind: str, value: Any) -> Any:
-    if value is None:
-        return None
-    problem = f"{table}.{column}: cannot read {value!r} as {kind}"
-    if kind == "dec":
-        if isinstance(value, bool):
-            raise AssertionError(problem)
-        try:
-            return Decimal(str(value))
-        except InvalidOperation:
-            raise AssertionError(problem) from None
-    if kind == "int":
-        if isinstance(value, bool):
-            raise AssertionError(problem)
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation:
-            raise AssertionError(problem) from None
-        if number != number.to_integral_value():
-            raise AssertionError(problem)
-        return int(number)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise AssertionError(problem)
-        return value
-    return value  # text: compared as it is
-
-
 def _is_cents(value: Any) -> bool:
     """A JSON string holding a decimal number with exactly two fractional digits."""
     if not isinstance(value, str):
@@ -345,61 +316,6 @@ def _is_cents(value: Any) -> bool:
         return Decimal(value).as_tuple().exponent == -2
     except InvalidOperation:
         return False
-
-
-def _normalise(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [
-        tuple(
-            _normalise_value(table, column, kind, row.get(column))
-            for column, kind in COLUMNS[table]
-        )
-        for row in rows
-    ]
-
-
-def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[bool, str], ...]:
-    return tuple((v is None, f"{v:>20}" if isinstance(v, int | Decimal) else str(v)) for v in row)
-
-
-def _assert_same_rows(
-    table: str, expected: list[tuple[Any, ...]], got: list[tuple[Any, ...]]
-) -> None:
-    """Equal as multisets, or fail showing the first differences column by column."""
-    want, have = Counter(expected), Counter(got)
-    if want == have:
-        return
-    names = [column for column, _ in COLUMNS[table]]
-    missing = sorted((want - have).elements(), key=_sort_key)
-    extra = sorted((have - want).elements(), key=_sort_key)
-    report = [
-        f"{table}: the oracle has {len(expected)} rows, the pipeline {len(got)}; "
-        f"{len(missing)} expected rows are missing and {len(extra)} rows are unexpected."
-    ]
-    key_at = [names.index(k) for k in KEYS[table]]
-
-    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
-        return tuple(row[i] for i in key_at)
-
-    missing_by_key = {key(r): r for r in missing}
-    extra_by_key = {key(r): r for r in extra}
-    both = [k for k in missing_by_key if k in extra_by_key]
-    if both:
-        report.append(f"Rows whose key {KEYS[table]} exists on both sides but differs:")
-    for k in both[:10]:
-        want_row, have_row = missing_by_key[k], extra_by_key[k]
-        diffs = [
-            f"{name}: expected {w!r}, got {h!r}"
-            for name, w, h in zip(names, want_row, have_row, strict=True)
-            if w != h
-        ]
-        report.append(f"  {dict(zip(KEYS[table], k, strict=True))}: " + "; ".join(diffs))
-    only_missing = [r for r in missing if key(r) not in extra_by_key]
-    only_extra = [r for r in extra if key(r) not in missing_by_key]
-    for label, rows in (("missing from the pipeline", only_missing), ("unexpected", only_extra)):
-        if rows:
-            report.append(f"Rows {label} ({len(rows)}), first ones:")
-            report.extend(f"  {dict(zip(names, r, strict=True))}" for r in rows[:10])
-    pytest.fail("\n".join(report), pytrace=False)
 
 
 # --------------------------------------------------------------------------- tests
@@ -422,7 +338,7 @@ def test_columns_match_the_spec(lake: Lake, table: str) -> None:
 def test_rows_match_the_oracle(lake: Lake, table: str) -> None:
     expected = lake.expected(table)
     assert expected, f"the oracle computed no rows for {table} on the {lake.name} data"
-    _assert_same_rows(table, _normalise(table, expected), _normalise(table, lake.table(table)))
+    assert_same_rows(table, normalise(table, expected), normalise(table, lake.table(table)))
 
 
 @pytest.mark.parametrize("table", DECIMAL_TABLES)
@@ -442,10 +358,10 @@ def test_invoices_without_lines_still_count(lineless_lake: Lake) -> None:
     """An invoice without lines is an invoice: counted, with no tracks and 0.00."""
     failures = []
     for table in ALL_TABLES:
-        expected = _normalise(table, lineless_lake.expected(table))
-        got = _normalise(table, lineless_lake.table(table))
+        expected = normalise(table, lineless_lake.expected(table))
+        got = normalise(table, lineless_lake.table(table))
         try:
-            _assert_same_rows(table, expected, got)
+            assert_same_rows(table, expected, got)
         except pytest.fail.Exception as exc:
             failures.append(str(exc))
     assert not failures, "\n\n".join(failures)

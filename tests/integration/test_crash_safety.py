@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from batchlake.lake import Lake
-from tests.cli import batchlake, table_rows
+from tests.support.cli import batchlake, table_rows
 
 
 def all_tables(project: Path) -> dict[str, list[str]]:

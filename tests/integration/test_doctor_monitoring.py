@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from batchlake.lake import Lake
 from batchlake.ops.monitoring import LakeCollector
 from batchlake.run.runner import Runner
-from tests.cli import batchlake
-from tests.opsproject import make_project
+from tests.support.cli import batchlake
+from tests.support.opsproject import make_project
 
 
 def test_doctor_passes_a_healthy_project(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Both lakes capture the same SQLite source; every trusted and refined table is read back
 with pyarrow from the files PyIceberg plans (no engine involved) and compared: same
 columns and types, same rows (exact decimals). The generated data's refined tables are
-also checked against the independent oracle (tests/oracle/chinook.py), and the content
+also checked against the independent oracle (tests/support/oracle/chinook.py), and the content
 hashes agree, so switching a project's engine rewrites nothing that did not change.
 
 That includes the customer segmentation, fitted with scikit-learn on DuckDB and with
@@ -22,9 +22,9 @@ from batchlake.catalog import PROP_CONTENT
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from tests.conftest import dataset, require_java
-from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
-from tests.oracle.chinook import REFINED_TABLES, refined_tables
-from tests.scale_helpers import (
+from tests.support.oracle.chinook import REFINED_TABLES, refined_tables
+from tests.support.oracle.compare import assert_same_rows, normalise
+from tests.support.scale_helpers import (
     SPARK_ENGINE,
     chinook_project,
     generated_source,
@@ -122,7 +122,7 @@ def test_spark_refined_tables_match_the_oracle(generated: tuple[Lake, Lake, Path
     expected = refined_tables(source)
     for table in REFINED_TABLES:
         got = json_rows(spark, f"SELECT * FROM refined.{table}")  # queried on Spark
-        _assert_same_rows(table, _normalise(table, expected[table]), _normalise(table, got))
+        assert_same_rows(table, normalise(table, expected[table]), normalise(table, got))
 
 
 def test_real_chinook_is_identical_on_both_engines(real: tuple[Lake, Lake, Path]) -> None:
@@ -164,4 +164,4 @@ def test_auto_engine_picks_by_input_size_and_says_where(
     expected_rows = refined_tables(source)
     for table in REFINED_TABLES:
         got = json_rows(lake, f"SELECT * FROM refined.{table}")
-        _assert_same_rows(table, _normalise(table, expected_rows[table]), _normalise(table, got))
+        assert_same_rows(table, normalise(table, expected_rows[table]), normalise(table, got))

@@ -30,8 +30,8 @@ from typing import Any
 import pytest
 
 from batchlake.lake import Lake
-from tests.cli import batchlake
 from tests.conftest import REPO, dataset, require_service
+from tests.support.cli import batchlake
 
 Row = dict[str, Any]
 PG = "postgresql://postgres@127.0.0.1:5432/"

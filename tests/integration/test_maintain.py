@@ -16,7 +16,7 @@ import pytest
 from batchlake.errors import LockError
 from batchlake.lake import Lake
 from batchlake.ops.maintenance import RUN_LOCK, Policy, maintain
-from tests.cli import batchlake, table_rows
+from tests.support.cli import batchlake, table_rows
 
 OLD = time.time() - 3 * 24 * 3600  # older than any grace period used here
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import batchlake, query_json, table_rows
-from tests.oracle.chinook import REFINED_TABLES
+from tests.support.cli import batchlake, query_json, table_rows
+from tests.support.oracle.chinook import REFINED_TABLES
 
 REFINED = REFINED_TABLES
 TRUSTED = [

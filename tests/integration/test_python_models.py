@@ -12,8 +12,8 @@ from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner, RunResult
 from batchlake.transform.models import Dag, load_python_models, project_models
-from tests.cli import batchlake
 from tests.conftest import require_java
+from tests.support.cli import batchlake
 
 STEP = """
 import pyarrow as pa

@@ -10,8 +10,8 @@ from batchlake.errors import ConfigError, ModelError
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from batchlake.transform.quality import load_checks
-from tests.cli import batchlake, query_json
-from tests.opsproject import CUSTOMERS, execute, make_project
+from tests.support.cli import batchlake, query_json
+from tests.support.opsproject import CUSTOMERS, execute, make_project
 
 ALL_KINDS = """
 [[check]]

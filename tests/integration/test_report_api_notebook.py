@@ -19,7 +19,7 @@ from batchlake.analytics.report import render_report
 from batchlake.config import ChartSettings, Project
 from batchlake.errors import ConfigError, NotFoundError, QueryError
 from batchlake.lake import Lake
-from tests.cli import batchlake as cli
+from tests.support.cli import batchlake as cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

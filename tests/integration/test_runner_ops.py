@@ -10,10 +10,10 @@ from pathlib import Path
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner, StepResult
 from batchlake.transform.models import Node
-from tests.cli import batchlake
 from tests.conftest import require_service
-from tests.faults import FlakyProxy
-from tests.opsproject import CUSTOMERS, execute, make_project
+from tests.support.cli import batchlake
+from tests.support.faults import FlakyProxy
+from tests.support.opsproject import CUSTOMERS, execute, make_project
 
 
 def run_settings(**values: object) -> str:

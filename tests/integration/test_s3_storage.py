@@ -2,7 +2,7 @@
 
 Raw batches and the Iceberg warehouse live in a bucket; the only local files are the
 project, its SQLite metadata and catalog. Results are checked against the independent
-oracle (tests/oracle/chinook.py) computed from the SQLite source.
+oracle (tests/support/oracle/chinook.py) computed from the SQLite source.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from batchlake.engines.connection import s3_secret_sql
 from batchlake.lake import Lake
 from batchlake.ops.storage_checks import storage_checks
 from batchlake.run.runner import Runner
-from tests.integration.test_chinook_refined import _assert_same_rows, _normalise
-from tests.oracle.chinook import REFINED_TABLES, refined_tables
-from tests.scale_helpers import (
+from tests.support.oracle.chinook import REFINED_TABLES, refined_tables
+from tests.support.oracle.compare import assert_same_rows, normalise
+from tests.support.scale_helpers import (
     CREDENTIALS,
     KEY_VAR,
     S3Server,
@@ -81,7 +81,7 @@ def test_refined_tables_match_the_oracle(s3_lake: tuple[Path, Path]) -> None:
     lake = Lake.open(project)
     for table in REFINED_TABLES:
         got = json_rows(lake, f"SELECT * FROM refined.{table}")
-        _assert_same_rows(table, _normalise(table, expected[table]), _normalise(table, got))
+        assert_same_rows(table, normalise(table, expected[table]), normalise(table, got))
 
 
 def test_rerun_on_s3_is_unchanged(s3: S3Server, s3_lake: tuple[Path, Path]) -> None:
@@ -183,7 +183,7 @@ def test_every_library_reaches_the_bucket_with_the_one_setting(
 
 
 def test_doctor_names_the_missing_bucket(s3: S3Server, tmp_path: Path) -> None:
-    from tests.cli import batchlake
+    from tests.support.cli import batchlake
 
     project = tmp_path / "p"
     _lake_with_storage(project, storage_block(s3.endpoint, "s3://no-such-bucket/x"))

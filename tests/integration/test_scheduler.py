@@ -11,8 +11,8 @@ import pytest
 
 from batchlake.lake import Lake
 from batchlake.run.scheduler import Scheduler
-from tests.opsproject import execute, make_project
-from tests.receivers import smtp_receiver, webhook_receiver
+from tests.support.opsproject import execute, make_project
+from tests.support.receivers import smtp_receiver, webhook_receiver
 
 START = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

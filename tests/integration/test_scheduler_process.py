@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from batchlake.lake import Lake
-from tests.cli import batchlake
-from tests.opsproject import CUSTOMERS, make_project
+from tests.support.cli import batchlake
+from tests.support.opsproject import CUSTOMERS, make_project
 
 PIPELINE = '[pipelines.capture]\nselect = ["raw.shop.*", "trusted.customers"]\nevery = "1s"\n'
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli import batchlake
 from tests.conftest import require_service
-from tests.opsproject import make_project
+from tests.support.cli import batchlake
+from tests.support.opsproject import make_project
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

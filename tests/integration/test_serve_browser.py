@@ -15,7 +15,7 @@ import pytest
 from batchlake.config import ServeSettings
 from batchlake.serve import create_app
 from tests.conftest import require_program
-from tests.integration.serve_support import (
+from tests.support.serve_support import (
     ENV_KEYS,
     OPERATOR,
     READER,

@@ -18,8 +18,8 @@ from batchlake.config import ServeSettings
 from batchlake.errors import NotFoundError, QueryError
 from batchlake.serve import create_app
 from batchlake.serve.client import Client, ClientError
-from tests.cli import batchlake, query_json
-from tests.integration.serve_support import (
+from tests.support.cli import batchlake, query_json
+from tests.support.serve_support import (
     ENV_KEYS,
     OPERATOR,
     READER,

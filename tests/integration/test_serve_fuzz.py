@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from batchlake.config import ServeSettings
 from batchlake.serve import create_app
-from tests.integration.serve_support import ENV_KEYS, READER, auth, build_lake
+from tests.support.serve_support import ENV_KEYS, READER, auth, build_lake
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from batchlake.config import ServeSettings
 from batchlake.lake import Lake
 from batchlake.run.runner import RUN_LOCK
 from batchlake.serve import create_app
-from tests.integration.serve_support import (
+from tests.support.serve_support import (
     ENV_KEYS,
     OPERATOR,
     READER,

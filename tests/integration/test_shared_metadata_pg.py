@@ -18,8 +18,8 @@ import pytest
 
 from batchlake.metadata import MetadataStore, utcnow
 from batchlake.metadata.migrations import all_migrations
-from tests.cli import batchlake
 from tests.conftest import require_service
+from tests.support.cli import batchlake
 
 pytestmark = [pytest.mark.integration]
 

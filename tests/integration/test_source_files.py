@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli import batchlake, query_json
 from tests.conftest import dataset
+from tests.support.cli import batchlake, query_json
 
 COLUMNS = {"COLUMNS": "200"}  # keep rich from wrapping the run summary lines
 

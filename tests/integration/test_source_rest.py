@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from tests.cli import batchlake, query_json
 from tests.conftest import dataset
+from tests.support.cli import batchlake, query_json
 
 TOKEN = "integration-secret-token"
 TIMEOUT = 0.5

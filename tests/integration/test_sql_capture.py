@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from batchlake.lake import Lake
-from tests.cli import batchlake, query_json
 from tests.conftest import dataset, require_program, require_service
+from tests.support.cli import batchlake, query_json
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

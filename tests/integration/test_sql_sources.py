@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import batchlake, table_rows
 from tests.conftest import dataset, require_service
-from tests.oracle.chinook import REFINED_TABLES
+from tests.support.cli import batchlake, table_rows
+from tests.support.oracle.chinook import REFINED_TABLES
 
 REFINED = REFINED_TABLES
 TRUSTED_COMPARED = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import dataset, require_service
-from tests.store import client, live_server, mariadb_copy, plain_sql, postgres_copy
+from tests.support.store import client, live_server, mariadb_copy, plain_sql, postgres_copy
 
 THREADS = 10
 PER_THREAD = 6

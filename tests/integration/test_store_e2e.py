@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.cli import batchlake as run_cli
-from tests.cli import query_json
 from tests.conftest import require_program
-from tests.store import live_server, mariadb_copy, plain_sql
+from tests.support.cli import batchlake as run_cli
+from tests.support.cli import query_json
+from tests.support.store import live_server, mariadb_copy, plain_sql
 
 CHROMIUM = "/usr/bin/chromium"
 INCREMENTAL = """

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -34,3 +35,16 @@ def test_init_example_copies_models(tmp_path: Path) -> None:
     assert {"sales_by_day", "customer_features", "best_month_per_year"} <= refined
     bad = runner.invoke(app, ["init", "--example", "nope", str(tmp_path / "d")])
     assert bad.exit_code != 0
+
+
+def test_query_json_prints_non_finite_floats_as_null(tmp_path: Path) -> None:
+    project = tmp_path / "lake"
+    assert runner.invoke(app, ["init", str(project)]).exit_code == 0
+    sql = "SELECT 'nan'::DOUBLE AS x, 'inf'::DOUBLE AS y, '-inf'::DOUBLE AS z"
+    result = runner.invoke(app, ["query", "-p", str(project), "--format", "json", sql])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout, parse_constant=_refuse) == [{"x": None, "y": None, "z": None}]
+
+
+def _refuse(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")

@@ -1,4 +1,4 @@
-"""Hand-computed checks of the Chinook oracle (tests/oracle/chinook.py) itself.
+"""Hand-computed checks of the Chinook oracle (tests/support/oracle/chinook.py) itself.
 
 Each test builds a tiny Chinook-shaped SQLite database whose tables the expected
 values below were worked out for by hand, so the oracle that the integration
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import dataset
-from tests.oracle.chinook import (
+from tests.support.oracle.chinook import (
     COLUMNS,
     REFINED_TABLES,
     customer_employee_history,

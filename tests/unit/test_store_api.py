@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.store import client, sqlite_copy
+from tests.support.store import client, sqlite_copy
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

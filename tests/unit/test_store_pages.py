@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.store import client, csrf, sqlite_copy
+from tests.support.store import client, csrf, sqlite_copy
 
 
 @pytest.fixture

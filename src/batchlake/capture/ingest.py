@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from batchlake.capture import BadRow, Capture, EntityState
 from batchlake.capture.raw_writer import ValueDigest, check_drift, write_parquet
 from batchlake.errors import SourceError
-from batchlake.metadata import BatchRecord, MetadataStore, utcnow
+from batchlake.metadata import BatchRecord, BatchStatus, MetadataStore, utcnow
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -40,7 +40,7 @@ class IngestResult:
     source: str
     entity: str
     batch_id: str
-    status: str  # written | duplicate | empty | unchanged
+    status: BatchStatus
     rows: int
     bytes: int
     seconds: float
@@ -118,7 +118,7 @@ def ingest_entity(
     earlier = metadata.batches(source.name, entity)
 
     def record(
-        status: str,
+        status: BatchStatus,
         rows: int,
         path: str | None,
         size: int,
@@ -149,7 +149,9 @@ def ingest_entity(
             )
         )
 
-    def result(status: str, rows: int, size: int, duplicate_of: str | None = None) -> IngestResult:
+    def result(
+        status: BatchStatus, rows: int, size: int, duplicate_of: str | None = None
+    ) -> IngestResult:
         return IngestResult(
             source.name,
             entity,
@@ -208,7 +210,8 @@ def ingest_entity(
     if duplicate_of is not None:
         storage.delete(temporary)
         record("duplicate", rows, None, 0, digest, columns, quarantined)
-        status, size = "duplicate", 0
+        status: BatchStatus = "duplicate"
+        size = 0
     else:
         storage.move(temporary, final)
         size = storage.size(final)

@@ -105,7 +105,7 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
     if fmt is Format.json:
         import json
 
-        from batchlake.cli._output import json_value
+        from batchlake.serve.encode import json_value
 
         print(
             json.dumps(

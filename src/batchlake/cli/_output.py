@@ -5,7 +5,6 @@ Data goes to stdout only; everything else (progress, notes, errors) goes to stde
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+from batchlake.serve.encode import json_value
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,21 +31,6 @@ class Format(StrEnum):
 # Piped output is not cut to 80 columns: tables keep one line per row where they can.
 stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 stderr = Console(stderr=True, soft_wrap=True)
-
-
-def json_value(value: Any) -> Any:
-    """A JSON-safe value: exact decimals as strings, dates as ISO text, bytes as base64."""
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dict):
-        return {k: json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_value(v) for v in value]
-    return value
 
 
 def _cell(value: Any) -> str:

@@ -341,79 +341,12 @@ def _numbered(names: Iterator[str] | tuple[str, ...]) -> list[tuple[int, str]]:
 
 
 def _build_catalog(rng: np.random.Generator) -> _Catalog:
-    n_genres = len(data.GENRES)
-    weight = np.array([g[1] for g in data.GENRES], dtype=np.float64)
-    share = weight / weight.sum()
-    # Every genre gets an artist; the rest follow the catalogue's genre mix (allowing for TV
-    # seasons being longer and classical albums shorter than pop albums). Ids are shuffled.
     tv_genre = np.array([g[4] for g in data.GENRES])
-    album_size = np.where(tv_genre, 16.0, np.where(np.isin(np.arange(n_genres), _CLASSICAL), 3, 10))
-    per_artist = share / album_size / (share / album_size).sum()
-    genre_of = np.concatenate(
-        [np.arange(n_genres), rng.choice(n_genres, _N_ARTISTS - n_genres, p=per_artist)]
-    )[rng.permutation(_N_ARTISTS)]
-    rank = np.zeros(_N_ARTISTS, dtype=np.int64)  # 1-based popularity rank within the genre
-    for g in range(n_genres):
-        in_genre = np.flatnonzero(genre_of == g)
-        rank[in_genre] = rng.permutation(len(in_genre)) + 1
-    zipf = 1.0 / rank**1.1
-    zipf_genre_sum = np.bincount(genre_of, weights=zipf, minlength=n_genres)
-    artist_share = share[genre_of] * zipf / zipf_genre_sum[genre_of]
-
+    genre_of, rank, artist_share = _artist_genres(rng, tv_genre)
     # Album sizes first, nudged so the catalogue has exactly _N_TRACKS tracks.
     album_artist = np.repeat(np.arange(_N_ARTISTS), 1 + rng.poisson(1.0 / np.sqrt(rank)))
-    album_genre = genre_of[album_artist]
-    tv = tv_genre[album_genre]
-    classical = np.isin(album_genre, _CLASSICAL)
-    size = np.clip(np.rint(rng.normal(np.where(classical, 3, 10), 3)), 1, 22).astype(np.int64)
-    size[tv] = rng.integers(8, 25, int(tv.sum()))
-    diff = _N_TRACKS - int(size.sum())
-    while diff != 0:
-        i = int(rng.integers(len(size)))
-        if diff > 0 or size[i] > 1:
-            size[i] += 1 if diff > 0 else -1
-            diff += -1 if diff > 0 else 1
-
-    names: set[str] = set()
-    artists: list[tuple[int, str]] = []
-    albums: list[tuple[int, str, int]] = []
-    tracks: list[tuple[object, ...]] = []
-    t_media: list[int] = []
-    media_p = np.array([m[2] for m in data.MEDIA_TYPES])
-    album = 0
-    for a in range(_N_ARTISTS):
-        g = int(genre_of[a])
-        _, _, mean_s, sigma, is_tv = data.GENRES[g]
-        is_classical = g in _CLASSICAL
-        name = text.artist_name(rng, is_tv, is_classical)
-        while name in names:
-            name = f"{name} {text.pick(rng, data.NOUNS)}"
-        names.add(name)
-        artists.append((a + 1, name))
-        members = [text.person(rng) for _ in range(int(rng.integers(1, 5)))]
-        season = 0
-        while album < len(album_artist) and album_artist[album] == a:
-            n_tracks, album = int(size[album]), album + 1
-            if is_tv:
-                season += 1
-                media, title = data.VIDEO_MEDIA_TYPE_ID, f"{name}, Season {season}"
-            else:
-                media = int(rng.choice(len(media_p), p=media_p)) + 1
-                title = text.album_title(rng, is_classical)
-            albums.append((album, title, a + 1))
-            ms = rng.lognormal(np.log(mean_s * 1000) - sigma**2 / 2, sigma, n_tracks)
-            ms = np.maximum(ms, 20_000).astype(np.int64)
-            bpms = data.MEDIA_TYPES[media - 1][1] * rng.uniform(0.9, 1.1, n_tracks)
-            price = 1.99 if media == data.VIDEO_MEDIA_TYPE_ID else 0.99
-            album_composer = text.pick(rng, data.CLASSICAL_COMPOSERS) if is_classical else None
-            for i in range(n_tracks):
-                credit = album_composer if is_tv or is_classical else text.composer(rng, members)
-                name_i = text.track_name(rng, is_tv, is_classical, i)
-                tracks.append(
-                    (len(tracks) + 1, name_i, album, media, g + 1, credit, int(ms[i]),
-                     int(ms[i] * bpms[i]), price)
-                )  # fmt: skip
-            t_media.extend([media] * n_tracks)
+    size = _album_sizes(rng, genre_of[album_artist], tv_genre)
+    artists, albums, tracks, t_media = _name_catalogue(rng, genre_of, album_artist, size)
 
     album_start = np.cumsum(size) - size
     album_of = np.repeat(np.arange(len(size)), size)
@@ -433,6 +366,116 @@ def _build_catalog(rng: np.random.Generator) -> _Catalog:
         price_cents=np.where(np.array(t_media) == data.VIDEO_MEDIA_TYPE_ID, 199, 99),
         cdf=cdf,
     )
+
+
+def _artist_genres(
+    rng: np.random.Generator, tv_genre: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per artist: its genre, its popularity rank within the genre, its share of sales."""
+    n_genres = len(data.GENRES)
+    weight = np.array([g[1] for g in data.GENRES], dtype=np.float64)
+    share = weight / weight.sum()
+    # Every genre gets an artist; the rest follow the catalogue's genre mix (allowing for TV
+    # seasons being longer and classical albums shorter than pop albums). Ids are shuffled.
+    album_size = np.where(tv_genre, 16.0, np.where(np.isin(np.arange(n_genres), _CLASSICAL), 3, 10))
+    per_artist = share / album_size / (share / album_size).sum()
+    genre_of = np.concatenate(
+        [np.arange(n_genres), rng.choice(n_genres, _N_ARTISTS - n_genres, p=per_artist)]
+    )[rng.permutation(_N_ARTISTS)]
+    rank = np.zeros(_N_ARTISTS, dtype=np.int64)  # 1-based popularity rank within the genre
+    for g in range(n_genres):
+        in_genre = np.flatnonzero(genre_of == g)
+        rank[in_genre] = rng.permutation(len(in_genre)) + 1
+    zipf = 1.0 / rank**1.1
+    zipf_genre_sum = np.bincount(genre_of, weights=zipf, minlength=n_genres)
+    artist_share = share[genre_of] * zipf / zipf_genre_sum[genre_of]
+    return genre_of, rank, artist_share
+
+
+def _album_sizes(
+    rng: np.random.Generator, album_genre: np.ndarray, tv_genre: np.ndarray
+) -> np.ndarray:
+    """Tracks per album, adding up to exactly _N_TRACKS."""
+    tv = tv_genre[album_genre]
+    classical = np.isin(album_genre, _CLASSICAL)
+    size = np.clip(np.rint(rng.normal(np.where(classical, 3, 10), 3)), 1, 22).astype(np.int64)
+    size[tv] = rng.integers(8, 25, int(tv.sum()))
+    diff = _N_TRACKS - int(size.sum())
+    while diff != 0:
+        i = int(rng.integers(len(size)))
+        if diff > 0 or size[i] > 1:
+            size[i] += 1 if diff > 0 else -1
+            diff += -1 if diff > 0 else 1
+    return size
+
+
+def _name_catalogue(
+    rng: np.random.Generator, genre_of: np.ndarray, album_artist: np.ndarray, size: np.ndarray
+) -> tuple[list[tuple[int, str]], list[tuple[int, str, int]], list[tuple[object, ...]], list[int]]:
+    """The Artist, Album and Track rows, in id order, and each track's media type."""
+    names: set[str] = set()
+    artists: list[tuple[int, str]] = []
+    albums: list[tuple[int, str, int]] = []
+    tracks: list[tuple[object, ...]] = []
+    t_media: list[int] = []
+    media_p = np.array([m[2] for m in data.MEDIA_TYPES])
+    album = 0
+    for a in range(_N_ARTISTS):
+        g = int(genre_of[a])
+        is_tv, is_classical = data.GENRES[g][4], g in _CLASSICAL
+        name = _artist_name(rng, names, is_tv, is_classical)
+        artists.append((a + 1, name))
+        members = [text.person(rng) for _ in range(int(rng.integers(1, 5)))]
+        season = 0
+        while album < len(album_artist) and album_artist[album] == a:
+            n_tracks, album = int(size[album]), album + 1
+            if is_tv:
+                season += 1
+                media, title = data.VIDEO_MEDIA_TYPE_ID, f"{name}, Season {season}"
+            else:
+                media = int(rng.choice(len(media_p), p=media_p)) + 1
+                title = text.album_title(rng, is_classical)
+            albums.append((album, title, a + 1))
+            tracks += _album_tracks(rng, len(tracks), album, media, g, n_tracks, members)
+            t_media.extend([media] * n_tracks)
+    return artists, albums, tracks, t_media
+
+
+def _artist_name(rng: np.random.Generator, names: set[str], is_tv: bool, is_classical: bool) -> str:
+    """A name no other artist has (added to `names`)."""
+    name = text.artist_name(rng, is_tv, is_classical)
+    while name in names:
+        name = f"{name} {text.pick(rng, data.NOUNS)}"
+    names.add(name)
+    return name
+
+
+def _album_tracks(
+    rng: np.random.Generator,
+    first: int,
+    album: int,
+    media: int,
+    g: int,
+    n_tracks: int,
+    members: list[str],
+) -> list[tuple[object, ...]]:
+    """The Track rows of one album of genre `g`, numbered after track id `first`."""
+    _, _, mean_s, sigma, is_tv = data.GENRES[g]
+    is_classical = g in _CLASSICAL
+    ms = rng.lognormal(np.log(mean_s * 1000) - sigma**2 / 2, sigma, n_tracks)
+    ms = np.maximum(ms, 20_000).astype(np.int64)
+    bpms = data.MEDIA_TYPES[media - 1][1] * rng.uniform(0.9, 1.1, n_tracks)
+    price = 1.99 if media == data.VIDEO_MEDIA_TYPE_ID else 0.99
+    album_composer = text.pick(rng, data.CLASSICAL_COMPOSERS) if is_classical else None
+    rows: list[tuple[object, ...]] = []
+    for i in range(n_tracks):
+        credit = album_composer if is_tv or is_classical else text.composer(rng, members)
+        name_i = text.track_name(rng, is_tv, is_classical, i)
+        rows.append(
+            (first + i + 1, name_i, album, media, g + 1, credit, int(ms[i]),
+             int(ms[i] * bpms[i]), price)
+        )  # fmt: skip
+    return rows
 
 
 def _playlists(

@@ -102,24 +102,43 @@ _DATE_PARTS = {"year", "quarter", "month", "week", "day"}
 
 
 def _fix(node: exp.Expr, date_columns: set[str]) -> exp.Expr:
+    """The Spark form of a node that the two engines read differently, else the node."""
+    if isinstance(node, exp.DayOfWeek | exp.DayOfWeekIso | exp.Dayname | exp.Monthname):
+        return _fix_day_function(node)
+    if isinstance(node, exp.Anonymous):
+        return _fix_anonymous(node)
+    if isinstance(node, exp.Extract):
+        return _fix_extract(node)
+    if isinstance(node, exp.DateDiff):
+        return _date_diff(node)
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
+        return _date_trunc(node, date_columns)
+    if isinstance(node, exp.AggFunc):
+        return _fix_aggregate(node)
+    return node
+
+
+def _fix_day_function(node: exp.Expr) -> exp.Expr:
+    """Day of week (DuckDB's and ISO numbering), day and month names."""
     if isinstance(node, exp.DayOfWeek):
         return _dow(node.this)
     if isinstance(node, exp.DayOfWeekIso):
         return _isodow(node.this)
     if isinstance(node, exp.Dayname):
         return _date_format(node.this, "EEEE")
-    if isinstance(node, exp.Monthname):
-        return _date_format(node.this, "MMMM")
-    if isinstance(node, exp.Anonymous):
-        return _fix_anonymous(node)
-    if isinstance(node, exp.Extract):
-        part = node.name.lower()
-        if part in ("dow", "isodow", "dayofweek", "weekday"):
-            return _dow(node.expression) if part != "isodow" else _isodow(node.expression)
-    if isinstance(node, exp.DateDiff):
-        return _date_diff(node)
-    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc):
-        return _date_trunc(node, date_columns)
+    return _date_format(node.this, "MMMM")  # exp.Monthname
+
+
+def _fix_extract(node: exp.Extract) -> exp.Expr:
+    """EXTRACT of a day of week; other parts mean the same on both engines."""
+    part = node.name.lower()
+    if part in ("dow", "isodow", "dayofweek", "weekday"):
+        return _dow(node.expression) if part != "isodow" else _isodow(node.expression)
+    return node
+
+
+def _fix_aggregate(node: exp.AggFunc) -> exp.Expr:
+    """Quantiles outside WITHIN GROUP, and ordered list and string aggregates."""
     if isinstance(node, exp.PercentileCont) and not isinstance(node.parent, exp.WithinGroup):
         return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
     if isinstance(node, exp.PercentileDisc) and not isinstance(node.parent, exp.WithinGroup):

@@ -23,8 +23,25 @@ from batchlake.errors import ConfigError
 from batchlake.metadata import tables as t
 from batchlake.metadata._operations import OperationsRecords
 from batchlake.metadata.migrations import all_migrations
+from batchlake.metadata.statuses import (
+    AlertState,
+    BatchStatus,
+    PipelineRunStatus,
+    RunRecordStatus,
+    StepRecordStatus,
+)
 
-__all__ = ["BatchRecord", "LockHolder", "MetadataStore", "utcnow"]
+__all__ = [
+    "AlertState",
+    "BatchRecord",
+    "BatchStatus",
+    "LockHolder",
+    "MetadataStore",
+    "PipelineRunStatus",
+    "RunRecordStatus",
+    "StepRecordStatus",
+    "utcnow",
+]
 
 
 def utcnow() -> datetime:
@@ -48,7 +65,7 @@ class BatchRecord:
     batch_id: str
     source: str
     entity: str
-    status: str
+    status: BatchStatus
     path: str | None
     rows: int
     bytes: int
@@ -138,7 +155,7 @@ class MetadataStore(OperationsRecords):
                 )
             )
 
-    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+    def finish_run(self, run_id: str, status: RunRecordStatus, error: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.runs.update()
@@ -192,7 +209,7 @@ class MetadataStore(OperationsRecords):
             assert key is not None
             return int(key[0])
 
-    def finish_step(self, step_id: int, status: str, **values: Any) -> None:
+    def finish_step(self, step_id: int, status: StepRecordStatus, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 t.step_runs.update()
@@ -239,7 +256,10 @@ class MetadataStore(OperationsRecords):
             return conn.execute(query.limit(1)).scalar()
 
     def batches(
-        self, source: str | None = None, entity: str | None = None, status: str | None = "written"
+        self,
+        source: str | None = None,
+        entity: str | None = None,
+        status: BatchStatus | None = "written",
     ) -> list[BatchRecord]:
         query = sa.select(t.batches).order_by(t.batches.c.batch_id)
         if source is not None:

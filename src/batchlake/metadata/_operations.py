@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from batchlake.metadata import tables as t
+from batchlake.metadata.statuses import AlertState, PipelineRunStatus
 
 
 class OperationsRecords:
@@ -86,7 +87,7 @@ class OperationsRecords:
         pipeline: str,
         skipped: list[tuple[datetime, str]],
         latest: datetime,
-        status: str,
+        status: PipelineRunStatus,
         *,
         after: datetime,
         now: datetime,
@@ -142,7 +143,12 @@ class OperationsRecords:
         return True
 
     def finish_pipeline_run(
-        self, row_id: int, status: str, *, run_id: str | None, reason: str | None = None
+        self,
+        row_id: int,
+        status: PipelineRunStatus,
+        *,
+        run_id: str | None,
+        reason: str | None = None,
     ) -> None:
         """Record how a fire's run ended; `run_id` None when the run never started."""
         p = t.pipeline_runs
@@ -237,7 +243,7 @@ class OperationsRecords:
     def save_alert_state(
         self,
         subject: str,
-        state: str,
+        state: AlertState,
         changed_at: datetime,
         last_sent_at: datetime | None,
         sent: int,

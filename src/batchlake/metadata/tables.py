@@ -14,7 +14,7 @@ runs = sa.Table(
     metadata,
     sa.Column("run_id", sa.String(64), primary_key=True),
     sa.Column("command", sa.String(200), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # statuses.RunRecordStatus
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("host", sa.String(255)),
@@ -32,7 +32,7 @@ step_runs = sa.Table(
     sa.Column("run_id", sa.String(64), sa.ForeignKey("runs.run_id"), nullable=False, index=True),
     sa.Column("step", sa.String(300), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # statuses.StepRecordStatus
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("rows_in", sa.BigInteger),
@@ -54,7 +54,7 @@ batches = sa.Table(
     sa.Column("source", sa.String(200), nullable=False),
     sa.Column("entity", sa.String(200), nullable=False),
     sa.Column("run_id", sa.String(64)),
-    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # statuses.BatchStatus
     sa.Column("path", sa.Text),
     sa.Column("rows", sa.BigInteger, nullable=False),
     sa.Column("bytes", sa.BigInteger, nullable=False),
@@ -103,7 +103,7 @@ quality_results = sa.Table(
     sa.Column("table_name", sa.String(300), nullable=False, index=True),
     sa.Column("check_name", sa.String(300), nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),  # error | warn
-    sa.Column("status", sa.String(10), nullable=False),  # pass | fail | warn
+    sa.Column("status", sa.String(10), nullable=False),  # pass | fail | warn | quarantined
     sa.Column("failing_rows", sa.BigInteger),
     sa.Column("message", sa.Text),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
@@ -125,7 +125,7 @@ pipeline_runs = sa.Table(
     sa.Column("scheduled_for", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("run_id", sa.String(64)),
-    sa.Column("status", sa.String(20), nullable=False),  # running | success | failed | skipped
+    sa.Column("status", sa.String(20), nullable=False),  # statuses.PipelineRunStatus
     sa.Column("reason", sa.Text),
 )
 
@@ -133,7 +133,7 @@ alert_state = sa.Table(
     "alert_state",
     metadata,
     sa.Column("subject", sa.String(300), primary_key=True),
-    sa.Column("state", sa.String(20), nullable=False),  # ok | failing
+    sa.Column("state", sa.String(20), nullable=False),  # statuses.AlertState: ok | failing
     sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("last_sent_at", sa.DateTime(timezone=True)),
     sa.Column("sent", sa.Integer, nullable=False),

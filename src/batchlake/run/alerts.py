@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchlake.config import (
     AlertChannelSettings,
+    AlertEvent,
     EmailAlertSettings,
     WebhookAlertSettings,
     parse_duration,
@@ -30,7 +31,7 @@ from batchlake.config import (
 from batchlake.metadata import utcnow
 
 if TYPE_CHECKING:
-    from batchlake.metadata import MetadataStore
+    from batchlake.metadata import AlertState, MetadataStore
 
 log = logging.getLogger("batchlake.run.alerts")
 
@@ -39,7 +40,7 @@ log = logging.getLogger("batchlake.run.alerts")
 class Alert:
     """What happened, where, the error, and where to look."""
 
-    event: str  # failure | quality | missed | success
+    event: AlertEvent
     subject: str  # what the state is kept for, e.g. "pipeline capture"
     summary: str  # one line: "pipeline capture failed"
     detail: str = ""  # the errors
@@ -175,7 +176,7 @@ class Alerter:
         key = f"{name}:{alert.subject}"
         state: dict[str, Any] | None = self.metadata.alert_state(key)
         now = self.now()
-        new = "failing" if failing else "ok"
+        new: AlertState = "failing" if failing else "ok"
         changed = state is None or state["state"] != new
         self.metadata.save_alert_state(
             key,

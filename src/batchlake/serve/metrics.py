@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
     from batchlake.lake import Lake
+    from batchlake.run.results import RunStatus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -107,7 +108,7 @@ class ServeMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(time.perf_counter() - started)
 
-    def run_finished(self, status: str, seconds: float | None) -> None:
+    def run_finished(self, status: RunStatus, seconds: float | None) -> None:
         self.runs.labels(status).inc()
         if seconds is not None:
             self.run_seconds.observe(seconds)

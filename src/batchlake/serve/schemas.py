@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from batchlake.metadata.statuses import RunRecordStatus, StepRecordStatus
+
 
 class ErrorBody(BaseModel):
     error: str
@@ -63,7 +65,7 @@ class QueryOut(BaseModel):
 class StepOut(BaseModel):
     step: str
     kind: str
-    status: str
+    status: StepRecordStatus
     started_at: datetime | None
     finished_at: datetime | None
     seconds: float | None
@@ -76,7 +78,7 @@ class StepOut(BaseModel):
 class RunOut(BaseModel):
     run_id: str
     command: str
-    status: str
+    status: RunRecordStatus | Literal["starting"]  # starting: accepted, not recorded yet
     started_at: datetime | None
     finished_at: datetime | None
     seconds: float | None
@@ -94,4 +96,4 @@ class RunIn(BaseModel):
 
 class RunStarted(BaseModel):
     run_id: str
-    status: str = "started"
+    status: Literal["started"] = "started"

@@ -51,6 +51,8 @@ Kind = Literal[
     "expression",
     "sql",
 ]
+# A check's result: quarantined means its failing rows were moved out and the rest kept.
+CheckStatus = Literal["pass", "fail", "warn", "quarantined"]
 
 
 class QualityGateError(ModelError):
@@ -113,7 +115,7 @@ class Check(BaseModel):
 @dataclass
 class CheckResult:
     check: Check
-    status: str  # pass | fail | warn | quarantined
+    status: CheckStatus
     failing_rows: int | None
     message: str
 
@@ -246,7 +248,7 @@ def evaluate(engine: Engine, table: str, check: Check, now: datetime) -> CheckRe
     return CheckResult(check, _failed(check), failing, message)
 
 
-def _failed(check: Check) -> str:
+def _failed(check: Check) -> CheckStatus:
     return "fail" if check.severity == "error" else "warn"
 
 
@@ -254,41 +256,66 @@ def _measure(engine: Engine, table: str, check: Check, now: datetime) -> tuple[i
     """(failing rows, or 1 for a table-level failure; a message)."""
     target = _table(table)
     if check.kind in ROW_LEVEL:
-        count = _scalar(
-            engine,
-            f"SELECT count(*) FROM {target} AS __t WHERE {failing_predicate(check)}",
-        )
-        return int(count or 0), f"{count or 0} row(s) fail {check.label}"
+        return _measure_rows(engine, target, check)
     if check.kind == "unique":
-        cols = ", ".join(_ident(c) for c in check.columns)
-        count = _scalar(
-            engine,
-            f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {target} "
-            f"GROUP BY {cols} HAVING count(*) > 1)",
-        )
-        return int(count or 0), f"{count or 0} row(s) share a value of ({', '.join(check.columns)})"
+        return _measure_unique(engine, target, check)
     if check.kind == "row_count":
-        rows = int(_scalar(engine, f"SELECT count(*) FROM {target}") or 0)
-        low = check.min if check.min is not None else 0
-        high = check.max
-        bounds = f"[{low}, {high if high is not None else '∞'}]"
-        ok = rows >= low and (high is None or rows <= high)
-        return (0 if ok else 1), f"{rows} row(s), expected {bounds}"
+        return _measure_row_count(engine, target, check)
     if check.kind == "freshness":
-        assert check.column is not None and check.max_age is not None
-        newest = _scalar(engine, f"SELECT max({_ident(check.column)}) FROM {target}")
-        limit = _parse_age(check.max_age)
-        if newest is None:
-            return 1, f"no {check.column} value: the table is empty or all NULL"
-        if not isinstance(newest, datetime):
-            newest = datetime.fromisoformat(str(newest))
-        if newest.tzinfo is None:
-            newest = newest.replace(tzinfo=UTC)
-        age = now - newest
-        ok = age <= limit
-        return (
-            0 if ok else 1
-        ), f"newest {check.column} is {newest:%Y-%m-%d %H:%M:%S} ({age} old, limit {check.max_age})"
+        return _measure_freshness(engine, target, check, now)
+    return _measure_sql(engine, check)
+
+
+def _measure_rows(engine: Engine, target: str, check: Check) -> tuple[int, str]:
+    """A row-level check: the rows its predicate flags."""
+    count = _scalar(
+        engine,
+        f"SELECT count(*) FROM {target} AS __t WHERE {failing_predicate(check)}",
+    )
+    return int(count or 0), f"{count or 0} row(s) fail {check.label}"
+
+
+def _measure_unique(engine: Engine, target: str, check: Check) -> tuple[int, str]:
+    """The rows whose value of the check's columns another row shares."""
+    cols = ", ".join(_ident(c) for c in check.columns)
+    count = _scalar(
+        engine,
+        f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {target} "
+        f"GROUP BY {cols} HAVING count(*) > 1)",
+    )
+    return int(count or 0), f"{count or 0} row(s) share a value of ({', '.join(check.columns)})"
+
+
+def _measure_row_count(engine: Engine, target: str, check: Check) -> tuple[int, str]:
+    """1 when the table's row count is outside [min, max]."""
+    rows = int(_scalar(engine, f"SELECT count(*) FROM {target}") or 0)
+    low = check.min if check.min is not None else 0
+    high = check.max
+    bounds = f"[{low}, {high if high is not None else '∞'}]"
+    ok = rows >= low and (high is None or rows <= high)
+    return (0 if ok else 1), f"{rows} row(s), expected {bounds}"
+
+
+def _measure_freshness(engine: Engine, target: str, check: Check, now: datetime) -> tuple[int, str]:
+    """1 when the newest value of the check's column is older than `max_age` (or missing)."""
+    assert check.column is not None and check.max_age is not None
+    newest = _scalar(engine, f"SELECT max({_ident(check.column)}) FROM {target}")
+    limit = _parse_age(check.max_age)
+    if newest is None:
+        return 1, f"no {check.column} value: the table is empty or all NULL"
+    if not isinstance(newest, datetime):
+        newest = datetime.fromisoformat(str(newest))
+    if newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    age = now - newest
+    ok = age <= limit
+    return (
+        0 if ok else 1
+    ), f"newest {check.column} is {newest:%Y-%m-%d %H:%M:%S} ({age} old, limit {check.max_age})"
+
+
+def _measure_sql(engine: Engine, check: Check) -> tuple[int, str]:
+    """The rows the check's own SQL returns."""
     assert check.kind == "sql" and check.sql is not None
     body = check.sql.strip().rstrip(";")
     count = int(_scalar(engine, f"SELECT count(*) FROM ({body}) AS __failing") or 0)
@@ -335,19 +362,41 @@ def run_gate(
     quarantine: Materialized | None = None
     isolating = [c for c in checks if c.quarantine]
     if isolating:
-        measured = [evaluate(engine, table, c, now) for c in isolating]
-        bad = [r for r in measured if r.failing_rows]
-        broken = [r for r in measured if r.failing_rows is None]  # the check could not run
-        results += broken + [r for r in measured if r.failing_rows == 0]
-        if bad:
-            quarantine, written = _split(engine, table, bad, written, staging, run_id)
-            for r in bad:
-                r.status = "quarantined"
-                r.message += f"; moved to {quarantine_name(table)}"
-            results += bad
-            engine.register([TableSource(table, written.files, written.schema)])
+        results, written, quarantine = _quarantine_failing(
+            engine, table, isolating, written, staging, run_id, now
+        )
     results += [evaluate(engine, table, c, now) for c in checks if not c.quarantine]
     return GateOutcome(results, written, quarantine)
+
+
+def _quarantine_failing(
+    engine: Engine,
+    table: str,
+    isolating: list[Check],
+    written: Materialized,
+    staging: Callable[[str], str],
+    run_id: str,
+    now: datetime,
+) -> tuple[list[CheckResult], Materialized, Materialized | None]:
+    """Run the quarantining checks; split the rows they flag from `written`.
+
+    Returns their results, what remains to check and commit (registered in the engine
+    as `table`), and the quarantined rows (None when no row failed).
+    """
+    from batchlake.engines import TableSource
+
+    measured = [evaluate(engine, table, c, now) for c in isolating]
+    bad = [r for r in measured if r.failing_rows]
+    broken = [r for r in measured if r.failing_rows is None]  # the check could not run
+    results = broken + [r for r in measured if r.failing_rows == 0]
+    if not bad:
+        return results, written, None
+    quarantine, written = _split(engine, table, bad, written, staging, run_id)
+    for r in bad:
+        r.status = "quarantined"
+        r.message += f"; moved to {quarantine_name(table)}"
+    engine.register([TableSource(table, written.files, written.schema)])
+    return results + bad, written, quarantine
 
 
 def gate_before_commit(

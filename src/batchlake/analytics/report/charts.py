@@ -118,27 +118,7 @@ def _xy(ax: Axes, chart: ChartSettings, series: list[Series], order: list[str]) 
     for i, s in enumerate(series):
         color = _PALETTE[i % len(_PALETTE)]
         xs = [position[str(x)] for x in s.x] if textual else s.x
-        if chart.kind == "scatter":
-            ax.scatter(xs, s.y, s=22, alpha=0.8, color=color, label=s.name)
-        elif chart.kind == "area" and chart.stacked:
-            base = [bottom.get(x, 0.0) for x in xs]
-            top = [b + (0.0 if math.isnan(y) else y) for b, y in zip(base, s.y, strict=True)]
-            ax.fill_between(xs, base, top, alpha=0.7, color=color, label=s.name)
-            bottom.update(zip(xs, top, strict=True))
-        elif chart.kind == "area":
-            ax.fill_between(xs, s.y, alpha=0.3, color=color)
-            ax.plot(xs, s.y, color=color, linewidth=1.5, label=s.name)
-        else:
-            dense = len(xs) > 60
-            ax.plot(
-                xs,
-                s.y,
-                color=color,
-                linewidth=1.2 if dense else 1.8,
-                marker=None if dense else "o",
-                markersize=3,
-                label=s.name,
-            )
+        _draw_series(ax, chart, s, xs, color, bottom)
     if textual:
         _category_ticks(ax, categories, axis="x")
     ax.set_xlabel(chart.x)
@@ -146,6 +126,33 @@ def _xy(ax: Axes, chart: ChartSettings, series: list[Series], order: list[str]) 
     ax.grid(alpha=0.3)
     if any(isinstance(x, (date, datetime)) for s in series for x in s.x):
         ax.figure.autofmt_xdate()
+
+
+def _draw_series(
+    ax: Axes, chart: ChartSettings, s: Series, xs: list[Any], color: str, bottom: dict[Any, float]
+) -> None:
+    """One series of a line, area or scatter chart at `xs`; stacked areas rise from `bottom`."""
+    if chart.kind == "scatter":
+        ax.scatter(xs, s.y, s=22, alpha=0.8, color=color, label=s.name)
+    elif chart.kind == "area" and chart.stacked:
+        base = [bottom.get(x, 0.0) for x in xs]
+        top = [b + (0.0 if math.isnan(y) else y) for b, y in zip(base, s.y, strict=True)]
+        ax.fill_between(xs, base, top, alpha=0.7, color=color, label=s.name)
+        bottom.update(zip(xs, top, strict=True))
+    elif chart.kind == "area":
+        ax.fill_between(xs, s.y, alpha=0.3, color=color)
+        ax.plot(xs, s.y, color=color, linewidth=1.5, label=s.name)
+    else:
+        dense = len(xs) > 60
+        ax.plot(
+            xs,
+            s.y,
+            color=color,
+            linewidth=1.2 if dense else 1.8,
+            marker=None if dense else "o",
+            markersize=3,
+            label=s.name,
+        )
 
 
 def _bars(ax: Axes, chart: ChartSettings, series: list[Series], categories: list[str]) -> None:

@@ -162,42 +162,64 @@ class RestSource(SourceBase):
         if kind == "none":
             return None
         if kind == "page":
-            if paginator.pages_path is not None:  # the body says how many pages there are
-                pages = self._total(entity, paginator.pages_path, body, "pages_path")
-                return None if not records or page_number >= pages else ""
-            short = paginator.page_size is not None and len(records) < paginator.page_size
-            return None if not records or short else ""
+            return self._next_page_number(entity, paginator, body, records, page_number)
         if kind == "offset":
-            if not records:
-                return None
-            if paginator.total_path is not None:
-                total = self._total(entity, paginator.total_path, body)
-                return None if offset + len(records) >= total else ""
-            return None if len(records) < paginator.limit else ""
+            return self._next_offset(entity, paginator, body, records, offset)
         if kind == "cursor":
-            token = _lookup(body, paginator.cursor_path)
-            if token is _MISSING or token is None or token == "":
-                return None
-            if isinstance(token, (dict, list)):
-                raise SourceError(
-                    f"{self._where(entity)}: cursor_path '{paginator.cursor_path}' holds "
-                    f"{type(token).__name__}, not a token; fix sources.{self.name}."
-                    f"endpoints.{entity}.paginator.cursor_path"
-                )
-            return str(token)
+            return self._next_cursor(entity, paginator, body)
         if kind == "next_url":
-            found = _lookup(body, paginator.next_url_path)
-            if found is _MISSING or not found:
-                return None
-            if not isinstance(found, str):
-                raise SourceError(
-                    f"{self._where(entity)}: next_url_path '{paginator.next_url_path}' holds "
-                    f"{type(found).__name__}, not a URL; fix sources.{self.name}."
-                    f"endpoints.{entity}.paginator.next_url_path"
-                )
-            return str(response.url.join(found))
+            return self._next_url(entity, paginator, body, response)
         link = response.links.get("next", {}).get("url")  # link_header
         return str(response.url.join(link)) if link else None
+
+    def _next_page_number(
+        self, entity: str, paginator: PaginatorSettings, body: Any, records: Page, page_number: int
+    ) -> str | None:
+        """An empty string while a page follows `page_number`, else None."""
+        if paginator.pages_path is not None:  # the body says how many pages there are
+            pages = self._total(entity, paginator.pages_path, body, "pages_path")
+            return None if not records or page_number >= pages else ""
+        short = paginator.page_size is not None and len(records) < paginator.page_size
+        return None if not records or short else ""
+
+    def _next_offset(
+        self, entity: str, paginator: PaginatorSettings, body: Any, records: Page, offset: int
+    ) -> str | None:
+        """An empty string while records follow this page's, else None."""
+        if not records:
+            return None
+        if paginator.total_path is not None:
+            total = self._total(entity, paginator.total_path, body)
+            return None if offset + len(records) >= total else ""
+        return None if len(records) < paginator.limit else ""
+
+    def _next_cursor(self, entity: str, paginator: PaginatorSettings, body: Any) -> str | None:
+        """The cursor token at `cursor_path` in the body, or None when there is none."""
+        token = _lookup(body, paginator.cursor_path)
+        if token is _MISSING or token is None or token == "":
+            return None
+        if isinstance(token, (dict, list)):
+            raise SourceError(
+                f"{self._where(entity)}: cursor_path '{paginator.cursor_path}' holds "
+                f"{type(token).__name__}, not a token; fix sources.{self.name}."
+                f"endpoints.{entity}.paginator.cursor_path"
+            )
+        return str(token)
+
+    def _next_url(
+        self, entity: str, paginator: PaginatorSettings, body: Any, response: httpx.Response
+    ) -> str | None:
+        """The next URL at `next_url_path` in the body (resolved), or None."""
+        found = _lookup(body, paginator.next_url_path)
+        if found is _MISSING or not found:
+            return None
+        if not isinstance(found, str):
+            raise SourceError(
+                f"{self._where(entity)}: next_url_path '{paginator.next_url_path}' holds "
+                f"{type(found).__name__}, not a URL; fix sources.{self.name}."
+                f"endpoints.{entity}.paginator.next_url_path"
+            )
+        return str(response.url.join(found))
 
     def _same_page(
         self, entity: str, paginator: PaginatorSettings, response: httpx.Response

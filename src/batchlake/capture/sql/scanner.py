@@ -163,59 +163,28 @@ class SqlSource:
 
     def read(self, entity: str, state: EntityState) -> Capture:
         options = self._options(entity)
+        located: tuple[str, str] | None = None  # (schema, table) of a table entity
         if isinstance(options, SqlQuerySettings):
             relation, columns = self._query_relation(options.sql)
         else:
-            schema, table = self._discover()[self._lookup(entity)]
-            relation = ".".join(connection.quote_ident(p) for p in (_ALIAS, schema, table))
-            # DESCRIBE loads this table only; duckdb_columns() would load the whole catalog.
-            described = self.con.execute(f"DESCRIBE {relation}").fetchall()
-            columns = [(row[0], row[1]) for row in described]
+            located = self._discover()[self._lookup(entity)]
+            relation, columns = self._table_relation(*located)
         rename = {
             c: (snake_case(c) if self.settings.naming == "snake_case" else c) for c, _ in columns
         }
-        projections = ", ".join(
-            f"{connection.quote_ident(c)} AS {connection.quote_ident(rename[c])}"
-            for c, _ in columns
-        )
-        sql = f"SELECT {projections} FROM {relation}"
+        sql = _select(relation, columns, rename)
         cursor_column = None
         if options is not None and options.mode == "incremental":
             assert options.cursor is not None
             cursor_column = self._cursor_column(options.cursor, columns, rename, entity)
-            kind = dict(columns)[cursor_column]
-            column = connection.quote_ident(cursor_column)
-            if state.cursor is not None:
-                bound = connection.quote_literal(state.cursor)
-                op = ">=" if state.until is not None else ">"  # a backfill's window: [from,
-                sql += f" WHERE {column} {op} CAST({bound} AS {kind})"
-            if state.until is not None:  # ..., to]
-                joiner = " AND" if state.cursor is not None else " WHERE"
-                sql += (
-                    f"{joiner} {column} <= CAST({connection.quote_literal(state.until)} AS {kind})"
-                )
-        reader: pa.RecordBatchReader | None = None
-        stream_of: Callable[[pa.RecordBatch], int] | None = None
+            sql += _cursor_window(cursor_column, dict(columns)[cursor_column], state)
+        read = None
         windowed = state.until is not None  # backfills take DuckDB's scanner
-        if not isinstance(options, SqlQuerySettings) and not windowed and self._use_connectorx():
+        if located is not None and not windowed and self._use_connectorx():
             since = state.cursor if cursor_column is not None else None
-            target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
-            read = _connectorx_reader(
-                self.url,
-                schema,
-                table,
-                rename,
-                target,
-                cursor_column,
-                since,
-                batch_rows=self.settings.batch_rows,
-                split=_split_column(options, columns, rename),
-                partitions=self.settings.partitions,
-            )
-            if read is not None:
-                reader, stream_of = read
-        if reader is None:
-            reader = self._execute(sql, entity)
+            split = _split_column(options, columns, rename)
+            read = self._connectorx_read(sql, located, rename, cursor_column, since, split)
+        reader, stream_of = read if read is not None else (self._execute(sql, entity), None)
         capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
         capture.stream_of = stream_of
         if cursor_column is None:
@@ -223,6 +192,38 @@ class SqlSource:
         else:
             capture.batches = _tracking_max(reader, rename[cursor_column], capture)
         return capture
+
+    def _table_relation(self, schema: str, table: str) -> tuple[str, list[tuple[str, str]]]:
+        """A table of the attached database as a relation, and its (column, type) pairs."""
+        relation = ".".join(connection.quote_ident(p) for p in (_ALIAS, schema, table))
+        # DESCRIBE loads this table only; duckdb_columns() would load the whole catalog.
+        described = self.con.execute(f"DESCRIBE {relation}").fetchall()
+        return relation, [(row[0], row[1]) for row in described]
+
+    def _connectorx_read(
+        self,
+        sql: str,
+        located: tuple[str, str],
+        rename: dict[str, str],
+        cursor_column: str | None,
+        since: str | None,
+        split: str | None,
+    ) -> tuple[pa.RecordBatchReader, Callable[[pa.RecordBatch], int] | None] | None:
+        """The table read by ConnectorX as DuckDB's `sql` would type it, or None to use DuckDB."""
+        target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
+        schema, table = located
+        return _connectorx_reader(
+            self.url,
+            schema,
+            table,
+            rename,
+            target,
+            cursor_column,
+            since,
+            batch_rows=self.settings.batch_rows,
+            split=split,
+            partitions=self.settings.partitions,
+        )
 
     def _use_connectorx(self) -> bool:
         """ConnectorX reads MySQL/MariaDB ~4× faster than DuckDB's scanner (see docs)."""
@@ -303,6 +304,27 @@ def _tracking_max(
         yield batch
     if best is not None:
         capture.cursor = best.isoformat() if hasattr(best, "isoformat") else str(best)
+
+
+def _select(relation: str, columns: list[tuple[str, str]], rename: dict[str, str]) -> str:
+    """SELECT every column of `relation` under its captured name."""
+    projections = ", ".join(
+        f"{connection.quote_ident(c)} AS {connection.quote_ident(rename[c])}" for c, _ in columns
+    )
+    return f"SELECT {projections} FROM {relation}"
+
+
+def _cursor_window(column: str, kind: str, state: EntityState) -> str:
+    """The WHERE clause of an incremental read: past the cursor, or a backfill's [from, to]."""
+    quoted = connection.quote_ident(column)
+    conditions = []
+    if state.cursor is not None:
+        bound = connection.quote_literal(state.cursor)
+        op = ">=" if state.until is not None else ">"
+        conditions.append(f"{quoted} {op} CAST({bound} AS {kind})")
+    if state.until is not None:
+        conditions.append(f"{quoted} <= CAST({connection.quote_literal(state.until)} AS {kind})")
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",

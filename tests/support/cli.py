@@ -38,8 +38,8 @@ def query_json(project: Path, sql: str, env: dict[str, str] | None = None) -> li
 
 def table_rows(project: Path, table: str) -> list[str]:
     """A table's rows as sorted JSON strings: an order-free, exact fingerprint (in-process)."""
-    from batchlake.cli._output import json_value
     from batchlake.lake import Lake
+    from batchlake.serve.encode import json_value
 
     result = Lake.open(project).query_table(f"SELECT * FROM {table}")
     return sorted(json.dumps(json_value(r), sort_keys=True) for r in result.to_pylist())

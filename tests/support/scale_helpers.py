@@ -119,8 +119,8 @@ def generated_source(directory: Path, *, invoices: int = 300, seed: int = 7) -> 
 
 def json_rows(lake: object, sql: str) -> list[dict[str, object]]:
     """A query's rows as the CLI's JSON output gives them (decimals as exact strings)."""
-    from batchlake.cli._output import json_value
     from batchlake.lake import Lake
+    from batchlake.serve.encode import json_value
 
     assert isinstance(lake, Lake)
     return [json_value(row) for row in lake.query_table(sql).to_pylist()]

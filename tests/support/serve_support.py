@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tests.cli import batchlake
+from tests.support.cli import batchlake
 
 if TYPE_CHECKING:
     import pyarrow as pa

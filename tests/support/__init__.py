@@ -1,0 +1,1 @@
+"""Helpers shared by test modules (and bench scripts): not tests themselves."""
