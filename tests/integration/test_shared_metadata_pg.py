@@ -198,3 +198,18 @@ def test_a_lock_holder_named_after_a_long_host_name_fits(store: MetadataStore) -
     other = store.acquire_lock("long", "someone-else", timedelta(seconds=60))
     assert other is not None and other.holder == holder
     store.release_lock("long", holder)
+
+
+def test_a_quarantined_check_result_is_stored_on_postgresql(store: MetadataStore) -> None:
+    row = {
+        "run_id": "r1",
+        "table": "trusted.x",
+        "check": "not_null",
+        "severity": "error",
+        "status": "quarantined",  # 11 characters: once too long for the column
+        "failing_rows": 3,
+        "message": "3 rows quarantined",
+        "checked_at": utcnow(),
+    }
+    store.record_quality([row])
+    assert store.quality_results("trusted.x")[0]["status"] == "quarantined"

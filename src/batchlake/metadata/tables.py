@@ -103,7 +103,7 @@ quality_results = sa.Table(
     sa.Column("table_name", sa.String(300), nullable=False, index=True),
     sa.Column("check_name", sa.String(300), nullable=False),
     sa.Column("severity", sa.String(10), nullable=False),  # error | warn
-    sa.Column("status", sa.String(10), nullable=False),  # pass | fail | warn | quarantined
+    sa.Column("status", sa.String(20), nullable=False),  # pass | fail | warn | quarantined (0007)
     sa.Column("failing_rows", sa.BigInteger),
     sa.Column("message", sa.Text),
     sa.Column("checked_at", sa.DateTime(timezone=True), nullable=False),
