@@ -25,7 +25,7 @@ OLD = time.time() - 3 * 24 * 3600  # older than any grace period used here
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("maintain") / "lake"
     batchlake("demo", "--dir", str(project), "--invoices", "300", "--seed", "3")
-    for _ in range(2):  # two more versions of every table: 5 snapshots each
+    for _ in range(4):  # four more versions of every table (one snapshot per write): 5 each
         batchlake("run", "-p", str(project), "--full-refresh")
     return project
 

@@ -172,6 +172,7 @@ def _compact(lake: Lake, name: str, table: Table, policy: Policy, report: TableR
         report.notes.append(f"would compact {len(files)} files")
         return table
     from batchlake.catalog import PROP_CONTENT
+    from batchlake.catalog.partitioning import fields_of
     from batchlake.engines import TableSource
 
     run_id = f"maintain-{utcnow():%Y%m%dT%H%M%S}"
@@ -180,9 +181,10 @@ def _compact(lake: Lake, name: str, table: Table, policy: Policy, report: TableR
     temp = lake.project.state_dir / "tmp" / run_id
     temp.mkdir(parents=True, exist_ok=True)
     engine = lake.engine(temp_directory=str(temp))
+    spec = fields_of(table.spec(), table.schema())  # a partitioned table stays so: a file each
     try:
         engine.register([TableSource(name, files, table.schema().as_arrow())])
-        written = engine.materialize(f"SELECT * FROM {name}", location)
+        written = engine.materialize(f"SELECT * FROM {name}", location, spec)
     finally:
         engine.close()
     if len(written.files) >= len(files) or (
@@ -193,7 +195,12 @@ def _compact(lake: Lake, name: str, table: Table, policy: Policy, report: TableR
         report.notes.append("compaction skipped: the rewrite was not smaller or not equal")
         return table
     lake.catalog.replace(
-        table, written.files, written.schema, properties=dict(table.properties), run_id=run_id
+        table,
+        written.files,
+        written.schema,
+        properties=dict(table.properties),
+        run_id=run_id,
+        partition_by=spec,
     )
     report.files_after = len(written.files)
     return table.refresh()
