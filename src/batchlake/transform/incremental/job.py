@@ -168,30 +168,31 @@ class Job:
     def _merge(
         self, sql: str, sources: list[TableSource], scope: TableSource, columns: list[str]
     ) -> Promotion:
+        """Replace the table's rows of the touched scope with the model's new rows.
+
+        Only the data files holding touched rows are read again (to keep their other
+        rows) and replaced; the rest of the table is not read.
+        """
         assert self.table is not None
         table = self.table
-        current_files = self.lake.catalog.data_file_entries(table)
+        duck = self.duck
+        duck.register([scope])
+        condition = in_scope(columns, scope_expr(self.settings))
+        affected = self._affected(self.lake.catalog.data_file_entries(table), condition)
         current = TableSource(
-            CURRENT_TABLE, [f.file_path for f in current_files], table.schema().as_arrow()
+            CURRENT_TABLE, [f.file_path for f in affected], table.schema().as_arrow()
         )
         self.engine.register([*sources, scope, current])
+        duck.register([current])
         final = self._finish_sql(sql, current=True, scope_columns=columns)
         location = self._staging("data")
         written = self._materialize(final, location)
-        duck = self.duck
-        duck.register([scope, current])
         if not self._same_columns(written, CURRENT_TABLE):
             self.lake.storage.delete(location)
             raise FullRebuild("the result's columns or types changed")
-        condition = in_scope(columns, scope_expr(self.settings))
-        affected = self._affected(current_files, condition)
-        old = (
-            duck.digest_of(f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}")
-            if affected
-            else RowDigest()
-        )
+        old = duck.digest_of(f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}")
         assert written.digest is not None
-        counts = self._counts(written, condition, bool(affected))
+        counts = self._counts(written, condition)
         digest = RowDigest.parse(table.properties[PROP_DIGEST]) - old + written.digest
         if old == written.digest:
             self.lake.storage.delete(location)
@@ -199,11 +200,8 @@ class Job:
         kept: list[str] = []
         if affected:
             keep = self._staging("kept")
-            paths = ", ".join(literal(f.file_path) for f in affected)
             kept = duck.materialize(
-                f"SELECT * FROM read_parquet([{paths}], union_by_name = true, "
-                "hive_partitioning = false) "
-                f"WHERE NOT coalesce({condition.replace(CURRENT_TABLE + '.', '')}, false)",
+                f"SELECT * FROM {CURRENT_TABLE} WHERE NOT coalesce({condition}, false)",
                 keep,
                 self.settings.partitions,
             ).files
@@ -238,16 +236,12 @@ class Job:
         names = {str(r[0]) for r in rows}
         return [f for f in files if _local(f.file_path) in names or f.file_path in names]
 
-    def _counts(self, written: Materialized, condition: str, any_old: bool) -> Counts:
+    def _counts(self, written: Materialized, condition: str) -> Counts:
         """Rows inserted, updated and deleted (by unique_key; by rows for by_time)."""
         duck = self.duck
         new = TableSource("batchlake_scope.new", written.files, written.schema)
         duck.register([new])
-        old_rows = (
-            f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}"
-            if any_old
-            else (f"SELECT * FROM {CURRENT_TABLE} WHERE false")
-        )
+        old_rows = f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}"
         keys = self.settings.unique_key
         if not keys:
             found = duck.con.execute(
