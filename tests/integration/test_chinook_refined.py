@@ -297,6 +297,7 @@ def evolved_lake(tmp_path_factory: pytest.TempPathFactory, generated_lake: Lake)
     messages = {s["step"]: s["message"] or "" for s in steps}
     assert messages["trusted.invoice_lines"].startswith("incremental"), messages
     assert messages["refined.sales_by_day"].startswith("incremental"), messages
+    assert messages["refined.customer_features"].startswith("incremental"), messages
     return lake
 
 
