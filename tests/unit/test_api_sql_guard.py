@@ -221,3 +221,47 @@ def test_ctes_in_scope_pass_whatever_their_case() -> None:
     assert check_query("SELECT * FROM REFINED.SALES_BY_DAY", CATALOG).tables == {
         "refined.sales_by_day"
     }
+
+
+# -- the corpus (tests/unit/sql_corpus.py), against the allow-list alone -----------------
+
+
+def test_the_hostile_corpus_covers_every_class() -> None:
+    from tests.unit.sql_corpus import HOSTILE, VALID, hostile
+
+    assert len(hostile()) >= 100 and len({sql for _, sql in hostile()}) == len(hostile())
+    assert all(len(statements) >= 8 for statements in HOSTILE.values())
+    assert len(VALID) >= 20
+
+
+def _allowlist_cases() -> list[tuple[str, str]]:
+    from tests.unit.sql_corpus import hostile
+
+    # Resource abuse is SQL the allow-list may let through: the query workers stop it.
+    return [(kind, sql) for kind, sql in hostile() if kind != "resource_abuse"]
+
+
+@pytest.mark.parametrize(("kind", "sql"), _allowlist_cases(), ids=lambda v: str(v)[:60])
+def test_the_allow_list_refuses_the_hostile_corpus(kind: str, sql: str) -> None:
+    with pytest.raises(QueryError):
+        check_query(sql, DEMO_CATALOG)
+
+
+def _valid() -> list[str]:
+    from tests.unit.sql_corpus import VALID
+
+    return VALID
+
+
+@pytest.mark.parametrize("sql", _valid(), ids=lambda v: v[:60])
+def test_the_allow_list_passes_the_valid_corpus(sql: str) -> None:
+    assert check_query(sql, DEMO_CATALOG).tables <= set(DEMO_CATALOG)
+
+
+DEMO_CATALOG = [
+    *(f"trusted.{t}" for t in ("invoices", "invoice_lines", "customers", "tracks", "genres")),
+    *(f"trusted.{t}" for t in ("artists", "albums", "playlist_tracks")),
+    *(f"refined.{t}" for t in ("sales_by_day", "sales_by_month", "top_artists_by_month")),
+    *(f"refined.{t}" for t in ("sales_by_weekday", "segment_profiles")),
+    "raw.chinook.invoice",
+]

@@ -11,8 +11,8 @@ from batchlake.api.background import RunManager
 from batchlake.api.listing import Listing
 from batchlake.api.metrics import ServeMetrics
 from batchlake.api.pages import PageCache
+from batchlake.api.query_pool import QueryRunner
 from batchlake.api.reader import TableCache
-from batchlake.api.sandbox import QueryRunner
 
 if TYPE_CHECKING:
     from batchlake.config import ServeSettings

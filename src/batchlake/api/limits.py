@@ -7,7 +7,8 @@
 | 413    | `sql_bytes`  | more than `MAX_SQL_BYTES` of SQL (fixed)                   |
 | 413    | `memory`     | `[serve] memory_limit` (per query worker)                  |
 | 413    | `result`     | a result larger than a quarter of `[serve] memory_limit`   |
-| 429    | `workers`    | every query worker busy for a whole time limit             |
+| 429    | `workers`    | every query worker busy for half the time limit            |
+| 500    | -            | a query worker could not start or failed (logged)          |
 
 The JSON error body carries the limit's name in `limit`, so clients need not read the text.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from batchlake.errors import ConfigError, QueryError
+from batchlake.errors import BatchlakeError, ConfigError, QueryError
 
 MAX_SQL_BYTES = 64 * 1024  # checked before parsing; real queries are a few KB at most
 
@@ -55,6 +56,12 @@ class WorkersBusy(LimitError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WorkerError(BatchlakeError):
+    """A query worker failed or could not start: the server's fault, logged, a 500."""
+
+    status = 500
 
 
 def timeout_error(seconds: float, what: str = "the query ran") -> QueryTimeout:
@@ -100,6 +107,11 @@ def check_text(sql: str) -> str:
         ) from None
     if size > MAX_SQL_BYTES:
         raise _too_large(size)
+    if "\x00" in sql:  # DuckDB would read the SQL only up to it: not what was checked
+        raise QueryError(
+            f"query refused: the SQL holds a NUL character (at character {sql.index(chr(0))}); "
+            "remove it"
+        )
     return sql
 
 

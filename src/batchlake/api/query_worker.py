@@ -1,0 +1,197 @@
+"""A query worker: a process that checks and runs the API's SQL, bounded and killable.
+
+Started by `batchlake.api.query_pool` as `python -m batchlake.api.query_worker`, in a
+private empty directory with a minimal environment. It talks to the server over its
+stdin and stdout with framed messages (`multiprocessing.connection`): a JSON header,
+then binary frames of Arrow IPC (tables in, the result out).
+
+Once its libraries are loaded and warm, the worker caps its own address space
+(`RLIMIT_AS`) at what it uses then plus the budget the server gives, so a query that
+allocates past it (`repeat('x', 2000000000)`) fails at once with an out-of-memory error
+instead of growing the process. A query runs under a DuckDB interrupt at its time
+limit; the server kills the process if no answer comes shortly after, and the worker
+leaves by itself if still busy well after that (e.g. when the server is gone).
+
+Requests (header fields):
+- `{"op": "check", "sql", "catalog"}` → `{"ok", "sql", "tables"}`: the allow-list.
+- `{"op": "run", "key", "load", "names", "frames", "sql", "max_rows", "timeout"}`,
+  followed, when `load` (the worker lacks `key`'s database), by one Arrow stream per
+  name → `{"ok", "rows",
+  "truncated", "columns", "seconds", "keys", "frames": 1}` and the result's Arrow stream.
+Errors answer `{"ok": false, "error", "limit"}`; the server maps `limit` to a status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from batchlake.api.sandbox import Key, Sandbox
+
+# After the time limit: how long the worker waits before leaving by itself.
+SELF_EXIT_AFTER_SECONDS = 3.0
+
+
+def address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), or None where unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _cap_address_space(budget: int) -> int | None:
+    """Limit this process to its current size plus `budget` bytes; the limit, or None."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system
+        return None
+    now = address_space()
+    if now is None:
+        return None
+    limit = now + budget
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return limit
+
+
+class Worker:
+    def __init__(self, inbox: Connection, outbox: Connection, init: dict[str, Any]) -> None:
+        from batchlake.api.sandbox import Sandbox
+
+        self.inbox = inbox
+        self.outbox = outbox
+        self.sandbox: Sandbox = Sandbox(init["memory_limit"], int(init["max_result_bytes"]))
+
+    def warm_up(self) -> None:
+        """Load every library and code path once, before the address space is measured."""
+        import pyarrow as pa
+
+        from batchlake.api.sql_guard import check_query
+
+        check_query("WITH a AS (SELECT * FROM t.x) SELECT count(*) FROM a", ["t.x"])
+        key: Key = (("t.x", "0"),)
+        self.sandbox.load(key, {"t.x": pa.table({"n": [1, 2]})})
+        result = self.sandbox.run(key, "SELECT count(*) FROM t.x", 10, 5.0)
+        _ipc(result.batches[0].schema, result.batches)
+        self.sandbox.close()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                header = json.loads(self.inbox.recv_bytes())
+            except EOFError:  # the server is gone
+                return
+            frames = [self.inbox.recv_bytes() for _ in range(int(header.get("frames", 0)))]
+            timeout = float(header.get("timeout", 60))
+            watchdog = threading.Timer(timeout + SELF_EXIT_AFTER_SECONDS, os._exit, (70,))
+            watchdog.daemon = True
+            watchdog.start()
+            try:
+                reply, out = self.handle(header, frames)
+            finally:
+                watchdog.cancel()
+            self.outbox.send_bytes(json.dumps({**reply, "frames": len(out)}).encode())
+            for frame in out:
+                self.outbox.send_bytes(frame)
+
+    def handle(
+        self, header: dict[str, Any], frames: list[bytes]
+    ) -> tuple[dict[str, Any], list[Any]]:
+        from batchlake.errors import BatchlakeError
+
+        try:
+            if header["op"] == "check":
+                return self.check(header), []
+            if header["op"] == "run":
+                return self.run(header, frames)
+            raise ValueError(f"unknown op {header['op']!r}")
+        except BatchlakeError as exc:
+            return {"ok": False, "error": str(exc), "limit": getattr(exc, "limit", "")}, []
+        except MemoryError:
+            from batchlake.api.limits import memory_error
+
+            stopped = memory_error(self.sandbox.memory_limit)
+            return {"ok": False, "error": str(stopped), "limit": stopped.limit}, []
+        except Exception as exc:  # a bug here: reported to the server's log, one line
+            return {"ok": False, "internal": f"{type(exc).__name__}: {exc}"[:500]}, []
+
+    def check(self, header: dict[str, Any]) -> dict[str, Any]:
+        from batchlake.api.sql_guard import check_query
+
+        checked = check_query(header["sql"], header["catalog"])
+        return {"ok": True, "sql": checked.sql, "tables": sorted(checked.tables)}
+
+    def run(self, header: dict[str, Any], frames: list[bytes]) -> tuple[dict[str, Any], list[Any]]:
+        import pyarrow as pa
+
+        key: Key = tuple((name, version) for name, version in header["key"])
+        if header.get("load"):
+            arrows = {
+                name: pa.ipc.open_stream(pa.py_buffer(frame)).read_all()
+                for name, frame in zip(header["names"], frames, strict=True)
+            }
+            frames.clear()
+            self.sandbox.load(key, arrows)
+        elif not self.sandbox.has(key):
+            raise ValueError("the server sent no tables for a database this worker lacks")
+        result = self.sandbox.run(key, header["sql"], int(header["max_rows"]), header["timeout"])
+        schema = result.batches[0].schema if result.batches else pa.schema([])
+        reply = {
+            "ok": True,
+            "rows": result.rows,
+            "truncated": result.truncated,
+            "columns": result.columns,
+            "seconds": result.seconds,
+            "keys": self.sandbox.keys(),
+        }
+        return reply, [_ipc(schema, result.batches)]
+
+
+def _ipc(schema: Any, batches: list[Any]) -> Any:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+    return sink.getvalue()
+
+
+def main() -> None:
+    started = time.perf_counter()
+    out_fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed goes to the log, never into the channel
+    inbox, outbox = Connection(0, writable=False), Connection(out_fd, readable=False)
+    try:
+        init = json.loads(inbox.recv_bytes())
+    except EOFError:
+        return
+    worker = Worker(inbox, outbox, init)
+    worker.warm_up()
+    before = address_space()
+    limit = _cap_address_space(int(init["address_budget"]))
+    ready = {
+        "ready": True,
+        "pid": os.getpid(),
+        "baseline": before,
+        "limit": limit,
+        "start_seconds": time.perf_counter() - started,
+    }
+    outbox.send_bytes(json.dumps(ready).encode())
+    worker.serve()
+
+
+if __name__ == "__main__":
+    main()
