@@ -75,17 +75,28 @@ class _Worker:
     """One worker process and the two ends of its pipe."""
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], inbox: Connection, outbox: Connection, log_file: Path
+        self,
+        proc: subprocess.Popen[bytes],
+        inbox: Connection,
+        outbox: Connection,
+        log_file: Path,
+        live: set[subprocess.Popen[bytes]],
     ) -> None:
         self.proc = proc
+        self.live = live
         self.inbox = inbox  # what the worker answers
         self.outbox = outbox  # what we ask
         self.log_file = log_file  # the worker's stderr
         self.keys: set[Key] = set()
         self.ready: dict[str, Any] = {}
+        self.worn_out = False  # it ran into its memory cap: replace it once it is free
 
     @classmethod
-    def start(cls, folder: Path, init: dict[str, Any]) -> _Worker:
+    def start(
+        cls, folder: Path, init: dict[str, Any], live: set[subprocess.Popen[bytes]]
+    ) -> _Worker:
+        """Start a worker in `folder` and wait until it is ready; `live` holds its process
+        from the start, so that the pool can stop it even while it starts."""
         to_read, to_write = os.pipe()
         from_read, from_write = os.pipe()
         log_file = folder / f"worker-{time.monotonic_ns()}.log"
@@ -104,10 +115,11 @@ class _Worker:
             for fd in (to_read, to_write, from_read, from_write):
                 os.close(fd)
             raise
+        live.add(proc)
         os.close(to_read)
         os.close(from_write)
         inbox, outbox = Connection(from_read, writable=False), Connection(to_write, readable=False)
-        worker = cls(proc, inbox, outbox, log_file)
+        worker = cls(proc, inbox, outbox, log_file, live)
         try:
             worker.outbox.send_bytes(json.dumps(init).encode())
             if not worker.inbox.poll(START_TIMEOUT_SECONDS):
@@ -138,9 +150,8 @@ class _Worker:
         return self.inbox.recv_bytes(max_bytes)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+        _kill(self.proc)
+        self.live.discard(self.proc)
         self.inbox.close()
         self.outbox.close()
 
@@ -191,7 +202,8 @@ class QueryRunner:
         self._failure: str | None = None
         self._closed = False
         self._folder: Path | None = None
-        self._finalizer = weakref.finalize(self, _stop, self._all, [])
+        self._procs: set[subprocess.Popen[bytes]] = set()  # every worker process, starting too
+        self._finalizer = weakref.finalize(self, _stop, self._procs, [])
 
     # -- the pool ------------------------------------------------------------------------
 
@@ -207,7 +219,7 @@ class QueryRunner:
             # at close. The workers run here, and nothing they run can read it.
             self._folder = Path(tempfile.mkdtemp(prefix="batchlake-sql-"))
             self._finalizer.detach()
-            self._finalizer = weakref.finalize(self, _stop, self._all, [self._folder])
+            self._finalizer = weakref.finalize(self, _stop, self._procs, [self._folder])
         return self._folder
 
     def _spawn_locked(self) -> None:
@@ -218,13 +230,15 @@ class QueryRunner:
     def _spawn(self, folder: Path) -> None:
         began = time.perf_counter()
         try:
-            worker = _Worker.start(folder, self.init)
+            worker = _Worker.start(folder, self.init, self._procs)
         except Exception as exc:
             with self._cond:
                 self._starting -= 1
                 self._failure = str(exc)
                 self._cond.notify_all()
-            log.error("a SQL query worker did not start: %s", exc)
+                closed = self._closed
+            if not closed:  # at shutdown, a worker still starting is stopped on purpose
+                log.error("a SQL query worker did not start: %s", exc)
             return
         worker.ready["wall_seconds"] = time.perf_counter() - began
         if worker.ready.get("limit") is None:
@@ -267,14 +281,17 @@ class QueryRunner:
         with self._cond:
             if self._closed or worker not in self._all:
                 return
-            self._idle.append(worker)
-            self._cond.notify()
+            if not worker.worn_out:
+                self._idle.append(worker)
+                self._cond.notify()
+                return
+        self._discard(worker, "it ran into its memory cap", logging.INFO)
 
-    def _discard(self, worker: _Worker, why: str) -> str:
-        """Stop a worker that ran past its deadline or died; a new one starts."""
+    def _discard(self, worker: _Worker, why: str, level: int = logging.WARNING) -> str:
+        """Stop a worker that ran past its deadline, died or is worn out; a new one starts."""
         worker.kill()
         words = worker.last_words()
-        log.warning("SQL query worker %s stopped (%s; %s)", worker.proc.pid, why, words)
+        log.log(level, "SQL query worker %s replaced (%s; %s)", worker.proc.pid, why, words)
         with self._cond:
             self._all.discard(worker)
             if not self._closed:
@@ -365,6 +382,7 @@ class QueryRunner:
                 "the SQL query worker died on this query and was replaced; the server log "
                 "has the details"
             ) from None
+        worker.worn_out = bool(reply.get("recycle"))
         if reply.get("ok"):
             return reply, out
         if "internal" in reply:
@@ -398,9 +416,15 @@ def _ipc(table: pa.Table) -> Any:
     return sink.getvalue()
 
 
-def _stop(workers: set[_Worker], folders: list[Path]) -> None:
-    for worker in list(workers):
-        worker.kill()
-    workers.clear()
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _stop(procs: set[subprocess.Popen[bytes]], folders: list[Path]) -> None:
+    for proc in list(procs):
+        _kill(proc)
+    procs.clear()
     for folder in folders:
         shutil.rmtree(folder, ignore_errors=True)

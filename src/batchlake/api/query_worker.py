@@ -19,6 +19,8 @@ Requests (header fields):
   name → `{"ok", "rows",
   "truncated", "columns", "seconds", "keys", "frames": 1}` and the result's Arrow stream.
 Errors answer `{"ok": false, "error", "limit"}`; the server maps `limit` to a status.
+Every answer says `recycle` when the worker ran into its memory cap or has little of its
+budget left: the server then replaces it (DuckDB's allocator keeps what it once mapped).
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ if TYPE_CHECKING:
 
 # After the time limit: how long the worker waits before leaving by itself.
 SELF_EXIT_AFTER_SECONDS = 3.0
+SERVING_STACK_BYTES = 32 * 2**20  # deep enough for Python's recursion limit in sqlglot
 
 
-def address_space() -> int | None:
-    """This process's virtual size in bytes (Linux), or None where unknown."""
+def address_space(field: str = "VmSize") -> int | None:
+    """This process's virtual size (or `VmRSS`, `VmHWM`) in bytes on Linux, else None."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmSize:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -68,11 +71,33 @@ def _cap_address_space(budget: int) -> int | None:
 
 class Worker:
     def __init__(self, inbox: Connection, outbox: Connection, init: dict[str, Any]) -> None:
-        from batchlake.api.sandbox import Sandbox
+        from batchlake.api.sandbox import Sandbox, Watchdog
 
         self.inbox = inbox
         self.outbox = outbox
-        self.sandbox: Sandbox = Sandbox(init["memory_limit"], int(init["max_result_bytes"]))
+        self.budget = int(init["address_budget"])
+        self.limit: int | None = None
+        self.watchdog = Watchdog()
+        self.sandbox: Sandbox = Sandbox(
+            init["memory_limit"], int(init["max_result_bytes"]), self.watchdog
+        )
+
+    def start(self) -> None:
+        """Warm up, cap the address space, say so, then answer requests until EOF."""
+        started = time.perf_counter()
+        self.warm_up()
+        before = address_space()
+        self.limit = _cap_address_space(self.budget)
+        ready = {
+            "ready": True,
+            "pid": os.getpid(),
+            "baseline": before,
+            "limit": self.limit,
+            "rss": address_space("VmRSS"),
+            "start_seconds": time.perf_counter() - started,
+        }
+        self.outbox.send_bytes(json.dumps(ready).encode())
+        self.serve()
 
     def warm_up(self) -> None:
         """Load every library and code path once, before the address space is measured."""
@@ -95,16 +120,24 @@ class Worker:
                 return
             frames = [self.inbox.recv_bytes() for _ in range(int(header.get("frames", 0)))]
             timeout = float(header.get("timeout", 60))
-            watchdog = threading.Timer(timeout + SELF_EXIT_AFTER_SECONDS, os._exit, (70,))
-            watchdog.daemon = True
-            watchdog.start()
+            self.watchdog.exit_at(time.monotonic() + timeout + SELF_EXIT_AFTER_SECONDS)
             try:
                 reply, out = self.handle(header, frames)
             finally:
-                watchdog.cancel()
-            self.outbox.send_bytes(json.dumps({**reply, "frames": len(out)}).encode())
+                self.watchdog.disarm()
+            reply.update(frames=len(out), recycle=self.worn_out(reply))
+            self.outbox.send_bytes(json.dumps(reply).encode())
             for frame in out:
                 self.outbox.send_bytes(frame)
+
+    def worn_out(self, reply: dict[str, Any]) -> bool:
+        """Whether the server should replace this worker: after it ran into its memory cap,
+        or when less than a quarter of its budget is left (DuckDB's allocator keeps the
+        address space it once took, and thread stacks need some)."""
+        if reply.get("limit") == "memory":
+            return True
+        now = address_space()
+        return self.limit is not None and now is not None and self.limit - now < self.budget // 4
 
     def handle(
         self, header: dict[str, Any], frames: list[bytes]
@@ -170,7 +203,6 @@ def _ipc(schema: Any, batches: list[Any]) -> Any:
 
 
 def main() -> None:
-    started = time.perf_counter()
     out_fd = os.dup(1)
     os.dup2(2, 1)  # anything printed goes to the log, never into the channel
     inbox, outbox = Connection(0, writable=False), Connection(out_fd, readable=False)
@@ -178,19 +210,12 @@ def main() -> None:
         init = json.loads(inbox.recv_bytes())
     except EOFError:
         return
-    worker = Worker(inbox, outbox, init)
-    worker.warm_up()
-    before = address_space()
-    limit = _cap_address_space(int(init["address_budget"]))
-    ready = {
-        "ready": True,
-        "pid": os.getpid(),
-        "baseline": before,
-        "limit": limit,
-        "start_seconds": time.perf_counter() - started,
-    }
-    outbox.send_bytes(json.dumps(ready).encode())
-    worker.serve()
+    # Requests are served on a thread whose whole stack is mapped now, before the cap:
+    # the main thread's stack grows on demand, and near the cap it could not (SIGSEGV).
+    threading.stack_size(SERVING_STACK_BYTES)
+    serving = threading.Thread(target=Worker(inbox, outbox, init).start, name="serving")
+    serving.start()
+    serving.join()
 
 
 if __name__ == "__main__":

@@ -13,15 +13,19 @@ server. A database is built once per set of tables at their versions: the Arrow 
   shadowed by an empty view of the same name in `main`, so even a name the allow-list
   misjudged reads nothing.
 
-Each query runs on its own cursor, interrupted by a timer at the time limit. The few most
-recently used databases are kept: opening DuckDB costs ~25 ms, a cursor well under 1 ms.
+Each query runs on its own cursor, interrupted by the worker's watchdog at the time
+limit. The few most recently used databases are kept: opening DuckDB costs ~25 ms, a
+cursor well under 1 ms.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -98,12 +102,60 @@ def _shadow_system_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE VIEW main.{_quote(name)} AS SELECT NULL AS shadowed WHERE false")
 
 
+class Watchdog:
+    """The one thread that interrupts a query at its time limit, and ends the process if
+    it is still busy well after (the server gone, or a query DuckDB cannot interrupt).
+
+    It starts before the worker caps its address space and no thread starts per query:
+    near the cap, a new thread's stack may no longer fit.
+    """
+
+    EXIT_CODE = 70
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._interrupt: Callable[[], None] | None = None
+        self._interrupt_at = math.inf
+        self._exit_at = math.inf
+        threading.Thread(target=self._watch, name="watchdog", daemon=True).start()
+
+    def exit_at(self, when: float) -> None:
+        """End the process at `when` (monotonic) unless `disarm` comes first."""
+        with self._cond:
+            self._exit_at = when
+            self._cond.notify()
+
+    def interrupt_at(self, when: float, interrupt: Callable[[], None] | None) -> None:
+        with self._cond:
+            self._interrupt, self._interrupt_at = interrupt, when
+            self._cond.notify()
+
+    def disarm(self) -> None:
+        with self._cond:
+            self._interrupt, self._interrupt_at, self._exit_at = None, math.inf, math.inf
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if now >= self._exit_at:
+                    os._exit(self.EXIT_CODE)
+                if self._interrupt is not None and now >= self._interrupt_at:
+                    self._interrupt()
+                    self._interrupt = None
+                nearest = min(self._exit_at, self._interrupt_at if self._interrupt else math.inf)
+                self._cond.wait(None if nearest == math.inf else nearest - now)
+
+
 class Sandbox:
     """The sealed databases of one worker process, and running a query in one of them."""
 
-    def __init__(self, memory_limit: str, max_result_bytes: int, keep: int = 4) -> None:
+    def __init__(
+        self, memory_limit: str, max_result_bytes: int, watchdog: Watchdog, keep: int = 4
+    ) -> None:
         self.memory_limit = memory_limit
         self.max_result_bytes = max_result_bytes
+        self.watchdog = watchdog
         self.keep = keep
         self._bases: OrderedDict[Key, duckdb.DuckDBPyConnection] = OrderedDict()
 
@@ -138,8 +190,7 @@ class Sandbox:
         self._bases.move_to_end(key)
         clock = time.perf_counter()
         cursor = base.cursor()
-        timer = threading.Timer(timeout, cursor.interrupt)
-        timer.start()
+        self.watchdog.interrupt_at(time.monotonic() + timeout, cursor.interrupt)
         try:
             reader = cursor.execute(sql).fetch_record_batch(min(max_rows + 1, 10_000))
             batches, rows = self._take(reader, max_rows + 1)
@@ -152,7 +203,7 @@ class Sandbox:
             text = str(exc).strip().splitlines()
             raise QueryError(text[0][:500] if text else type(exc).__name__) from None
         finally:
-            timer.cancel()
+            self.watchdog.interrupt_at(math.inf, None)
             cursor.close()
         truncated = rows > max_rows
         if truncated:

@@ -14,6 +14,7 @@ from batchlake.api.context import ServeContext
 from batchlake.api.deps import Context, Reader
 from batchlake.api.routers.tables import find_entry
 from batchlake.api.scan import scan_page
+from batchlake.api.schemas import ErrorBody
 from batchlake.errors import QueryError
 
 router = APIRouter(prefix="/tables", tags=["rows"])
@@ -25,7 +26,11 @@ _EXAMPLE = {"description": "rows (JSON: columns, rows, total, next_cursor)"}
 
 @router.get(
     "/{zone}/{name}/rows",
-    responses={200: {**_EXAMPLE, "content": {"text/csv": {}, encode.MEDIA_TYPES["parquet"]: {}}}},
+    responses={
+        200: {**_EXAMPLE, "content": {"text/csv": {}, encode.MEDIA_TYPES["parquet"]: {}}},
+        400: {"model": ErrorBody, "description": "a bad filter, column, order or cursor"},
+        404: {"model": ErrorBody, "description": "no such table or snapshot"},
+    },
 )
 async def table_rows(
     zone: str,
