@@ -89,7 +89,7 @@ class _Worker:
         self.log_file = log_file  # the worker's stderr
         self.keys: set[Key] = set()
         self.ready: dict[str, Any] = {}
-        self.worn_out = False  # it ran into its memory cap: replace it once it is free
+        self.worn_out = False  # little of its memory budget left: replace it once it is free
 
     @classmethod
     def start(
@@ -285,7 +285,7 @@ class QueryRunner:
                 self._idle.append(worker)
                 self._cond.notify()
                 return
-        self._discard(worker, "it ran into its memory cap", logging.INFO)
+        self._discard(worker, "little of its memory budget left", logging.INFO)
 
     def _discard(self, worker: _Worker, why: str, level: int = logging.WARNING) -> str:
         """Stop a worker that ran past its deadline, died or is worn out; a new one starts."""

@@ -19,8 +19,8 @@ Requests (header fields):
   name → `{"ok", "rows",
   "truncated", "columns", "seconds", "keys", "frames": 1}` and the result's Arrow stream.
 Errors answer `{"ok": false, "error", "limit"}`; the server maps `limit` to a status.
-Every answer says `recycle` when the worker ran into its memory cap or has little of its
-budget left: the server then replaces it (DuckDB's allocator keeps what it once mapped).
+Every answer says `recycle` when the worker has little of its address-space budget left:
+the server then replaces it (DuckDB's allocator keeps what it once mapped).
 """
 
 from __future__ import annotations
@@ -125,17 +125,15 @@ class Worker:
                 reply, out = self.handle(header, frames)
             finally:
                 self.watchdog.disarm()
-            reply.update(frames=len(out), recycle=self.worn_out(reply))
+            reply.update(frames=len(out), recycle=self.worn_out())
             self.outbox.send_bytes(json.dumps(reply).encode())
             for frame in out:
                 self.outbox.send_bytes(frame)
 
-    def worn_out(self, reply: dict[str, Any]) -> bool:
-        """Whether the server should replace this worker: after it ran into its memory cap,
-        or when less than a quarter of its budget is left (DuckDB's allocator keeps the
-        address space it once took, and thread stacks need some)."""
-        if reply.get("limit") == "memory":
-            return True
+    def worn_out(self) -> bool:
+        """Whether the server should replace this worker: less than a quarter of its budget
+        is left (DuckDB's allocator keeps the address space it once took, e.g. for a query
+        that grew up to the cap, and new databases need some for their threads)."""
         now = address_space()
         return self.limit is not None and now is not None and self.limit - now < self.budget // 4
 
