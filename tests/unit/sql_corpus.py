@@ -155,6 +155,8 @@ HOSTILE: dict[str, list[str]] = {
         "SELECT len(list_resize([1], 1000000000))",
         "SELECT length(repeat(repeat('x', 100000), 100000))",
         "SELECT count(*) FROM trusted.tracks a, trusted.tracks b, trusted.tracks c",
+        "SELECT count(*) FROM trusted.tracks a, trusted.tracks b, trusted.tracks c "
+        "WHERE a.milliseconds + b.milliseconds > c.milliseconds",
         "SELECT string_agg(a.name || b.name, ',') FROM trusted.tracks a, trusted.tracks b",
         "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
         "WITH RECURSIVE r AS (SELECT [1] AS l UNION ALL SELECT l || l FROM r) "
