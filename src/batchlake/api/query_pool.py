@@ -264,7 +264,7 @@ class QueryRunner:
                     return self._idle.pop()
                 if len(self._all) + self._starting < self.size:
                     self._spawn_locked()
-                if self._failure is not None and not self._starting:
+                if self._failure is not None and not self._starting and not self._all:
                     raise WorkerError(f"the SQL query workers cannot start: {self._failure}")
                 waited = time.monotonic() - started
                 limit = START_TIMEOUT_SECONDS if self._starting else busy_wait
