@@ -346,7 +346,7 @@ def test_time_limit_interrupts_a_long_query(lake: Path) -> None:
             "trusted.invoice_lines c"
         },
     )
-    assert response.status_code == 400
+    assert response.status_code == 408 and response.json()["limit"] == "time"
     assert "longer than 0.3 s" in response.json()["error"]
 
 
@@ -354,12 +354,12 @@ def test_the_locked_connection_refuses_files_even_without_the_guard(lake: Path) 
     """Second gate: SQL that skips the allow-list still cannot read a file."""
     from batchlake.errors import QueryError
     from batchlake.lake import Lake
+    from batchlake.serve.query_pool import QueryRunner
     from batchlake.serve.reader import TableCache
-    from batchlake.serve.sandbox import QueryRunner
 
     runner = QueryRunner(TableCache(Lake.open(lake), 1 << 28), ServeSettings())
     tables = frozenset({"refined.sales_by_day"})
-    ok = runner.run(tables, "SELECT count(*) FROM refined.sales_by_day", 5)
+    ok = runner.execute(tables, "SELECT count(*) FROM refined.sales_by_day", 5)
     expected = iceberg_arrow(lake, "refined.sales_by_day").num_rows
     assert ok.batches[0].column(0)[0].as_py() == expected
     for sql in (
@@ -372,9 +372,9 @@ def test_the_locked_connection_refuses_files_even_without_the_guard(lake: Path) 
         "INSTALL httpfs",
     ):
         with pytest.raises(QueryError):
-            runner.run(tables, sql, 5)
+            runner.execute(tables, sql, 5)
     # The database stayed sealed for the next query on it.
-    sealed = runner.run(tables, "SELECT current_setting('enable_external_access')", 1)
+    sealed = runner.execute(tables, "SELECT current_setting('enable_external_access')", 1)
     assert sealed.batches[0].column(0)[0].as_py() is False
     runner.close()
     assert not (lake / "x.csv").exists()

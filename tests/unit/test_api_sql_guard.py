@@ -174,3 +174,94 @@ def test_reasons_name_the_problem() -> None:
     for sql, reason in cases.items():
         with pytest.raises(QueryError, match=reason):
             check_query(sql, CATALOG)
+
+
+# A CTE name is a CTE only where it is in scope; anywhere else DuckDB resolves the same
+# name to a catalog object (system views, settings) or, quoted, to a file.
+OUT_OF_SCOPE = [
+    "SELECT name, setting FROM (WITH pg_settings AS (SELECT 1) SELECT 1) t, pg_settings",
+    "SELECT * FROM (WITH duckdb_tables AS (SELECT 1) SELECT 1) t, duckdb_tables",
+    "SELECT * FROM (WITH duckdb_databases AS (SELECT 1) SELECT 1) t, duckdb_databases",
+    "SELECT * FROM (WITH sqlite_master AS (SELECT 1) SELECT 1) t, sqlite_master",
+    'SELECT * FROM (WITH ".tmp/leak.csv" AS (SELECT 1) SELECT 1) t, ".tmp/leak.csv"',
+    "SELECT * FROM refined.sales_by_day WHERE year IN (WITH pg_settings AS (SELECT 1) "
+    "SELECT 1) AND EXISTS (SELECT * FROM pg_settings)",
+    "SELECT (WITH s AS (SELECT 1) SELECT count(*) FROM s), (SELECT count(*) FROM duckdb_views)"
+    " UNION ALL SELECT 1, 2 FROM (WITH duckdb_views AS (SELECT 1) SELECT 1)",
+    "SELECT 1 UNION ALL (WITH sqlite_master AS (SELECT 1) SELECT * FROM sqlite_master) "
+    "UNION ALL SELECT * FROM sqlite_master",
+    # a sibling's alias is not a table inside a LATERAL subquery
+    "SELECT * FROM refined.sales_by_day AS duckdb_tables, LATERAL (SELECT * FROM duckdb_tables)",
+    # a recursive CTE's base term sees the catalog, not itself
+    "WITH RECURSIVE duckdb_databases AS (SELECT database_name FROM duckdb_databases "
+    "UNION ALL SELECT 'z') SELECT * FROM duckdb_databases",
+    "WITH RECURSIVE pg_settings AS (SELECT 'a' UNION ALL SELECT name FROM pg_settings "
+    "UNION ALL SELECT x FROM pg_settings WHERE false) SELECT * FROM pg_settings",
+    # a non-recursive CTE does not see itself, nor later CTEs
+    "WITH duckdb_settings AS (SELECT * FROM duckdb_settings) SELECT * FROM duckdb_settings",
+    "WITH a AS (SELECT * FROM pg_settings), pg_settings AS (SELECT 1) SELECT * FROM a",
+]
+
+
+@pytest.mark.parametrize("sql", OUT_OF_SCOPE)
+def test_a_cte_name_counts_only_where_the_cte_is_in_scope(sql: str) -> None:
+    with pytest.raises(QueryError, match="not a catalog table"):
+        check_query(sql, CATALOG)
+
+
+def test_ctes_in_scope_pass_whatever_their_case() -> None:
+    for sql in (
+        'WITH "DUCKDB_TABLES" AS (SELECT 42 AS a) SELECT * FROM duckdb_tables',
+        "WITH X AS (SELECT * FROM Refined.Sales_By_Day) SELECT * FROM x",
+        "WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+        "SELECT * FROM r",
+        "WITH a AS (SELECT 1), b AS (SELECT * FROM (SELECT * FROM a) s) SELECT * FROM b",
+    ):
+        assert check_query(sql, CATALOG).tables <= {"refined.sales_by_day"}, sql
+    assert check_query("SELECT * FROM REFINED.SALES_BY_DAY", CATALOG).tables == {
+        "refined.sales_by_day"
+    }
+
+
+# -- the corpus (tests/unit/sql_corpus.py), against the allow-list alone -----------------
+
+
+def test_the_hostile_corpus_covers_every_class() -> None:
+    from tests.unit.sql_corpus import HOSTILE, VALID, hostile
+
+    assert len(hostile()) >= 100 and len({sql for _, sql in hostile()}) == len(hostile())
+    assert all(len(statements) >= 8 for statements in HOSTILE.values())
+    assert len(VALID) >= 20
+
+
+def _allowlist_cases() -> list[tuple[str, str]]:
+    from tests.unit.sql_corpus import hostile
+
+    # Resource abuse is SQL the allow-list may let through: the query workers stop it.
+    return [(kind, sql) for kind, sql in hostile() if kind != "resource_abuse"]
+
+
+@pytest.mark.parametrize(("kind", "sql"), _allowlist_cases(), ids=lambda v: str(v)[:60])
+def test_the_allow_list_refuses_the_hostile_corpus(kind: str, sql: str) -> None:
+    with pytest.raises(QueryError):
+        check_query(sql, DEMO_CATALOG)
+
+
+def _valid() -> list[str]:
+    from tests.unit.sql_corpus import VALID
+
+    return VALID
+
+
+@pytest.mark.parametrize("sql", _valid(), ids=lambda v: v[:60])
+def test_the_allow_list_passes_the_valid_corpus(sql: str) -> None:
+    assert check_query(sql, DEMO_CATALOG).tables <= set(DEMO_CATALOG)
+
+
+DEMO_CATALOG = [
+    *(f"trusted.{t}" for t in ("invoices", "invoice_lines", "customers", "tracks", "genres")),
+    *(f"trusted.{t}" for t in ("artists", "albums", "playlist_tracks")),
+    *(f"refined.{t}" for t in ("sales_by_day", "sales_by_month", "top_artists_by_month")),
+    *(f"refined.{t}" for t in ("sales_by_weekday", "segment_profiles")),
+    "raw.chinook.invoice",
+]

@@ -226,9 +226,9 @@ class MetadataStore(OperationsRecords):
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.runs).where(t.runs.c.run_id == run_id)).first()
             if row is None:
-                matches = conn.execute(
-                    sa.select(t.runs).where(t.runs.c.run_id.startswith(run_id)).limit(2)
-                ).all()
+                # A prefix, not a pattern: `%`, `_` and the escape character match themselves.
+                prefix = t.runs.c.run_id.startswith(run_id, autoescape=True)
+                matches = conn.execute(sa.select(t.runs).where(prefix).limit(2)).all()
                 row = matches[0] if len(matches) == 1 else None
         return _row(row) if row is not None else None
 

@@ -11,8 +11,8 @@ from batchlake.serve.background import RunManager
 from batchlake.serve.listing import Listing
 from batchlake.serve.metrics import ServeMetrics
 from batchlake.serve.pages import PageCache
+from batchlake.serve.query_pool import QueryRunner
 from batchlake.serve.reader import TableCache
-from batchlake.serve.sandbox import QueryRunner
 
 if TYPE_CHECKING:
     from batchlake.config import ServeSettings

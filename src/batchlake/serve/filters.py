@@ -140,10 +140,16 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not (isinstance(data, dict) and isinstance(data.get("o"), int) and data["o"] >= 0):
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("v"), str)
+            and isinstance(data.get("f"), str)
+            and type(data.get("o")) is int
+            and data["o"] >= 0
+        ):
             raise ValueError("bad cursor")
         return data
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, binascii.Error, UnicodeError) as exc:
         raise QueryError(
             "cursor is not one this server returned; pass next_cursor from a previous page"
         ) from exc

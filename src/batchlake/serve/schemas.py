@@ -11,8 +11,12 @@ from batchlake.metadata.statuses import RunRecordStatus, StepRecordStatus
 
 
 class ErrorBody(BaseModel):
-    error: str
+    error: str = Field(description="What went wrong and what to do next.")
     status: int
+    limit: str | None = Field(
+        default=None,
+        description="The limit a query hit: time, memory, result, sql_bytes or workers.",
+    )
 
 
 class Column(BaseModel):

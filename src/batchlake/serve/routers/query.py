@@ -1,4 +1,9 @@
-"""Read-only SQL over the catalog tables, with a row limit and a time limit."""
+"""Read-only SQL over the catalog tables, with row, size, time and memory limits.
+
+The SQL is checked for size and encoding here, then checked against the allow-list and
+run in a query worker process (`batchlake.serve.query_pool`); `batchlake.serve.limits` lists
+the statuses of each limit.
+"""
 
 from __future__ import annotations
 
@@ -10,24 +15,37 @@ from fastapi.responses import StreamingResponse
 from batchlake.serve import encode
 from batchlake.serve.context import ServeContext
 from batchlake.serve.deps import Context, Reader
+from batchlake.serve.limits import check_text
 from batchlake.serve.sandbox import QueryResult
 from batchlake.serve.schemas import ErrorBody, QueryIn, QueryOut
-from batchlake.serve.sql_guard import check_query
 
 router = APIRouter(tags=["query"])
 
 
 def answer(ctx: ServeContext, sql: str, max_rows: int | None) -> QueryResult:
-    """Check the SQL against the allow-list, then run it in a locked connection."""
-    checked = check_query(sql, ctx.cache.table_names())
+    """Check the SQL's size, then check it against the allow-list and run it, both in a
+    query worker under the time limit."""
+    check_text(sql)
     limit = min(max_rows or ctx.settings.query_max_rows, ctx.settings.query_max_rows)
-    return ctx.queries.run(checked.tables, checked.sql, limit)
+    return ctx.queries.run(sql, ctx.cache.table_names(), limit)
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
 
 
 @router.post(
     "/query",
     response_model=QueryOut,
-    responses={400: {"model": ErrorBody, "description": "refused, with the reason"}},
+    responses={
+        400: _error("refused by the allow-list, malformed SQL, or a DuckDB error"),
+        408: _error("past [serve] query_timeout_seconds (limit: time)"),
+        413: _error(
+            "SQL over 64 KiB (limit: sql_bytes), past [serve] memory_limit (limit: memory), "
+            "or a result over a quarter of it (limit: result)"
+        ),
+        429: _error("every query worker busy for half the time limit; see Retry-After"),
+    },
 )
 def query(body: QueryIn, ctx: Context, _: Reader) -> Any:
     """One SELECT in the DuckDB dialect over trusted, refined and raw tables."""

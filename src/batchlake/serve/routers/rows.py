@@ -15,6 +15,7 @@ from batchlake.serve.context import ServeContext
 from batchlake.serve.deps import Context, Reader
 from batchlake.serve.routers.tables import find_entry
 from batchlake.serve.scan import scan_page
+from batchlake.serve.schemas import ErrorBody
 
 router = APIRouter(prefix="/tables", tags=["rows"])
 
@@ -25,7 +26,11 @@ _EXAMPLE = {"description": "rows (JSON: columns, rows, total, next_cursor)"}
 
 @router.get(
     "/{zone}/{name}/rows",
-    responses={200: {**_EXAMPLE, "content": {"text/csv": {}, encode.MEDIA_TYPES["parquet"]: {}}}},
+    responses={
+        200: {**_EXAMPLE, "content": {"text/csv": {}, encode.MEDIA_TYPES["parquet"]: {}}},
+        400: {"model": ErrorBody, "description": "a bad filter, column, order or cursor"},
+        404: {"model": ErrorBody, "description": "no such table or snapshot"},
+    },
 )
 async def table_rows(
     zone: str,

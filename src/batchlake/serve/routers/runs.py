@@ -55,7 +55,11 @@ def list_runs(ctx: Context, _: Reader, limit: int = Query(20, ge=1, le=500)) -> 
     return [run_out(r) for r in ctx.lake.metadata.runs(limit)]
 
 
-@router.get("/{run_id}", response_model=RunDetail, responses={404: {"model": ErrorBody}})
+@router.get(
+    "/{run_id}",
+    response_model=RunDetail,
+    responses={404: {"model": ErrorBody, "description": "no run with this id or prefix"}},
+)
 def run_detail(run_id: str, ctx: Context, _: Reader) -> RunDetail:
     """One run (by id or unique prefix) with its steps: durations, rows, errors."""
     found = ctx.lake.metadata.run(run_id)
@@ -84,7 +88,10 @@ def run_detail(run_id: str, ctx: Context, _: Reader) -> RunDetail:
     "",
     response_model=RunStarted,
     status_code=202,
-    responses={409: {"model": ErrorBody, "description": "a run is in progress"}},
+    responses={
+        403: {"model": ErrorBody, "description": "the key is not an operator key"},
+        409: {"model": ErrorBody, "description": "a run is in progress"},
+    },
 )
 def start_run(ctx: Context, _: Operator, body: RunIn | None = None) -> RunStarted:
     """Start a pipeline run in the background (one at a time per project)."""

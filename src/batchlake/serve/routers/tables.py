@@ -8,7 +8,7 @@ from batchlake.errors import NotFoundError
 from batchlake.serve.context import ServeContext, quality_results
 from batchlake.serve.deps import Context, Reader
 from batchlake.serve.listing import Entry
-from batchlake.serve.schemas import Column, SnapshotOut, TableDetail, TableSummary
+from batchlake.serve.schemas import Column, ErrorBody, SnapshotOut, TableDetail, TableSummary
 
 router = APIRouter(prefix="/tables", tags=["tables"])
 
@@ -41,7 +41,12 @@ def list_tables(ctx: Context, _: Reader, zone: str | None = None) -> list[TableS
     return [_summary(e) for e in ctx.listing.entries() if zone is None or e.zone == zone]
 
 
-@router.get("/{zone}/{name}", response_model=TableDetail, response_model_by_alias=True)
+@router.get(
+    "/{zone}/{name}",
+    response_model=TableDetail,
+    response_model_by_alias=True,
+    responses={404: {"model": ErrorBody, "description": "no such table"}},
+)
 def table_detail(zone: str, name: str, ctx: Context, _: Reader) -> TableDetail:
     """Schema, snapshots (time travel), lineage (upstream, downstream), quality results."""
     entry = find_entry(ctx, zone, name)
