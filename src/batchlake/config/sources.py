@@ -16,7 +16,7 @@ from batchlake.config.units import parse_duration
 Mode = Literal["full", "incremental", "diff"]
 
 
-class _RawHistory(_Settings):
+class RawHistorySettings(_Settings):
     """How long raw batches are kept (`batchlake maintain`); on a source or an entity.
 
     A batch expires when it is older than `raw_retention` AND not among the
@@ -36,7 +36,7 @@ class _RawHistory(_Settings):
         return value
 
 
-class _EntityCapture(_RawHistory):
+class _EntityCapture(RawHistorySettings):
     """How one entity is captured: everything (full), what is new since a cursor
     (incremental), or what changed since the last capture, by primary key (diff)."""
 
@@ -69,7 +69,7 @@ class SqlQuerySettings(_EntityCapture):
     sql: str
 
 
-class SqlSourceSettings(_RawHistory):
+class SqlSourceSettings(RawHistorySettings):
     """A relational database read by URL (sqlite, postgresql, mysql; others via SQLAlchemy)."""
 
     type: Literal["sql"]
@@ -139,7 +139,7 @@ class PaginatorSettings(_Settings):
     max_pages: int | None = Field(default=None, ge=1)
 
 
-class RestEndpointSettings(_RawHistory):
+class RestEndpointSettings(RawHistorySettings):
     """One endpoint captured as an entity (`[sources.X.endpoints.<name>]`)."""
 
     path: str
@@ -164,7 +164,7 @@ class RestEndpointSettings(_RawHistory):
         return self
 
 
-class RestSourceSettings(_RawHistory):
+class RestSourceSettings(RawHistorySettings):
     """A JSON HTTP API."""
 
     type: Literal["rest"]
@@ -202,7 +202,7 @@ class RestSourceSettings(_RawHistory):
         return value
 
 
-class FileEntitySettings(_RawHistory):
+class FileEntitySettings(RawHistorySettings):
     """One file, glob or URL captured as an entity (`[sources.X.entities.<name>]`)."""
 
     path: str  # local path or glob (relative to the project), http(s):// or s3:// URL
@@ -223,7 +223,7 @@ class FileEntitySettings(_RawHistory):
         return self
 
 
-class FilesSourceSettings(_RawHistory):
+class FilesSourceSettings(RawHistorySettings):
     """Files and URLs: CSV/TSV, JSON, JSON Lines, Parquet; gzip and zip."""
 
     type: Literal["files"]
@@ -268,7 +268,7 @@ class MongoCollectionSettings(_EntityCapture):
         return self
 
 
-class MongoSourceSettings(_RawHistory):
+class MongoSourceSettings(RawHistorySettings):
     """A MongoDB database (documents kept losslessly as canonical Extended JSON)."""
 
     type: Literal["mongo"]
