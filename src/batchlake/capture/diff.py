@@ -260,8 +260,8 @@ class _ArrowDiff(_Diff):
 
         schema = self._stage()
         self.key = _resolve_key(self.spec, [f.name for f in schema])
-        self._check_keys(self.spec.setting.rsplit(".", 1)[0])
         previous = self._usable(previous, resync)
+        self._check_keys(self.spec.setting.rsplit(".", 1)[0])
         columns = [f.name for f in schema]
         if previous is None:
             rows = self.con.execute(
@@ -385,8 +385,8 @@ class _JsonDiff(_Diff):
 
     def run(self, previous: Path | None, resync: bool) -> Compared:
         fields = self._stage()
-        self._check_keys(self.spec.setting.rsplit(".", 1)[0])
         previous = self._usable(previous, resync)
+        self._check_keys(self.spec.setting.rsplit(".", 1)[0])
         current = f"read_parquet({_file(self.work / 'current.parquet')})"
         if previous is None:
             rows = self.con.execute(f"SELECT count(*) FROM {current}").fetchone()
