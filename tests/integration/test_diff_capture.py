@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,9 @@ def mutate(db: Database, rng: random.Random, current: dict[int, Row], next_id: i
     return next_id + len(news)
 
 
-def check_batch(root: Path, result: IngestResult, before: dict[int, Row], after: dict[int, Row]):  # type: ignore[no-untyped-def]
+def check_batch(
+    root: Path, result: IngestResult, before: dict[int, Row], after: dict[int, Row]
+) -> None:
     inserted, updated, deleted = expected_diff(before, after)
     if not (inserted or updated or deleted):
         assert result.status == "unchanged", result
@@ -368,7 +371,7 @@ def test_killed_capture_neither_loses_nor_repeats_a_change(tmp_path: Path, point
     assert rebuilt(root) == second
     # What the killed capture left (files never recorded, a superseded state) is orphaned:
     # maintenance deletes it, and the lake reads the same.
-    maintain(lake, policy=Policy(grace=__import__("datetime").timedelta(0)))
+    maintain(lake, policy=Policy(grace=timedelta(0)))
     files = {str(p) for p in (root / "lake" / "raw").rglob("*") if p.is_file()}
     assert files == {b.path for b in batches} | {lake.metadata.diff_state("src", "items")}
     assert rebuilt(root) == second
