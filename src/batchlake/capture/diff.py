@@ -492,6 +492,7 @@ def fetch_state(storage: Storage, location: str, work_dir: Path) -> Path:
 
     if storage.is_local:
         return Path(path_of(location))
+    work_dir.mkdir(parents=True, exist_ok=True)
     target = work_dir / "previous-state.parquet"
     with storage.filesystem.open_input_stream(path_of(location)) as src, open(target, "wb") as out:
         shutil.copyfileobj(src, out, 1 << 20)
