@@ -391,3 +391,25 @@ def _as_result(batch: Any) -> IngestResult:
         0.0,
         changes=Changes(batch.inserted, batch.updated, batch.deleted),
     )
+
+
+def test_a_new_hash_function_rewrites_rows_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DuckDB whose `hash` differs from the state's: every kept row is written as updated
+    once (correct, only larger), then captures compare normally again."""
+    from batchlake.capture import diff
+
+    path = tmp_path / "shop.sqlite"
+    db = Database("sqlite", f"sqlite:///{path}", lambda: sqlite3.connect(path), "?")
+    db.execute(DDL["sqlite"])
+    db.execute("INSERT INTO items VALUES (?, ?, ?, ?)", [(i, "a", i, 1.0) for i in range(1, 6)])
+    root = make_project(tmp_path / "lake", db.url)
+    capture(root)
+    monkeypatch.setattr(diff, "_PROBE", "SELECT 12345")  # as if DuckDB's hash had changed
+    db.execute("DELETE FROM items WHERE id = 1")
+    result = capture(root)
+    assert result.changes is not None
+    assert (result.changes.inserted, result.changes.updated, result.changes.deleted) == (0, 4, 1)
+    assert capture(root).status == "unchanged"
+    assert rebuilt(root) == db.snapshot()

@@ -98,7 +98,6 @@ class Compared:
     batch_file: Path | None  # changed rows and tombstones (Parquet, or gzip JSON Lines)
     state_file: Path | None  # key + row hash of the whole entity as read now
     schema_json: str  # the source's columns (as the manifest records them)
-    first: bool  # no previous state: everything is new
 
 
 def compare(
@@ -279,7 +278,7 @@ class _ArrowDiff(_Diff):
             )
             order = " ORDER BY " + ", ".join(_q(k) for k in self.key)
         if not (previous is None or changes.rows or resync):
-            return Compared(changes, None, None, schema_json(schema), False)
+            return Compared(changes, None, None, schema_json(schema))
         batch_file = self.work / "batch.parquet"
         lineage = (
             f"{connection.quote_literal(self.batch_id)} AS _batch_id, "
@@ -290,7 +289,7 @@ class _ArrowDiff(_Diff):
             f"COPY (SELECT {select}, {lineage} FROM {source}{order}) "
             f"TO {_file(batch_file)} (FORMAT parquet, COMPRESSION zstd)"
         )
-        return Compared(changes, batch_file, self._write_state(), schema_json(schema), not previous)
+        return Compared(changes, batch_file, self._write_state(), schema_json(schema))
 
     def _stage(self) -> pa.Schema:
         """Stream the capture into current.parquet with each row's hash; its schema."""
@@ -406,10 +405,10 @@ class _JsonDiff(_Diff):
             fields[DELETED_COLUMN] = None
         schema = json.dumps([{"name": k, "type": "json"} for k in fields])
         if not (previous is None or changes.rows or resync):
-            return Compared(changes, None, None, schema, False)
+            return Compared(changes, None, None, schema)
         batch_file = self.work / "batch.jsonl.gz"
         _write_lines(self.con.execute(lines).fetch_record_batch(10_000), batch_file)
-        return Compared(changes, batch_file, self._write_state(), schema, not previous)
+        return Compared(changes, batch_file, self._write_state(), schema)
 
     def _stage(self) -> dict[str, None]:
         """Pages → current.parquet (key JSON, content hash, line); the record keys seen."""

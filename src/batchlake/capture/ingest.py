@@ -225,9 +225,16 @@ def ingest_entity(
 
         try:
             status, changes, size = _ingest_diff(
-                capture, spec, storage, metadata, source.name, entity, batch_id, final,
-                started, on_rows, full_refresh, record_diff,
-            )  # fmt: skip
+                capture,
+                spec,
+                storage=storage,
+                metadata=metadata,
+                where=(source.name, entity, batch_id, final),
+                started=started,
+                on_rows=on_rows,
+                full_refresh=full_refresh,
+                record=record_diff,
+            )
         except BaseException:
             quarantine.close()
             raise
@@ -270,12 +277,10 @@ def ingest_entity(
 def _ingest_diff(
     capture: Capture,
     spec: DiffSpec,
+    *,
     storage: Storage,
     metadata: MetadataStore,
-    source: str,
-    entity: str,
-    batch_id: str,
-    final: str,
+    where: tuple[str, str, str, str],
     started: datetime,
     on_rows: Callable[[int], None] | None,
     full_refresh: bool,
@@ -283,12 +288,14 @@ def _ingest_diff(
 ) -> tuple[str, Changes, int]:
     """Compare, publish the batch file and the new state, record (the switch), retire.
 
-    Returns the status (`written` or `unchanged`), the changes and the bytes written.
+    `where` is (source, entity, batch id, the batch file's final location). Returns the
+    status (`written` or `unchanged`), the changes and the bytes written.
     """
     import shutil
 
     from batchlake.capture import diff
 
+    source, entity, batch_id, final = where
     work = spec.work_dir / f"diff-{batch_id}"
     try:
         previous = metadata.diff_state(source, entity)
