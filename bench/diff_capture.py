@@ -7,7 +7,9 @@ A SQLite table of N rows (id, two texts, an integer, a double, a timestamp) is c
 by two projects, one with `mode = "full"`, one with `mode = "diff"`; then 0.5% of rows are
 inserted, 0.1% updated and 0.05% deleted, and both capture again; then both capture the
 unchanged table. Each capture is `batchlake ingest` in a child process (cold: imports
-included), its peak RSS read from the kernel (wait4). Prints a table and writes JSON.
+included), its peak RSS read from the kernel (wait4). With `--repeat N` the whole sequence
+runs N times from scratch; seconds are medians, peak RSS the maximum. Prints a table and
+writes JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -90,35 +93,49 @@ def _raw_bytes(project: Path) -> int:
     return sum(p.stat().st_size for p in raw.rglob("*.parquet") if "_state" not in p.parts)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-diff-bench"))
-    parser.add_argument("--output", type=Path, default=Path("bench/results/diff_capture.json"))
-    args = parser.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    args.workdir.mkdir(parents=True)
-    store = args.workdir / "store.sqlite"
-    make_store(store, args.rows)
-    projects = {m: make_project(args.workdir / m, store, m) for m in ("full", "diff")}
-    results: dict[str, Any] = {"rows": args.rows}
+def sequence(workdir: Path, rows: int) -> dict[str, Any]:
+    """Both projects: first capture, capture after the changes, capture of the same table."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    store = workdir / "store.sqlite"
+    make_store(store, rows)
+    projects = {m: make_project(workdir / m, store, m) for m in ("full", "diff")}
+    results: dict[str, Any] = {}
     for step in ("first", "changed", "unchanged"):
         if step == "changed":
-            results["changes"] = change(store, args.rows)
+            results["changes"] = change(store, rows)
         for mode, project in projects.items():
             results[f"{mode}.{step}"] = ingest(project)
     state = projects["diff"] / "lake" / "raw" / "src" / "items" / "_state"
     results["diff.state_bytes"] = sum(p.stat().st_size for p in state.iterdir())
-    print(f"{args.rows:,} rows; changes {results['changes']}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-diff-bench"))
+    parser.add_argument("--output", type=Path, default=Path("bench/results/diff_capture.json"))
+    args = parser.parse_args()
+    runs = [sequence(args.workdir, args.rows) for _ in range(args.repeat)]
+    results: dict[str, Any] = {"rows": args.rows, "repeat": args.repeat, "runs": runs}
+    print(f"{args.rows:,} rows, {args.repeat} repeat(s); changes {runs[0]['changes']}")
     print(f"{'capture':<16}{'seconds':>9}{'peak RSS MB':>13}{'raw bytes':>14}")
     for step in ("first", "changed", "unchanged"):
         for mode in ("full", "diff"):
-            r = results[f"{mode}.{step}"]
+            found = [r[f"{mode}.{step}"] for r in runs]
+            summary = {
+                "seconds": statistics.median(f["seconds"] for f in found),
+                "peak_rss_mb": max(f["peak_rss_mb"] for f in found),
+                "raw_bytes_written": found[0]["raw_bytes_written"],
+            }
+            results[f"{mode}.{step}"] = summary
             print(
-                f"{mode + ' ' + step:<16}{r['seconds']:>9}{r['peak_rss_mb']:>13}"
-                f"{r['raw_bytes_written']:>14,}"
+                f"{mode + ' ' + step:<16}{summary['seconds']:>9}{summary['peak_rss_mb']:>13}"
+                f"{summary['raw_bytes_written']:>14,}"
             )
-    print(f"diff state file: {results['diff.state_bytes']:,} bytes")
+    print(f"diff state file: {runs[0]['diff.state_bytes']:,} bytes")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
 
