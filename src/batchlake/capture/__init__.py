@@ -10,7 +10,8 @@ records as received (APIs, documents: written to raw as compressed JSON Lines). 
 capture is consumed the source sets the new incremental cursor and, for files and URLs,
 the validators (ETag, Last-Modified, content hash) that let the next capture skip an
 unchanged file. Rows that cannot be read are handed to `Capture.reject`, which the ingest
-layer turns into a quarantine file.
+layer turns into a quarantine file. An entity in `mode = "diff"` is read in full with a
+`DiffSpec`; ingest then writes only what changed since its last capture (`capture.diff`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import importlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from batchlake.errors import ConfigError
@@ -48,6 +50,20 @@ class BadRow:
     raw: str
 
 
+@dataclass(frozen=True)
+class DiffSpec:
+    """A full read to be compared with the previous capture by key (`mode = "diff"`).
+
+    `key`: the primary key as configured (columns, or record fields with dotted paths);
+    `setting`: where it is configured, for messages; `work_dir`: a local folder for the
+    comparison's temporary files (DuckDB spills there).
+    """
+
+    key: tuple[str, ...]
+    setting: str
+    work_dir: Path
+
+
 @dataclass
 class Capture:
     """One entity's data as a source hands it to ingest.
@@ -73,6 +89,8 @@ class Capture:
     # Each stream's rows come in a stable order, their interleaving does not, so ingest
     # hashes each stream apart and an unchanged table still hashes the same.
     stream_of: Callable[[pa.RecordBatch], int] | None = None
+    # Set for a diff capture: ingest writes only the changes (batchlake.capture.diff).
+    diff: DiffSpec | None = None
 
     def reject(self, row: BadRow) -> None:
         """Quarantine a bad row (the ingest layer writes it down with its reason)."""

@@ -8,6 +8,10 @@ the file is renamed into place and then recorded, and only then is the entity's 
 cursor stored. Raw views read only recorded batches, so a killed capture leaves at most an
 unreferenced file behind, never a half batch in the lake, and never a cursor past data
 that was not kept.
+
+Entities in `mode = "diff"` are compared with their previous capture first and only the
+changes are written (see `batchlake.capture.diff`); their manifest row also records the
+counts and the new comparison state, and recording it is what switches to that state.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from batchlake.capture import BadRow, Capture, EntityState
+from batchlake.capture import BadRow, Capture, DiffSpec, EntityState
 from batchlake.capture.raw_writer import ValueDigest, check_drift, write_parquet
 from batchlake.errors import SourceError
 from batchlake.metadata import BatchRecord, BatchStatus, MetadataStore, utcnow
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from batchlake.capture import Source
+    from batchlake.capture.diff import Changes
     from batchlake.storage import Storage
 
 __all__ = ["IngestResult", "ValueDigest", "ingest_entity", "new_batch_id"]
@@ -48,6 +53,7 @@ class IngestResult:
     rejected: int = 0
     skipped: int = 0
     note: str | None = None
+    changes: Changes | None = None  # diff captures: rows inserted, updated, deleted
 
     @property
     def name(self) -> str:
@@ -125,6 +131,8 @@ def ingest_entity(
         digest: str,
         columns: str,
         quarantine: str | None = None,
+        changes: Changes | None = None,
+        state_path: str | None = None,
     ) -> None:
         metadata.record_batch(
             BatchRecord(
@@ -146,11 +154,19 @@ def ingest_entity(
                 rejected=capture.rejected,
                 skipped=capture.skipped,
                 quarantine_path=quarantine,
+                inserted=changes.inserted if changes else None,
+                updated=changes.updated if changes else None,
+                deleted=changes.deleted if changes else None,
+                state_path=state_path,
             )
         )
 
     def result(
-        status: BatchStatus, rows: int, size: int, duplicate_of: str | None = None
+        status: BatchStatus,
+        rows: int,
+        size: int,
+        duplicate_of: str | None = None,
+        changes: Changes | None = None,
     ) -> IngestResult:
         return IngestResult(
             source.name,
@@ -164,6 +180,7 @@ def ingest_entity(
             capture.rejected,
             capture.skipped,
             capture.note,
+            changes,
         )
 
     if capture.unchanged:
@@ -187,6 +204,42 @@ def ingest_entity(
         ),
     )
     capture.on_reject = quarantine.write
+    if capture.diff is not None:
+        if capture.schema is not None and earlier:
+            check_drift(source.name, entity, earlier[-1].schema_json, capture.schema)
+        spec = capture.diff
+
+        def record_diff(
+            status: BatchStatus,
+            rows: int,
+            path: str | None,
+            size: int,
+            digest: str,
+            columns: str,
+            changes: Changes,
+            state_path: str | None,
+        ) -> None:
+            record(
+                status, rows, path, size, digest, columns, quarantine.close(), changes, state_path
+            )
+
+        try:
+            diff_status, changes, size = _ingest_diff(
+                capture,
+                spec,
+                storage=storage,
+                metadata=metadata,
+                where=(source.name, entity, batch_id, final),
+                started=started,
+                on_rows=on_rows,
+                full_refresh=full_refresh,
+                record=record_diff,
+            )
+        except BaseException:
+            quarantine.close()
+            raise
+        save_state()
+        return result(diff_status, changes.rows, size, changes=changes)
     storage.makedirs(folder)
     try:
         if capture.format == "arrow":
@@ -220,6 +273,56 @@ def ingest_entity(
     # The cursor moves only once the batch it covers is recorded.
     save_state()
     return result(status, rows, size, duplicate_of)
+
+
+def _ingest_diff(
+    capture: Capture,
+    spec: DiffSpec,
+    *,
+    storage: Storage,
+    metadata: MetadataStore,
+    where: tuple[str, str, str, str],
+    started: datetime,
+    on_rows: Callable[[int], None] | None,
+    full_refresh: bool,
+    record: Callable[[BatchStatus, int, str | None, int, str, str, Changes, str | None], None],
+) -> tuple[BatchStatus, Changes, int]:
+    """Compare, publish the batch file and the new state, record (the switch), retire.
+
+    `where` is (source, entity, batch id, the batch file's final location). Returns the
+    status (`written` or `unchanged`), the changes and the bytes written.
+    """
+    import shutil
+
+    from batchlake.capture import diff
+
+    source, entity, batch_id, final = where
+    work = spec.work_dir / f"diff-{batch_id}"
+    try:
+        previous = metadata.diff_state(source, entity)
+        compared = diff.compare(
+            capture,
+            DiffSpec(spec.key, spec.setting, work),
+            diff.fetch_state(storage, previous, work) if previous else None,
+            batch_id=batch_id,
+            loaded_at=started,
+            on_rows=on_rows,
+            resync=full_refresh,
+        )
+        if compared.batch_file is None or compared.state_file is None:
+            capture.note = "no row inserted, changed or deleted since the last capture"
+            record("unchanged", 0, None, 0, "", compared.schema_json, compared.changes, previous)
+            return "unchanged", compared.changes, 0
+        size, digest = diff.publish(storage, compared.batch_file, final)
+        state = diff.state_location(storage, source, entity, batch_id)
+        diff.publish(storage, compared.state_file, state)
+        rows = compared.changes.rows
+        record("written", rows, final, size, digest, compared.schema_json, compared.changes, state)
+        if previous is not None and previous != state:
+            diff.retire_state(storage, previous)
+        return "written", compared.changes, size
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _write_jsonl(

@@ -64,7 +64,14 @@ from bson import json_util
 from bson.json_util import JSONMode, JSONOptions
 from pymongo.errors import PyMongoError
 
-from batchlake.capture import Capture, EntityState, SourceBase, redact_url, scrub_url_secret
+from batchlake.capture import (
+    Capture,
+    DiffSpec,
+    EntityState,
+    SourceBase,
+    redact_url,
+    scrub_url_secret,
+)
 from batchlake.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
@@ -96,6 +103,7 @@ class MongoSource(SourceBase):
         self.name = name
         self.settings = settings
         self.url = settings.url
+        self.work_dir = project.state_dir / "tmp"
         self._client_factory = client_factory
         self._client: pymongo.MongoClient[Document] | None = None
         self._database: Database[Document] | None = None
@@ -170,6 +178,12 @@ class MongoSource(SourceBase):
         capture.records = self._pages(
             entity, collection, query, options, sort, cursor_field, capture
         )
+        if options.mode == "diff":
+            capture.diff = DiffSpec(
+                tuple(options.primary_key) or options.default_key,
+                f"sources.{self.name}.collections.{entity}.primary_key",
+                self.work_dir,
+            )
         return capture
 
     def _pages(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from batchlake.cli._output import Format, print_rows, stderr
 from batchlake.lake import Lake
+from batchlake.metadata import BatchRecord
 
 
 def _columns(columns: list[tuple[str, str]], fmt: Format) -> str:
@@ -79,11 +80,20 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
             "used_by": ", ".join(downstream),
         }
         columns = raw.columns
+        batches = lake.metadata.batches(raw.source, raw.entity, status=None)
         snapshots: list[tuple[object, ...]] = [
-            (b.batch_id, b.finished_at, b.status, b.rows)
-            for b in lake.metadata.batches(raw.source, raw.entity, status=None)
+            (b.batch_id, b.finished_at, b.status, b.rows) for b in batches
         ]
         snapshot_columns = ["batch_id", "captured_at", "status", "rows"]
+        if any(b.state_path for b in batches):  # a diff entity: what each batch changed
+            snapshots = [
+                (*row, b.inserted, b.updated, b.deleted)
+                for row, b in zip(snapshots, batches, strict=True)
+            ]
+            snapshot_columns += ["inserted", "updated", "deleted"]
+        if any(b.status == "expired" for b in batches):  # raw retention deleted some
+            snapshots = [(*row, b.expired_at) for row, b in zip(snapshots, batches, strict=True)]
+            snapshot_columns.append("expired_at")
     else:
         info = lake.catalog.info(name)
         header = {
@@ -143,7 +153,9 @@ def list_sources(lake: Lake, fmt: Format) -> None:
             finally:
                 source.close()
         except BatchlakeError as exc:
-            rows.append((name, settings.type, "-", "-", "-", "-", "-", "-", 0, f"error: {exc}"))
+            rows.append(
+                (name, settings.type, "-", "-", "-", "-", "-", "-", 0, f"error: {exc}", None)
+            )
             continue
         for entity, described in entities:
             cursor, _ = lake.metadata.entity_state(name, entity)
@@ -162,6 +174,7 @@ def list_sources(lake: Lake, fmt: Format) -> None:
                     last.batch_id if last else None,
                     sum(b.rows for b in written),
                     last.status if last else "never captured",
+                    _changes(last),
                 )
             )
     print_rows(
@@ -176,6 +189,7 @@ def list_sources(lake: Lake, fmt: Format) -> None:
             "last_batch",
             "rows",
             "last_status",
+            "last_changes",
         ],
         rows,
         fmt,
@@ -183,3 +197,10 @@ def list_sources(lake: Lake, fmt: Format) -> None:
     )
     if fmt is Format.table and not rows:
         stderr.print("no sources: add a [sources.NAME] section to batchlake.toml")
+
+
+def _changes(batch: BatchRecord | None) -> str | None:
+    """A diff capture's counts: `+inserted ~updated -deleted`."""
+    if batch is None or batch.inserted is None:
+        return None
+    return f"+{batch.inserted} ~{batch.updated or 0} -{batch.deleted or 0}"

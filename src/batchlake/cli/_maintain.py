@@ -1,4 +1,4 @@
-"""`batchlake maintain`: expire old snapshots, delete orphan files, compact small files."""
+"""`batchlake maintain`: expire old snapshots and raw batches, delete orphans, compact."""
 
 from __future__ import annotations
 
@@ -32,12 +32,19 @@ def maintain(
     compact: Annotated[
         bool, typer.Option(help="Rewrite tables spread over many small files into fewer.")
     ] = True,
+    raw_retention: Annotated[
+        bool,
+        typer.Option(
+            help="Expire raw batches by the sources' raw_retention / raw_keep_batches "
+            "(never one an incremental model has not consumed)."
+        ),
+    ] = True,
     dry_run: Annotated[
         bool, typer.Option(help="Report what would be done; change nothing.")
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Tidy the lake: old snapshots, orphan files of failed writes, small files."""
+    """Tidy the lake: old snapshots and raw batches, orphan files of failed writes, small files."""
     from batchlake.ops.maintenance import Policy
     from batchlake.ops.maintenance import maintain as run_maintenance
 
@@ -46,6 +53,7 @@ def maintain(
         retain=timedelta(days=retain_days),
         keep_last=keep,
         grace=timedelta(hours=grace_hours),
+        raw_retention=raw_retention,
         dry_run=dry_run,
     )
     stderr.print(f"[bold]maintain[/bold] {lake.settings.name}{' (dry run)' if dry_run else ''}")
@@ -55,6 +63,9 @@ def maintain(
             "table",
             "snapshots_expired",
             "snapshots_left",
+            "batches_expired",
+            "expired_bytes",
+            "batches_held",
             "orphans_deleted",
             "orphan_bytes",
             "files_before",
@@ -66,6 +77,9 @@ def maintain(
                 r.name,
                 r.snapshots_expired,
                 r.snapshots_left if not r.name.startswith("raw.") else None,
+                r.batches_expired if r.name.startswith("raw.") else None,
+                r.expired_bytes if r.name.startswith("raw.") else None,
+                r.batches_held if r.name.startswith("raw.") else None,
                 r.orphans_deleted,
                 r.orphan_bytes,
                 r.files_before,

@@ -23,11 +23,13 @@ from pydantic import (
 from batchlake.config.base import _NAME_PATTERN, PROJECT_FILE, STATE_DIR, _Settings
 from batchlake.config.lake import CatalogSettings, EngineSettings, MetadataSettings, StorageSettings
 from batchlake.config.ops import (
+    MAINTENANCE,
     AlertChannelSettings,
     AlertEvent,
     ChartSettings,
     EmailAlertSettings,
     LogAlertSettings,
+    MaintenanceSettings,
     PipelineSettings,
     RunSettings,
     ServeSettings,
@@ -52,6 +54,7 @@ from batchlake.config.units import parse_duration, parse_size
 from batchlake.errors import ConfigError
 
 __all__ = [
+    "MAINTENANCE",
     "PROJECT_FILE",
     "STATE_DIR",
     "AlertChannelSettings",
@@ -63,6 +66,7 @@ __all__ = [
     "FileEntitySettings",
     "FilesSourceSettings",
     "LogAlertSettings",
+    "MaintenanceSettings",
     "MetadataSettings",
     "Mode",
     "MongoCollectionSettings",
@@ -111,15 +115,25 @@ class ProjectSettings(_Settings):
     charts: list[ChartSettings] = Field(default_factory=list)
 
     pipelines: dict[str, PipelineSettings] = Field(default_factory=dict)
+    maintenance: MaintenanceSettings = Field(default_factory=MaintenanceSettings)
     alerts: dict[str, AlertChannelSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _pipeline_alerts_exist(self) -> ProjectSettings:
-        for name, pipeline in self.pipelines.items():
+        if self.maintenance.scheduled and MAINTENANCE in self.pipelines:
+            raise ValueError(
+                f"pipelines.{MAINTENANCE}: the name is the scheduler's for the [maintenance] "
+                "schedule; rename the pipeline"
+            )
+        scheduled = dict(self.pipelines)
+        if self.maintenance.scheduled:
+            scheduled[MAINTENANCE] = self.maintenance.schedule()
+        for name, pipeline in scheduled.items():
             unknown = sorted(set(pipeline.alerts or []) - set(self.alerts))
             if unknown:
+                where = MAINTENANCE if name == MAINTENANCE else f"pipelines.{name}"
                 raise ValueError(
-                    f"pipelines.{name}.alerts names {', '.join(unknown)}, "
+                    f"{where}.alerts names {', '.join(unknown)}, "
                     f"not defined as [alerts.<name>] (defined: {', '.join(self.alerts) or 'none'})"
                 )
         return self

@@ -96,6 +96,52 @@ class PipelineSettings(_Settings):
         return self
 
 
+MAINTENANCE = "maintenance"  # the scheduler's name for the [maintenance] schedule
+
+
+class MaintenanceSettings(_Settings):
+    """`batchlake maintain` run by `batchlake scheduler` on a schedule (`[maintenance]`).
+
+    Without `cron` or `every` the scheduler does not maintain the lake (run
+    `batchlake maintain` yourself). The other keys are the command's options; raw
+    retention itself is configured per source or entity (`raw_retention`,
+    `raw_keep_batches`).
+    """
+
+    cron: str | None = None  # e.g. "0 3 * * *", in `timezone`
+    every: str | float | None = None  # or an interval: "1d"
+    timezone: str = "UTC"
+    catch_up: Literal["once", "skip"] = "once"
+    retain_days: float = Field(default=7, ge=0)  # expire Iceberg snapshots older than this...
+    keep: int = Field(default=5, ge=1)  # ... always keeping this many newest
+    grace_hours: float = Field(default=24, ge=0)  # unreferenced files older than this go
+    compact: bool = True  # rewrite tables spread over many small files
+    raw_retention: bool = True  # expire raw batches by the sources' retention keys
+    alerts: list[str] | None = None  # channel names of [alerts.*]; None: every channel
+
+    @property
+    def scheduled(self) -> bool:
+        return self.cron is not None or self.every is not None
+
+    def schedule(self) -> PipelineSettings:
+        """The schedule as the scheduler runs pipelines (its checks included)."""
+        return PipelineSettings(
+            cron=self.cron,
+            every=self.every,
+            timezone=self.timezone,
+            catch_up=self.catch_up,
+            alerts=self.alerts,
+        )
+
+    @model_validator(mode="after")
+    def _valid_schedule(self) -> MaintenanceSettings:
+        if self.cron is not None and self.every is not None:
+            raise ValueError("give at most one of cron = '<expression>' or every = '<interval>'")
+        if self.scheduled:
+            self.schedule()  # the same checks as a pipeline's cron, interval and timezone
+        return self
+
+
 AlertEvent = Literal["failure", "quality", "missed", "success"]
 
 

@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from batchlake.config.base import _NAME_PATTERN, _Settings
+from batchlake.config.units import parse_duration
 
-Mode = Literal["full", "incremental"]
+# full: every capture reads everything; incremental: rows past a cursor; diff: everything is
+# read and compared by primary key with the previous capture, and only inserted, changed
+# and deleted (tombstone) rows are written (see batchlake.capture.diff).
+Mode = Literal["full", "incremental", "diff"]
 
 
-class _EntityCapture(_Settings):
-    """How one entity is captured: everything (full) or what is new since a cursor."""
+class RawHistorySettings(_Settings):
+    """How long raw batches are kept (`batchlake maintain`); on a source or an entity.
+
+    A batch expires when it is older than `raw_retention` AND not among the
+    `raw_keep_batches` newest (either alone: that rule alone). An entity's own keys
+    override its source's. Never expired: the newest written batch, and any batch an
+    incremental model has not consumed yet (see batchlake.ops.retention).
+    """
+
+    raw_retention: str | None = None  # age of batches, e.g. "30d", "12h"
+    raw_keep_batches: int | None = Field(default=None, ge=1)
+
+    @field_validator("raw_retention")
+    @classmethod
+    def _retention_is_duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) <= 0:
+            raise ValueError("raw_retention must be a positive duration, e.g. '30d'")
+        return value
+
+
+class _EntityCapture(RawHistorySettings):
+    """How one entity is captured: everything (full), what is new since a cursor
+    (incremental), or what changed since the last capture, by primary key (diff)."""
+
+    # The key a diff capture uses when primary_key is not set (None: it must be set).
+    default_key: ClassVar[tuple[str, ...]] = ()
 
     mode: Mode = "full"
     cursor: str | None = None
     primary_key: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _incremental_needs_cursor(self) -> _EntityCapture:
+    def _mode_needs(self) -> _EntityCapture:
         if self.mode == "incremental" and not self.cursor:
             raise ValueError("mode = 'incremental' needs cursor = '<column>'")
+        if self.mode == "diff" and not (self.primary_key or self.default_key):
+            raise ValueError(
+                "mode = 'diff' needs primary_key = ['<column>', ...] (the columns that "
+                "identify a row, to compare captures by)"
+            )
         return self
 
 
@@ -36,7 +69,7 @@ class SqlQuerySettings(_EntityCapture):
     sql: str
 
 
-class SqlSourceSettings(_Settings):
+class SqlSourceSettings(RawHistorySettings):
     """A relational database read by URL (sqlite, postgresql, mysql; others via SQLAlchemy)."""
 
     type: Literal["sql"]
@@ -106,7 +139,7 @@ class PaginatorSettings(_Settings):
     max_pages: int | None = Field(default=None, ge=1)
 
 
-class RestEndpointSettings(_Settings):
+class RestEndpointSettings(RawHistorySettings):
     """One endpoint captured as an entity (`[sources.X.endpoints.<name>]`)."""
 
     path: str
@@ -123,10 +156,15 @@ class RestEndpointSettings(_Settings):
     def _incremental_fields(self) -> RestEndpointSettings:
         if self.mode == "incremental" and not (self.cursor_param and self.cursor_field):
             raise ValueError("mode = 'incremental' needs cursor_param and cursor_field")
+        if self.mode == "diff" and not self.primary_key:
+            raise ValueError(
+                "mode = 'diff' needs primary_key = ['<field>', ...] (record fields, dotted "
+                "paths allowed, that identify a record)"
+            )
         return self
 
 
-class RestSourceSettings(_Settings):
+class RestSourceSettings(RawHistorySettings):
     """A JSON HTTP API."""
 
     type: Literal["rest"]
@@ -164,10 +202,11 @@ class RestSourceSettings(_Settings):
         return value
 
 
-class FileEntitySettings(_Settings):
+class FileEntitySettings(RawHistorySettings):
     """One file, glob or URL captured as an entity (`[sources.X.entities.<name>]`)."""
 
     path: str  # local path or glob (relative to the project), http(s):// or s3:// URL
+    mode: Literal["full", "diff"] = "full"
     format: Literal["auto", "csv", "tsv", "json", "jsonl", "parquet"] = "auto"
     compression: Literal["auto", "none", "gzip", "zip"] = "auto"
     delimiter: str | None = None
@@ -177,8 +216,14 @@ class FileEntitySettings(_Settings):
     on_bad_rows: Literal["quarantine", "fail", "skip"] = "quarantine"
     primary_key: list[str] = Field(default_factory=list)
 
+    @model_validator(mode="after")
+    def _diff_needs_key(self) -> FileEntitySettings:
+        if self.mode == "diff" and not self.primary_key:
+            raise ValueError("mode = 'diff' needs primary_key = ['<column>', ...]")
+        return self
 
-class FilesSourceSettings(_Settings):
+
+class FilesSourceSettings(RawHistorySettings):
     """Files and URLs: CSV/TSV, JSON, JSON Lines, Parquet; gzip and zip."""
 
     type: Literal["files"]
@@ -195,7 +240,10 @@ class MongoCollectionSettings(_EntityCapture):
     `cursor` is a field (dotted path allowed), best indexed: a date such as `updated_at`,
     or `_id` for insert-only collections. `filter` and `projection` are MongoDB documents;
     typed values are written as Extended JSON, e.g. `{ "$date" = "2024-01-01T00:00:00Z" }`.
+    `mode = "diff"` compares documents by `primary_key`, `_id` unless set.
     """
+
+    default_key: ClassVar[tuple[str, ...]] = ("_id",)
 
     collection: str | None = None  # default: the entity name
     filter: dict[str, Any] = Field(default_factory=dict)
@@ -220,7 +268,7 @@ class MongoCollectionSettings(_EntityCapture):
         return self
 
 
-class MongoSourceSettings(_Settings):
+class MongoSourceSettings(RawHistorySettings):
     """A MongoDB database (documents kept losslessly as canonical Extended JSON)."""
 
     type: Literal["mongo"]

@@ -80,6 +80,13 @@ class BatchRecord:
     rejected: int | None = None
     skipped: int | None = None
     quarantine_path: str | None = None
+    # Diff captures: rows inserted, updated and deleted (tombstones) by this batch, and
+    # the state file (key + row hash of the whole entity) the next capture compares with.
+    inserted: int | None = None
+    updated: int | None = None
+    deleted: int | None = None
+    state_path: str | None = None
+    expired_at: datetime | None = None  # when raw retention deleted the batch's file
 
 
 @dataclass(frozen=True)
@@ -270,6 +277,40 @@ class MetadataStore(OperationsRecords):
             query = query.where(t.batches.c.status == status)
         with self.engine.connect() as conn:
             return [BatchRecord(**_row(r)) for r in conn.execute(query)]
+
+    def diff_state(self, source: str, entity: str) -> str | None:
+        """The state file a diff capture of the entity compares with (None: none yet).
+
+        It is the one recorded with the entity's newest manifest row that has one: a new
+        state is switched to by recording its batch, in the same transaction.
+        """
+        b = t.batches
+        query = (
+            sa.select(b.c.state_path)
+            .where((b.c.source == source) & (b.c.entity == entity) & b.c.state_path.is_not(None))
+            .order_by(b.c.batch_id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def expire_batches(self, source: str, entity: str, batch_ids: list[str]) -> datetime:
+        """Mark written batches `expired` (before their files are deleted); return when."""
+        when = utcnow()
+        b = t.batches
+        with self.engine.begin() as conn:
+            for chunk in range(0, len(batch_ids), 500):
+                conn.execute(
+                    b.update()
+                    .where(
+                        (b.c.source == source)
+                        & (b.c.entity == entity)
+                        & (b.c.status == "written")
+                        & b.c.batch_id.in_(batch_ids[chunk : chunk + 500])
+                    )
+                    .values(status="expired", expired_at=when)
+                )
+        return when
 
     def raw_entities(self) -> list[tuple[str, str]]:
         query = (

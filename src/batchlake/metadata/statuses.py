@@ -26,7 +26,8 @@ BatchStatus = Literal[
     "written",  # a new batch file
     "duplicate",  # the same content as an earlier batch: no file
     "empty",  # no rows: no file
-    "unchanged",  # the source reported no change (ETag, modification time): not read
+    "unchanged",  # no change: the source reported none (ETag…), or a diff found none
+    "expired",  # raw retention deleted its file (0005)
 ]
 
 # pipeline_runs.status: a scheduled fire, skipped or run (then as its run ended), or

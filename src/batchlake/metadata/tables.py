@@ -54,6 +54,7 @@ batches = sa.Table(
     sa.Column("source", sa.String(200), nullable=False),
     sa.Column("entity", sa.String(200), nullable=False),
     sa.Column("run_id", sa.String(64)),
+    # written | duplicate | empty | unchanged | expired (0005: its file deleted by retention)
     sa.Column("status", sa.String(20), nullable=False),  # statuses.BatchStatus
     sa.Column("path", sa.Text),
     sa.Column("rows", sa.BigInteger, nullable=False),
@@ -68,6 +69,11 @@ batches = sa.Table(
     sa.Column("rejected", sa.BigInteger),
     sa.Column("skipped", sa.BigInteger),
     sa.Column("quarantine_path", sa.Text),
+    sa.Column("inserted", sa.BigInteger),  # 0005: diff captures' change counts
+    sa.Column("updated", sa.BigInteger),  # 0005
+    sa.Column("deleted", sa.BigInteger),  # 0005
+    sa.Column("state_path", sa.Text),  # 0005: a diff entity's key + row-hash state file
+    sa.Column("expired_at", sa.DateTime(timezone=True)),  # 0005: raw retention deleted it
     sa.Index("ix_batches_entity", "source", "entity", "status"),
     sa.Index("ix_batches_hash", "source", "entity", "content_hash"),
 )

@@ -6,8 +6,9 @@ snapshots from the metadata but deletes no file, so orphans are found here the s
 list the files first, then load the table and collect everything any remaining snapshot
 or metadata-log entry references, and delete only unreferenced files older than a grace
 period longer than any write. The raw zone gets the same treatment: batch files that no
-manifest row records (a capture killed between its rename and its record) and leftover
-temporary files.
+manifest row records (a capture killed between its rename and its record), leftover
+temporary files, and diff state files no longer current. Raw retention (`raw_retention`,
+`raw_keep_batches`, see `batchlake.ops.retention`) expires old raw batches first.
 
 Maintenance holds the run lock, so no run commits while it works.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
     from batchlake.lake import Lake
+    from batchlake.ops.retention import Consumption
 
 RUN_LOCK = "run"  # the runner's lock: maintenance never overlaps a run
 
@@ -42,6 +44,7 @@ class Policy:
     grace: timedelta = timedelta(hours=24)
     compact_min_files: int = 8  # compact a table once its current data is in this many files
     compact_max_file_bytes: int = 32 * 1024 * 1024  # ... of at most this average size
+    raw_retention: bool = True  # apply the sources' raw_retention / raw_keep_batches
     dry_run: bool = False
 
 
@@ -56,6 +59,9 @@ class TableReport:
     orphan_bytes: int = 0
     files_before: int = 0
     files_after: int = 0
+    batches_expired: int = 0  # raw entities: batches expired by retention
+    expired_bytes: int = 0
+    batches_held: int = 0  # ... due by the retention keys, kept for an incremental model
     notes: list[str] = field(default_factory=list)
 
 
@@ -85,13 +91,18 @@ def maintain(
     reports = []
     try:
         raw = [n for n in names if n.startswith("raw.")]
+        readers = None
+        if raw and policy.raw_retention:
+            from batchlake.ops.retention import consumption
+
+            readers = consumption(lake)  # read before any expiry, once for every entity
         for name in [n for n in names if not n.startswith("raw.")]:
             report = _maintain_table(lake, name, policy, compact)
             reports.append(report)
             if on_table is not None:
                 on_table(report)
         for name in raw:
-            report = _maintain_raw(lake, name, policy)
+            report = _maintain_raw(lake, name, policy, readers)
             reports.append(report)
             if on_table is not None:
                 on_table(report)
@@ -209,17 +220,35 @@ def _compact(lake: Lake, name: str, table: Table, policy: Policy, report: TableR
 # -- raw entities --------------------------------------------------------------------------
 
 
-def _maintain_raw(lake: Lake, name: str, policy: Policy) -> TableReport:
-    """Delete raw files no manifest row records (killed captures) and stale temp files."""
+def _maintain_raw(
+    lake: Lake, name: str, policy: Policy, readers: Consumption | None
+) -> TableReport:
+    """Expire batches by retention; delete files no live manifest row records (killed
+    captures, expiries), superseded diff states and stale temp files."""
     report = TableReport(name)
     _, source, entity = name.split(".")
+    expired_files = 0
+    if readers is not None:
+        from batchlake.ops.retention import expire_raw
+
+        expiry = expire_raw(lake, source, entity, readers, dry_run=policy.dry_run)
+        report.batches_expired = len(expiry.expired)
+        report.expired_bytes = expiry.bytes
+        report.batches_held = expiry.held
+        report.notes += expiry.notes
+        expired_files = sum(1 for b in expiry.expired for f in (b.path, b.quarantine_path) if f)
     folder = lake.storage.join("raw", source, entity)
     listed = _list(lake, folder)  # before reading the manifest, as for tables
     recorded = set()
     for batch in lake.metadata.batches(source, entity, status=None):
+        if batch.status == "expired":
+            continue  # its files are deleted (or due: a killed expiry)
         for location in (batch.path, batch.quarantine_path):
             if location:
                 recorded.add(path_of(location))
+    state = lake.metadata.diff_state(source, entity)  # older states are superseded
+    if state is not None:
+        recorded.add(path_of(state))
     cutoff = utcnow() - policy.grace
     for file in listed:
         if file.path in recorded or file.modified > cutoff:
@@ -228,8 +257,12 @@ def _maintain_raw(lake: Lake, name: str, policy: Policy) -> TableReport:
         report.orphan_bytes += file.size
         if not policy.dry_run:
             lake.storage.filesystem.delete_file(file.path)
-    report.files_before = len(listed)
-    report.files_after = len(listed) - (0 if policy.dry_run else report.orphans_deleted)
+    if policy.dry_run:  # the expired batches' files are still there, and listed
+        report.files_before = len(listed)
+        report.files_after = len(listed) - report.orphans_deleted - expired_files
+    else:
+        report.files_before = len(listed) + expired_files
+        report.files_after = len(listed) - report.orphans_deleted
     return report
 
 

@@ -10,6 +10,10 @@ with one run (`catch_up = "once"`, the default) or skipped.
 One run at a time per pipeline, even across scheduler processes: a lock per pipeline in
 the metadata database, renewed while the run lives and taken over when its holder died.
 The clock is injectable, so tests run many cycles in no time.
+
+A scheduled `[maintenance]` section is one more schedule, named `maintenance`, accounted
+for like a pipeline; its fire runs `batchlake maintain` (snapshot expiry, orphan files,
+compaction, raw retention) with the section's options instead of a run.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from batchlake.config import PipelineSettings, parse_duration
-from batchlake.errors import BatchlakeError
+from batchlake.config import MAINTENANCE, PipelineSettings, parse_duration
+from batchlake.errors import BatchlakeError, LockError
 from batchlake.run.alerts import Alert, Alerter
 
 if TYPE_CHECKING:
@@ -128,7 +132,9 @@ class Scheduler:
         self.clock = clock or SystemClock()
         self.stop = stop or threading.Event()
         self.alerter = alerter or Alerter(lake.settings.alerts, lake.metadata, now=self.clock.now)
-        configured = lake.settings.pipelines
+        configured = dict(lake.settings.pipelines)
+        if lake.settings.maintenance.scheduled:
+            configured[MAINTENANCE] = lake.settings.maintenance.schedule()
         unknown = sorted(set(pipelines or []) - set(configured))
         if unknown:
             raise BatchlakeError(
@@ -139,7 +145,7 @@ class Scheduler:
         if not self.pipelines:
             raise BatchlakeError(
                 "no pipelines to schedule; add e.g. [pipelines.capture] with select = "
-                "['raw.*'] and every = '30m' to batchlake.toml"
+                "['raw.*'] and every = '30m' to batchlake.toml (or [maintenance] with cron)"
             )
         self.started_at = self.clock.now()
         self.holder = f"scheduler-{socket.gethostname()}-{os.getpid()}"
@@ -231,7 +237,8 @@ class Scheduler:
             return
         from batchlake.run.runner import new_run_id
 
-        run_id = new_run_id()  # on the fire's row from the start: a killed run is traceable
+        # On the fire's row from the start: a killed run is traceable. Maintenance is no run.
+        run_id = None if self._is_maintenance(name) else new_run_id()
         row = metadata.account_fires(
             name, skipped, latest, "running", after=last, now=now, run_id=run_id
         )
@@ -242,7 +249,48 @@ class Scheduler:
             self._alert_missed(name, len(missed) + (0 if on_time else 1), latest, truncated)
         else:
             self._alert_missed(name, 0, None, False)
-        self._start(name, pipeline, row, run_id)
+        if run_id is None:
+            self._maintain(name, row)
+        else:
+            self._start(name, pipeline, row, run_id)
+
+    def _is_maintenance(self, name: str) -> bool:
+        return name == MAINTENANCE and self.lake.settings.maintenance.scheduled
+
+    def _maintain(self, name: str, row: int) -> None:
+        """A maintenance fire: `batchlake maintain` with the [maintenance] options."""
+        from batchlake.ops.maintenance import Policy, maintain
+
+        settings, metadata = self.lake.settings.maintenance, self.lake.metadata
+        policy = Policy(
+            retain=timedelta(days=settings.retain_days),
+            keep_last=settings.keep,
+            grace=timedelta(hours=settings.grace_hours),
+            raw_retention=settings.raw_retention,
+        )
+        log.info("maintenance: starting (fire #%d)", row)
+        try:
+            reports = maintain(self.lake, policy=policy, compact=settings.compact)
+        except LockError as exc:  # a run of the project (another process) holds its lock
+            metadata.finish_pipeline_run(
+                row, "skipped", run_id=None, reason=f"{exc}; maintenance waits for its next fire"
+            )
+            return
+        except Exception as exc:  # a daemon keeps going; the fire says what failed
+            log.exception("maintenance failed")
+            metadata.finish_pipeline_run(row, "failed", run_id=None, reason=str(exc))
+            self._alert_run(name, None, str(exc))
+            return
+        expired = sum(r.batches_expired for r in reports)
+        summary = (
+            f"{expired} raw batch(es) expired ({sum(r.expired_bytes for r in reports)} bytes), "
+            f"{sum(r.batches_held for r in reports)} kept for incremental models; "
+            f"{sum(r.snapshots_expired for r in reports)} snapshot(s) expired; "
+            f"{sum(r.orphans_deleted for r in reports)} orphan file(s) deleted"
+        )
+        metadata.finish_pipeline_run(row, "success", run_id=None, reason=summary)
+        log.info("maintenance: %s", summary)
+        self._alert_run(name, None, None)
 
     def _why_missed(self, fire: datetime) -> str:
         if fire < self.started_at:
@@ -286,19 +334,25 @@ class Scheduler:
         return f"batchlake runs {run_id} -p {self.lake.project.root}"
 
     def _alert_run(self, name: str, result: RunResult | None, error: str | None) -> None:
-        ok = result is not None and result.ok
+        maintenance = self._is_maintenance(name)
+        ok = result.ok if result is not None else maintenance and error is None
         run_id = result.run_id if result is not None else None
+        what = "maintenance" if maintenance else f"pipeline '{name}'"
         summary = (
-            f"pipeline '{name}' succeeded (run {run_id})"
+            f"{what} succeeded" + (f" (run {run_id})" if run_id else "")
             if ok
-            else f"pipeline '{name}' failed" + (f" (run {run_id})" if run_id else "")
+            else f"{what} failed" + (f" (run {run_id})" if run_id else "")
         )
         alert = Alert(
             event="success" if ok else "failure",
             subject=f"pipeline {name}",
             summary=summary,
             detail="" if ok else f"Error: {error}",
-            look=self._look(run_id) if run_id else f"batchlake doctor -p {self.lake.project.root}",
+            look=self._look(run_id)
+            if run_id
+            else f"batchlake scheduler --status -p {self.lake.project.root}"
+            if maintenance
+            else f"batchlake doctor -p {self.lake.project.root}",
             project=self.lake.settings.name,
             pipeline=name,
             run_id=run_id,

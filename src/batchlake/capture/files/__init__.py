@@ -58,7 +58,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from batchlake.capture import BadRow, Capture, EntityState, SourceBase
+from batchlake.capture import BadRow, Capture, DiffSpec, EntityState, SourceBase
 from batchlake.capture.files.column_types import parse_type
 from batchlake.capture.files.csv_reader import CsvTable
 from batchlake.capture.files.fetch import (
@@ -124,7 +124,7 @@ class FilesSource(SourceBase):
         options = self._options(entity)
         return {
             "reads": options.path,
-            "mode": "full",
+            "mode": options.mode,
             "format": options.format,
             "compression": options.compression,
             "on_bad_rows": options.on_bad_rows,
@@ -143,6 +143,10 @@ class FilesSource(SourceBase):
                 validators=fetched.validators,
             )
         capture = Capture(format="arrow", validators=fetched.validators)
+        if options.mode == "diff":
+            capture.diff = DiffSpec(
+                tuple(options.primary_key), f"{key}.primary_key", self.project.state_dir / "tmp"
+            )
         inputs: list[FileInput] = []
         try:
             for found in fetched.files:

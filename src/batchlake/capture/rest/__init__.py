@@ -5,7 +5,9 @@ ingest exactly as received, one page at a time, so memory holds one page. Pages 
 the endpoint's paginator: page numbers, offset/limit, a cursor token in the body, a next
 URL in the body, or the `Link: <...>; rel="next"` header. An incremental endpoint sends
 the stored cursor as `cursor_param` and keeps the largest `cursor_field` it captured as
-the next cursor. Requests, auth, retries and the rate limit live in `rest.http`.
+the next cursor; a `diff` endpoint is read in full and compared with its last capture by
+`primary_key` (see `batchlake.capture.diff`). Requests, auth, retries and the rate
+limit live in `rest.http`.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from batchlake.capture import Capture, EntityState, SourceBase
+from batchlake.capture import Capture, DiffSpec, EntityState, SourceBase
 from batchlake.capture.rest.http import RestClient
 from batchlake.errors import SourceError
 
@@ -47,6 +49,7 @@ class RestSource(SourceBase):
         self.name = name
         self.settings = settings
         self.transport = transport
+        self.work_dir = project.state_dir / "tmp"
         self._client: RestClient | None = None
 
     @property
@@ -92,6 +95,12 @@ class RestSource(SourceBase):
             assert endpoint.cursor_field is not None
             pages = self._tracking_cursor(pages, entity, endpoint.cursor_field, capture)
         capture.records = pages
+        if endpoint.mode == "diff":
+            capture.diff = DiffSpec(
+                tuple(endpoint.primary_key),
+                f"sources.{self.name}.endpoints.{entity}.primary_key",
+                self.work_dir,
+            )
         return capture
 
     def close(self) -> None:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from batchlake.capture import Capture, EntityState, redact_url, scrub_url_secret, snake_case
+from batchlake.capture import (
+    Capture,
+    DiffSpec,
+    EntityState,
+    redact_url,
+    scrub_url_secret,
+    snake_case,
+)
 from batchlake.config import SqlEntitySettings, SqlQuerySettings
 from batchlake.engines import connection
 from batchlake.errors import ConfigError, SourceError
@@ -44,6 +51,7 @@ class SqlSource:
         self.name = name
         self.settings = settings
         self.url = project.resolve_url(settings.url)
+        self.work_dir = project.state_dir / "tmp"
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[str, tuple[str, str]] | None = None
 
@@ -137,15 +145,28 @@ class SqlSource:
 
     def _options(self, entity: str) -> SqlEntitySettings | SqlQuerySettings | None:
         """The per-entity options, found by entity name or by the source's table name."""
+        found = self._find_options(entity)
+        return found[1] if found else None
+
+    def _find_options(self, entity: str) -> tuple[str, SqlEntitySettings | SqlQuerySettings] | None:
+        """The entity's options and where they are in batchlake.toml."""
         for name, query in self.settings.queries.items():
             if entity in (name, snake_case(name)):
-                return query
+                return f"sources.{self.name}.queries.{name}", query
         for name, options in self.settings.entities.items():
             if name == entity or snake_case(name) == entity:
-                return options
+                return f"sources.{self.name}.entities.{name}", options
             if entity in self._discover() and self._discover()[entity][1] == name:
-                return options
+                return f"sources.{self.name}.entities.{name}", options
         return None
+
+    def _diff_spec(self, entity: str) -> DiffSpec | None:
+        """How to compare a `mode = "diff"` entity (None for other modes)."""
+        found = self._find_options(entity)
+        if found is None or found[1].mode != "diff":
+            return None
+        where, options = found
+        return DiffSpec(tuple(options.primary_key), f"{where}.primary_key", self.work_dir)
 
     def describe(self, entity: str) -> dict[str, str]:
         options = self._options(entity)
@@ -187,6 +208,7 @@ class SqlSource:
         reader, stream_of = read if read is not None else (self._execute(sql, entity), None)
         capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
         capture.stream_of = stream_of
+        capture.diff = self._diff_spec(entity)
         if cursor_column is None:
             capture.batches = reader
         else:

@@ -102,6 +102,7 @@ class SqlAlchemySource(SqlSource):
                     statement = statement.where(column > _typed(state.cursor, column.type))
         capture = Capture(format="arrow", schema=schema, cursor=state.cursor)
         capture.batches = self._stream(statement, schema, cursor_name, capture, entity)
+        capture.diff = self._diff_spec(entity)
         return capture
 
     def _rename(self, name: str) -> str:
