@@ -41,6 +41,9 @@ PROP_UPSTREAM = "batchlake.upstream"
 PROP_INPUTS = "batchlake.inputs-hash"
 PROP_CONTENT = "batchlake.content-hash"
 PROP_RUN = "batchlake.run-id"
+# Incremental models (transform/incremental): what they consumed of each input (JSON: a
+# raw input's last batch id, an Iceberg input's snapshot id), committed with their data.
+PROP_CONSUMED = "batchlake.consumed"
 
 
 @dataclass(frozen=True)

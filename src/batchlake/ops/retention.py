@@ -46,8 +46,6 @@ if TYPE_CHECKING:
     from batchlake.config.sources import RawHistorySettings
     from batchlake.lake import Lake
 
-PROP_CONSUMED = "batchlake.consumed"  # written by incremental models (batchlake.transform)
-
 
 @dataclass(frozen=True)
 class RawHistory:
@@ -134,7 +132,7 @@ def _entity_settings(settings: SourceSettings, entity: str) -> RawHistorySetting
 
 def consumption(lake: Lake) -> Consumption:
     """Read every trusted and refined table's lineage and consumption properties."""
-    from batchlake.catalog import PROP_UPSTREAM
+    from batchlake.catalog import PROP_CONSUMED, PROP_UPSTREAM
 
     found = Consumption()
     try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from batchlake.catalog import PROP_CONSUMED
 from batchlake.catalog.partitioning import fields_of
 from batchlake.engines import TableSource
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 PROP_KIND = "batchlake.kind"
 PROP_DEFINITION = "batchlake.definition"
-PROP_CONSUMED = "batchlake.consumed"
 PROP_DIGEST = "batchlake.row-digest"
 
 InputOf = Callable[[str], tuple[str, TableSource]]

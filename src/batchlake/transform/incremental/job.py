@@ -7,11 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from batchlake.catalog import PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
+from batchlake.catalog import PROP_CONSUMED, PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
 from batchlake.engines import Materialized, RowDigest, TableSource, content_hash_of
 from batchlake.errors import ModelError
 from batchlake.transform.incremental.changes import (
-    PROP_CONSUMED,
     PROP_DEFINITION,
     PROP_DIGEST,
     PROP_KIND,
