@@ -352,6 +352,20 @@ def test_compose_starts_with_no_env_file() -> None:
         compose_interpolate({"x": "${NEEDED}"}, {})
 
 
+def test_env_example_lists_every_variable_compose_reads() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    used = {m.group("braced") for m in _COMPOSE_VARIABLE.finditer(text) if m.group("braced")}
+    lines = (DEPLOY / "env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    # The image's name and extras are build choices, not settings of a running stack.
+    assert used - set(example) == {"BATCHLAKE_IMAGE", "BATCHLAKE_EXTRAS"}
+    assert set(example) <= used, sorted(set(example) - used)
+    compose = compose_interpolate(_compose(), example)
+    scheduler = _service_environment(compose["services"]["scheduler"])
+    assert "change-me" in scheduler["BATCHLAKE_METADATA_URL"]
+    _load_project(scheduler)
+
+
 def test_the_stack_has_every_service_the_recipe_promises() -> None:
     services = _compose()["services"]
     images = {name: str(s.get("image", "")) for name, s in services.items()}
