@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,12 +91,14 @@ def _wait_for(log: Path, pattern: str, process: subprocess.Popen[bytes], seconds
     raise AssertionError(f"{log.name}: no '{pattern}' in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """A standalone master and two workers on 127.0.0.1, stopped at the end."""
-    require_java()
+@contextmanager
+def standalone_cluster(logs: Path, workers: int = WORKERS) -> Iterator[Cluster]:
+    """A standalone master and `workers` workers (1 core, 1 GiB each) on 127.0.0.1.
+
+    Started from pyspark's own jars with the JVM on PATH (or JAVA_HOME), logs and work
+    folders under `logs`; every process is stopped on exit (SIGTERM, then SIGKILL).
+    """
     home = _spark_home()
-    logs = tmp_path_factory.mktemp("spark-cluster")
     java = (
         str(Path(os.environ["JAVA_HOME"], "bin", "java")) if "JAVA_HOME" in os.environ else "java"
     )
@@ -105,6 +108,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         SPARK_SCALA_VERSION=_scala_version(home),
         SPARK_LOCAL_IP="127.0.0.1",
     )
+    running = Cluster("", logs)
 
     def launch(name: str, main: str, *args: str) -> subprocess.Popen[bytes]:
         with (logs / f"{name}.log").open("wb") as out:
@@ -118,7 +122,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         running.processes.append(process)
         return process
 
-    running = Cluster("", logs)
     try:
         master = launch(
             "master",
@@ -127,7 +130,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         )
         line = _wait_for(logs / "master.log", r"Starting Spark master at spark://\S+", master, 120)
         running.master_url = line.rsplit(" ", 1)[1]
-        for i in range(WORKERS):
+        for i in range(workers):
             work = logs / f"worker-{i}"
             work.mkdir()
             worker = launch(
@@ -150,6 +153,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    require_java()
+    with standalone_cluster(tmp_path_factory.mktemp("spark-cluster")) as running:
+        yield running
 
 
 def cluster_engine(master_url: str, jars: list[str] | None = None) -> str:
