@@ -52,10 +52,10 @@ def main() -> int:
         cluster_engine,
         standalone_cluster,
     )
-    from tests.scale_helpers import chinook_project, generated_source
+    from tests.support.scale_helpers import chinook_project, generated_source
 
     from batchlake.lake import Lake
-    from batchlake.runner import Runner
+    from batchlake.run.runner import Runner
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
     work = args.workdir / time.strftime("%Y%m%dT%H%M%S")

@@ -40,10 +40,10 @@ from pathlib import Path
 import pytest
 
 from batchlake.lake import Lake
-from batchlake.runner import Runner
+from batchlake.run.runner import Runner
 from tests.conftest import require_java
 from tests.integration.test_engine_parity import _assert_identical, _assert_segmentation_agrees
-from tests.scale_helpers import (
+from tests.support.scale_helpers import (
     CREDENTIALS,
     S3Server,
     chinook_project,

@@ -463,8 +463,8 @@ def test_compose_healthchecks_ask_for_paths_the_apps_serve() -> None:
 
 
 def _serve_paths() -> set[str]:
-    from batchlake.api.app import API
-    from batchlake.api.routers import health
+    from batchlake.serve.app import API
+    from batchlake.serve.routers import health
 
     return {API + route.path for route in health.router.routes}
 
@@ -543,13 +543,13 @@ def test_the_configmap_holds_the_project_file() -> None:
 
 
 def test_the_pipelines_select_steps_of_the_chinook_example(tmp_path: Path) -> None:
+    from batchlake.demo.scaffold import create_project
     from batchlake.lake import Lake
-    from batchlake.models import Dag
-    from batchlake.scaffold import create_project
+    from batchlake.transform.models import Dag, project_models
 
     create_project(tmp_path, example="chinook")
     lake = Lake.open(tmp_path)
-    models = lake.models()
+    models = project_models(lake.project)
     raw = sorted({dep for m in models.values() for dep in m.depends_on if dep.startswith("raw.")})
     dag = Dag.build(models, raw)
     pipelines = tomllib.loads((PROJECT / "batchlake.toml").read_text())["pipelines"]
@@ -890,8 +890,8 @@ def test_serve_answers_its_probes(tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from batchlake.api.app import create_app
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
+    from batchlake.serve.app import create_app
 
     create_project(tmp_path, example="chinook")
     with TestClient(create_app(tmp_path, env_keys="")) as client:
@@ -907,10 +907,10 @@ def exported_metrics(tmp_path: Path) -> dict[str, set[str]]:
     """Sample names the code exports (scheduler and serve), each with its label names."""
     from prometheus_client import CollectorRegistry
 
-    from batchlake.api.metrics import ServeMetrics
+    from batchlake.demo.scaffold import create_project
     from batchlake.lake import Lake
-    from batchlake.monitoring import LakeCollector
-    from batchlake.scaffold import create_project
+    from batchlake.ops.monitoring import LakeCollector
+    from batchlake.serve.metrics import ServeMetrics
 
     create_project(tmp_path, example="chinook")
     lake = Lake.open(tmp_path)
