@@ -2,7 +2,10 @@
 
 `Lake` is what commands and the runner share. It resolves any table name of the lake
 (`raw.<source>.<entity>`, `trusted.<name>`, `refined.<name>`) to what an engine reads,
-and answers SQL over all of them.
+and answers SQL over all of them. Reads are planned: an Iceberg table read under a
+filter (a query's WHERE, see `batchlake.lake.pruning`; an API or Python filter, see
+`batchlake.lake.predicates`) hands the engine only the data files PyIceberg plans for
+it, pruned by partition values and column statistics.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from batchlake.storage.s3 import S3Options
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.table import FileScanTask, Table
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,24 @@ class RawEntityInfo:
     @property
     def full_name(self) -> str:
         return f"raw.{self.source}.{self.entity}"
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """One table of a read: the files the engine is handed and how they were chosen."""
+
+    source: TableSource
+    row_filter: BooleanExpression | None  # None: no filter (every file of the snapshot)
+    files_total: int  # data files of the table (at the snapshot read)
+    file_bytes: int = 0  # size of the planned files (Iceberg tables)
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def files_planned(self) -> int:
+        return len(self.source.files)
 
 
 class Lake:
@@ -121,10 +144,47 @@ class Lake:
         return str(snapshot.snapshot_id if snapshot else None), source
 
     def table_source(self, name: str) -> TableSource:
+        return self.plan_read(name).source
+
+    def plan_read(
+        self,
+        name: str,
+        row_filter: BooleanExpression | None = None,
+        *,
+        snapshot_id: int | None = None,
+        table: Table | None = None,
+    ) -> PlannedRead:
+        """What an engine reads for a table: for an Iceberg table, the data files that
+        PyIceberg plans under `row_filter` at a snapshot (the current one by default).
+
+        Raw entities have no partitions or file statistics in a catalog: every batch.
+        """
         if name.startswith("raw."):
-            return self.raw_source(name)
-        table = self.catalog.load(name)
-        return TableSource(name, self.catalog.data_files(table), table.schema().as_arrow())
+            source = self.raw_source(name)
+            return PlannedRead(source, None, len(source.files))
+        table = table or self.catalog.load(name)
+        snapshot = (
+            table.snapshot_by_id(snapshot_id)
+            if snapshot_id is not None
+            else table.current_snapshot()
+        )
+        if snapshot is None:
+            return PlannedRead(TableSource(name, [], table.schema().as_arrow()), row_filter, 0)
+        tasks, used = _planned_tasks(table, snapshot.snapshot_id, row_filter)
+        summary = snapshot.summary
+        total = summary.get("total-data-files") if summary is not None else None
+        schema = (
+            table.schema()
+            if snapshot_id is None
+            else table.scan(snapshot_id=snapshot_id).projection()
+        )
+        source = TableSource(name, [t.file.file_path for t in tasks], schema.as_arrow())
+        return PlannedRead(
+            source,
+            used,
+            int(total) if total is not None else len(tasks),
+            sum(t.file.file_size_in_bytes for t in tasks),
+        )
 
     def table_names(self) -> list[str]:
         raw = [f"raw.{s}.{e}" for s, e in self.metadata.raw_entities()]
@@ -156,8 +216,9 @@ class Lake:
 
     # -- SQL -----------------------------------------------------------------------------
 
-    def query(self, sql: str, *, batch_rows: int = 100_000) -> tuple[Engine, pa.RecordBatchReader]:
-        """Answer a SELECT over the lake's tables; the caller closes the returned engine."""
+    def plan_query(self, sql: str) -> list[PlannedRead]:
+        """The tables a SELECT reads and, for each, the files it can need (its WHERE
+        conditions on the table's columns prune by partition and file statistics)."""
         known = set(self.table_names())
         try:
             referenced = table_references(sql)
@@ -173,10 +234,23 @@ class Lake:
                 f"no table {', '.join(unknown)} in the lake; "
                 "run 'batchlake catalog' to list tables (or 'batchlake run' to build them)"
             )
-        wanted = referenced & known
+        from batchlake.lake.pruning import sql_row_filters
+
+        wanted = sorted(referenced & known)
+        tables = {name: self.catalog.load(name) for name in wanted if not name.startswith("raw.")}
+        filters = sql_row_filters(sql, {name: t.schema() for name, t in tables.items()})
+        return [self.plan_read(name, filters.get(name), table=tables.get(name)) for name in wanted]
+
+    def query(self, sql: str, *, batch_rows: int = 100_000) -> tuple[Engine, pa.RecordBatchReader]:
+        """Answer a SELECT over the lake's tables; the caller closes the returned engine.
+
+        Each Iceberg table is read from the files its WHERE conditions can need only
+        (`plan_query`); the SQL is run unchanged, so the answer is the same.
+        """
+        planned = self.plan_query(sql)
         engine = self.engine()
         try:
-            engine.register(self.table_source(name) for name in sorted(wanted))
+            engine.register(read.source for read in planned)
             return engine, engine.query(sql, batch_rows=batch_rows)
         except BaseException:
             engine.close()
@@ -196,3 +270,34 @@ def raw_version(files: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256(",".join(files).encode()).hexdigest()
+
+
+def _planned_tasks(
+    table: Table, snapshot_id: int, row_filter: BooleanExpression | None
+) -> tuple[list[FileScanTask], BooleanExpression | None]:
+    """PyIceberg's plan of a snapshot under a row filter, and the filter it used.
+
+    Every file is planned instead when the filter does not bind (a column the snapshot
+    does not have), or when the planned files miss a column of the table's schema: an
+    engine reading Parquet files by name would then not see that column.
+    """
+    from pyiceberg.expressions import AlwaysTrue
+
+    if row_filter is None or row_filter == AlwaysTrue():
+        return list(table.scan(snapshot_id=snapshot_id).plan_files()), None
+    try:
+        tasks = list(table.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files())
+    except (ValueError, TypeError):
+        tasks = None
+    if tasks is None or (tasks and not _covers_schema(tasks, table)):
+        return list(table.scan(snapshot_id=snapshot_id).plan_files()), None
+    return tasks, row_filter
+
+
+def _covers_schema(tasks: list[FileScanTask], table: Table) -> bool:
+    """Whether every top-level primitive column has values counted in some planned file."""
+    counted: set[int] = set()
+    for task in tasks:
+        counted.update(task.file.value_counts or {})
+        counted.update(task.file.null_value_counts or {})
+    return all(f.field_id in counted for f in table.schema().fields if f.field_type.is_primitive)
