@@ -111,10 +111,10 @@ def build(base: Path, rows: int = 600) -> Path:
     return root
 
 
-def files_in_month(root: Path, table: str, month: int) -> list[str]:
+def files_in_month(root: Path, table: str, month: int, snapshot_id: int | None = None) -> list[str]:
     """The data files PyIceberg's own metadata puts in one month of 2024 (independently
     of batchlake's planning): the `day_month` partition value is months since 1970."""
     iceberg = Lake.open(root).catalog.load(table)
-    files = iceberg.inspect.files().to_pylist()
+    files = iceberg.inspect.data_files(snapshot_id).to_pylist()
     wanted = (2024 - 1970) * 12 + month - 1
     return sorted(f["file_path"] for f in files if f["partition"]["day_month"] == wanted)

@@ -25,6 +25,7 @@ import batchlake
 from batchlake.config import ServeSettings
 from batchlake.engines import Engine, TableSource
 from batchlake.lake import Lake
+from batchlake.run.runner import Runner
 from batchlake.serve import create_app
 from batchlake.serve.routers import rows as rows_router
 from tests.integration.serve_support import ENV_KEYS, READER, auth
@@ -394,3 +395,43 @@ def test_an_empty_plan_still_has_the_tables_columns(root: Path) -> None:
         f.name for f in lake.catalog.load("trusted.events").schema().fields
     ]
     assert isinstance(planned.source, TableSource)
+
+
+def test_time_travel_prunes_the_snapshot_it_reads(tmp_path: Path, scanned: list[list[str]]) -> None:
+    """After a run that adds March events, a filtered read `as_of` the first snapshot plans
+    that snapshot's March files and answers its rows, in the API and in Python."""
+    import sqlite3
+
+    from tests.partitioned_lake import event_rows
+
+    root = build(tmp_path)
+    lake = Lake.open(root)
+    first = lake.catalog.load("trusted.events").current_snapshot()
+    assert first is not None
+    before = lake.query_table(f"SELECT id FROM trusted.events WHERE {MARCH} ORDER BY id")
+    con = sqlite3.connect(tmp_path / "shop.sqlite")
+    late = [(i, "2024-03-15", *row[1:]) for i, *row in event_rows(601, 5)]
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)", late)
+    con.commit()
+    con.close()
+    assert Runner(Lake.open(root)).run().ok
+    old_march = files_in_month(root, "trusted.events", 3, first.snapshot_id)
+    new_march = files_in_month(root, "trusted.events", 3)
+    assert old_march != new_march
+
+    handle = batchlake.open(root)
+    then = handle.table(
+        "trusted.events", as_of=first.snapshot_id, filter=MARCH.replace("AND", "and")
+    )
+    assert sorted(then.files()) == old_march
+    assert sorted(then.to_arrow().column("id").to_pylist()) == before.column("id").to_pylist()
+    now = handle.table("trusted.events", filter=MARCH.replace("AND", "and"))
+    assert sorted(now.files()) == new_march
+    assert now.to_arrow().num_rows == before.num_rows + 5
+
+    app = create_app(root, ServeSettings(), env_keys=ENV_KEYS)
+    client = TestClient(app, headers=auth(READER), client=("127.0.0.1", 50000))
+    query = f"as_of={first.snapshot_id}&day__gte=2024-03-01&day__lt=2024-04-01&order_by=id"
+    found = api_rows(client, query)
+    assert [sorted(files) for files in scanned] == [old_march]
+    assert [r["id"] for r in found] == before.column("id").to_pylist()
