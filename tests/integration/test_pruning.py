@@ -435,3 +435,41 @@ def test_time_travel_prunes_the_snapshot_it_reads(tmp_path: Path, scanned: list[
     found = api_rows(client, query)
     assert [sorted(files) for files in scanned] == [old_march]
     assert [r["id"] for r in found] == before.column("id").to_pylist()
+
+
+def test_files_missing_a_column_are_not_read_alone(tmp_path: Path) -> None:
+    """A snapshot whose files differ in columns (one written before a column was added):
+    reading only the old file would lose the column, so every file is read."""
+    import pyarrow.parquet as pq
+
+    from batchlake.catalog.partitioning import parse_partition
+
+    (tmp_path / "batchlake.toml").write_text('name = "mixed"\n', encoding="utf-8")
+    lake = Lake.open(tmp_path)
+    old = pa.table({"day": [date(2024, 1, 5)], "x": pa.array([1], pa.int32())})
+    new = old.append_column("y", pa.array(["b"])).slice(0, 0)
+    new = pa.concat_tables(
+        [new, pa.table({"day": [date(2024, 2, 5)], "x": pa.array([2], pa.int32()), "y": ["b"]})]
+    )
+    month = [parse_partition("month(day)")]
+    table = lake.catalog.ensure_table("refined.mixed", old.schema, month)
+    location = lake.catalog.staging_location("refined.mixed", "test")
+    Path(location.removeprefix("file://")).mkdir(parents=True)
+    paths = [f"{location}/old.parquet", f"{location}/new.parquet"]
+    pq.write_table(old, paths[0].removeprefix("file://"))
+    pq.write_table(new, paths[1].removeprefix("file://"))
+    lake.catalog.commit(
+        table,
+        add=paths,
+        remove=None,
+        schema=new.schema,
+        properties={},
+        run_id="test",
+        partition_by=month,
+    )
+    sql = "SELECT day, x, y FROM refined.mixed WHERE day < '2024-02-01'"
+    (planned,) = lake.plan_query(sql)
+    assert planned.files_planned == 2 and planned.row_filter is None
+    assert lake.query_table(sql).to_pylist() == [{"day": date(2024, 1, 5), "x": 1, "y": None}]
+    both = lake.plan_query("SELECT * FROM refined.mixed WHERE day >= '2024-02-01'")[0]
+    assert both.files_planned == 1  # the new file has every column: it is read alone

@@ -28,6 +28,7 @@ from batchlake.storage.s3 import S3Options
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.schema import Schema
     from pyiceberg.table import FileScanTask, Table
 
 
@@ -170,14 +171,14 @@ class Lake:
         )
         if snapshot is None:
             return PlannedRead(TableSource(name, [], table.schema().as_arrow()), row_filter, 0)
-        tasks, used = _planned_tasks(table, snapshot.snapshot_id, row_filter)
-        summary = snapshot.summary
-        total = summary.get("total-data-files") if summary is not None else None
         schema = (
             table.schema()
             if snapshot_id is None
             else table.scan(snapshot_id=snapshot_id).projection()
         )
+        tasks, used = _planned_tasks(table, snapshot.snapshot_id, row_filter, schema)
+        summary = snapshot.summary
+        total = summary.get("total-data-files") if summary is not None else None
         source = TableSource(name, [t.file.file_path for t in tasks], schema.as_arrow())
         return PlannedRead(
             source,
@@ -273,31 +274,37 @@ def raw_version(files: list[str]) -> str:
 
 
 def _planned_tasks(
-    table: Table, snapshot_id: int, row_filter: BooleanExpression | None
+    table: Table, snapshot_id: int, row_filter: BooleanExpression | None, schema: Schema
 ) -> tuple[list[FileScanTask], BooleanExpression | None]:
     """PyIceberg's plan of a snapshot under a row filter, and the filter it used.
 
     Every file is planned instead when the filter does not bind (a column the snapshot
-    does not have), or when the planned files miss a column of the table's schema: an
-    engine reading Parquet files by name would then not see that column.
+    does not have), or when a column of the schema has values in some file of the
+    snapshot but in none of the planned ones: an engine reading Parquet files by name
+    would then not see that column.
     """
     from pyiceberg.expressions import AlwaysTrue
 
+    every = table.scan(snapshot_id=snapshot_id)
     if row_filter is None or row_filter == AlwaysTrue():
-        return list(table.scan(snapshot_id=snapshot_id).plan_files()), None
+        return list(every.plan_files()), None
     try:
         tasks = list(table.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files())
     except (ValueError, TypeError):
-        tasks = None
-    if tasks is None or (tasks and not _covers_schema(tasks, table)):
-        return list(table.scan(snapshot_id=snapshot_id).plan_files()), None
+        return list(every.plan_files()), None
+    columns = {f.field_id for f in schema.fields if f.field_type.is_primitive}
+    missing = columns - _counted(tasks) if tasks else set()
+    if missing:  # column statistics may be off: missing only if another file has them
+        all_tasks = list(every.plan_files())
+        if missing & _counted(all_tasks):
+            return all_tasks, None
     return tasks, row_filter
 
 
-def _covers_schema(tasks: list[FileScanTask], table: Table) -> bool:
-    """Whether every top-level primitive column has values counted in some planned file."""
+def _counted(tasks: list[FileScanTask]) -> set[int]:
+    """The field ids some of the files have value or null counts for."""
     counted: set[int] = set()
     for task in tasks:
         counted.update(task.file.value_counts or {})
         counted.update(task.file.null_value_counts or {})
-    return all(f.field_id in counted for f in table.schema().fields if f.field_type.is_primitive)
+    return counted
