@@ -6,7 +6,8 @@ The source is a SQLite file of `events` spread over `MONTHS` months of 2024 and 
 - `trusted.events`: incremental_by_key on `id`, partitioned by `month(day)` (reads raw);
 - `refined.daily`: incremental_by_time on `day`, partitioned by `month(day)` (reads
   trusted.events, so its watermark is a snapshot id);
-- `trusted.kinds`: full, unpartitioned (a lookup to join).
+- `trusted.kinds`: full, unpartitioned (a lookup to join);
+- `trusted.by_kind`: full, partitioned by text columns (`kind`, `truncate(6, note)`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ GROUP BY day
     "trusted.kinds": (
         "SELECT kind, CAST(label AS VARCHAR) AS label FROM raw.shop.kinds",
         "",
+    ),
+    "trusted.by_kind": (
+        "SELECT id, kind, note, day FROM trusted.events",
+        'partition_by = ["kind", "truncate(6, note)"]\n',
     ),
 }
 KINDS = ["a", "b", "c", "d"]

@@ -73,6 +73,9 @@ class Lake:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.settings = project.settings
+        # (table location, snapshot id) → whether its files' partition values can be
+        # trusted to prune (`_trusted_partitions`); a snapshot never changes.
+        self._trusted: dict[tuple[str, int], bool] = {}
 
     @classmethod
     def open(cls, path: Path | str = ".") -> Lake:
@@ -176,7 +179,7 @@ class Lake:
             if snapshot_id is None
             else table.scan(snapshot_id=snapshot_id).projection()
         )
-        tasks, used = _planned_tasks(table, snapshot.snapshot_id, row_filter, schema)
+        tasks, used = self.planned_tasks(table, snapshot.snapshot_id, row_filter, schema)
         summary = snapshot.summary
         total = summary.get("total-data-files") if summary is not None else None
         source = TableSource(name, [t.file.file_path for t in tasks], schema.as_arrow())
@@ -186,6 +189,49 @@ class Lake:
             int(total) if total is not None else len(tasks),
             sum(t.file.file_size_in_bytes for t in tasks),
         )
+
+    def planned_tasks(
+        self,
+        table: Table,
+        snapshot_id: int,
+        row_filter: BooleanExpression | None,
+        schema: Schema | None = None,
+    ) -> tuple[list[FileScanTask], BooleanExpression | None]:
+        """PyIceberg's plan of a snapshot under a row filter, and the filter it used
+        (None: every file is planned, because pruning would not be exact).
+
+        Every file is planned when the filter does not bind (a column the snapshot does
+        not have); when a column of the schema has values in some file of the snapshot
+        but in none of the planned ones (an engine reading Parquet files by name would
+        not see it); and when a file's partition values are missing although its rows
+        have them (written from statistics a writer did not record), which would
+        prune files that hold matching rows.
+        """
+        from pyiceberg.expressions import AlwaysTrue
+
+        every = table.scan(snapshot_id=snapshot_id)
+        if row_filter is None or row_filter == AlwaysTrue():
+            return list(every.plan_files()), None
+        try:
+            tasks = list(table.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files())
+        except (ValueError, TypeError):
+            return list(every.plan_files()), None
+        schema = schema or table.schema()
+        columns = {f.field_id for f in schema.fields if f.field_type.is_primitive}
+        missing = columns - _counted(tasks) if tasks else set()
+        all_tasks: list[FileScanTask] | None = None
+        if missing:  # column statistics may be off: missing only if another file has them
+            all_tasks = list(every.plan_files())
+            if missing & _counted(all_tasks):
+                return all_tasks, None
+        key = (table.location(), snapshot_id)
+        if key not in self._trusted:
+            if len(self._trusted) > 4096:
+                self._trusted.clear()
+            self._trusted[key] = _trusted_partitions(table, snapshot_id, all_tasks)
+        if not self._trusted[key]:
+            return all_tasks if all_tasks is not None else list(every.plan_files()), None
+        return tasks, row_filter
 
     def table_names(self) -> list[str]:
         raw = [f"raw.{s}.{e}" for s, e in self.metadata.raw_entities()]
@@ -273,34 +319,6 @@ def raw_version(files: list[str]) -> str:
     return hashlib.sha256(",".join(files).encode()).hexdigest()
 
 
-def _planned_tasks(
-    table: Table, snapshot_id: int, row_filter: BooleanExpression | None, schema: Schema
-) -> tuple[list[FileScanTask], BooleanExpression | None]:
-    """PyIceberg's plan of a snapshot under a row filter, and the filter it used.
-
-    Every file is planned instead when the filter does not bind (a column the snapshot
-    does not have), or when a column of the schema has values in some file of the
-    snapshot but in none of the planned ones: an engine reading Parquet files by name
-    would then not see that column.
-    """
-    from pyiceberg.expressions import AlwaysTrue
-
-    every = table.scan(snapshot_id=snapshot_id)
-    if row_filter is None or row_filter == AlwaysTrue():
-        return list(every.plan_files()), None
-    try:
-        tasks = list(table.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files())
-    except (ValueError, TypeError):
-        return list(every.plan_files()), None
-    columns = {f.field_id for f in schema.fields if f.field_type.is_primitive}
-    missing = columns - _counted(tasks) if tasks else set()
-    if missing:  # column statistics may be off: missing only if another file has them
-        all_tasks = list(every.plan_files())
-        if missing & _counted(all_tasks):
-            return all_tasks, None
-    return tasks, row_filter
-
-
 def _counted(tasks: list[FileScanTask]) -> set[int]:
     """The field ids some of the files have value or null counts for."""
     counted: set[int] = set()
@@ -308,3 +326,26 @@ def _counted(tasks: list[FileScanTask]) -> set[int]:
         counted.update(task.file.value_counts or {})
         counted.update(task.file.null_value_counts or {})
     return counted
+
+
+def _trusted_partitions(table: Table, snapshot_id: int, tasks: list[FileScanTask] | None) -> bool:
+    """Whether every NULL partition value of the snapshot's files is a true one: a file
+    holds one partition, so its value is NULL only if the source column is NULL in all
+    its rows. The manifest list says which manifests hold NULL partition values at all;
+    only then are the files read."""
+    snapshot = table.snapshot_by_id(snapshot_id)
+    if snapshot is None:
+        return True
+    manifests = snapshot.manifests(table.io)
+    if not any(s.contains_null for m in manifests for s in (m.partitions or [])):
+        return True
+    specs = table.specs()
+    for task in tasks if tasks is not None else table.scan(snapshot_id=snapshot_id).plan_files():
+        data_file = task.file
+        nulls = data_file.null_value_counts or {}
+        for position, field in enumerate(specs[data_file.spec_id].fields):
+            dropped = str(field.transform) == "void"  # a field removed from a v1 spec
+            all_null = nulls.get(field.source_id) == data_file.record_count
+            if data_file.partition[position] is None and not dropped and not all_null:
+                return False
+    return True

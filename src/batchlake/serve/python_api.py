@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
     from pyiceberg.expressions import BooleanExpression
-    from pyiceberg.table import DataScan
+    from pyiceberg.table import FileScanTask, Table
 
     from batchlake.catalog import Snapshot, TableInfo
     from batchlake.lake import Lake
@@ -162,8 +162,7 @@ class LakeTable:
         partition values and column statistics can hold a matching row)."""
         if self.name.startswith("raw."):
             return self.handle.lake.raw_source(self.name).files
-        scan = self._scan()
-        return [task.file.file_path for task in scan.plan_files()] if scan is not None else []
+        return [task.file.file_path for task in self._planned()[1]]
 
     def to_arrow(self) -> pa.Table:
         """The rows as a `pyarrow.Table` (those matching the filter, if one was given)."""
@@ -173,19 +172,24 @@ class LakeTable:
 
             query = exp.select("*").from_(exp.to_table(self.name)).sql(dialect="duckdb")
             return lake.query_table(query)
-        scan = self._scan()
-        if scan is None:
-            return lake.catalog.load(self.name).schema().as_arrow().empty_table()
-        return scan.to_arrow()
-
-    def _scan(self) -> DataScan | None:
-        """PyIceberg's scan of the snapshot under the filter (None: no snapshot yet)."""
+        table, tasks = self._planned()
         if self.snapshot_id is None:
-            return None
-        table = self.handle.lake.catalog.load(self.name)
+            return table.schema().as_arrow().empty_table()
         if self.row_filter is None:
-            return table.scan(snapshot_id=self.snapshot_id)
-        return table.scan(snapshot_id=self.snapshot_id, row_filter=self.row_filter)
+            return table.scan(snapshot_id=self.snapshot_id).to_arrow()
+        from pyiceberg.io.pyarrow import ArrowScan
+
+        projection = table.scan(snapshot_id=self.snapshot_id).projection()
+        return ArrowScan(table.metadata, table.io, projection, self.row_filter).to_table(tasks)
+
+    def _planned(self) -> tuple[Table, list[FileScanTask]]:
+        """The Iceberg table and the files planned for this read (`Lake.planned_tasks`:
+        PyIceberg's plan under the filter, every file where pruning would not be exact)."""
+        table = self.handle.lake.catalog.load(self.name)
+        if self.snapshot_id is None:
+            return table, []
+        tasks, _ = self.handle.lake.planned_tasks(table, self.snapshot_id, self.row_filter)
+        return table, tasks
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (needs pandas installed)."""
