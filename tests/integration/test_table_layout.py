@@ -129,6 +129,8 @@ def test_api_table_detail_has_kind_partition_spec_and_watermark(
     ]
     kinds = client.get("/api/v1/tables/trusted/kinds").json()
     assert (kinds["kind"], kinds["partition_by"], kinds["watermark"]) == ("full", [], [])
+    by_kind = client.get("/api/v1/tables/trusted/by_kind").json()
+    assert by_kind["partition_by"] == ["kind", "truncate(6, note)"]  # identity: the column
     raw = client.get("/api/v1/tables/raw/shop.events").json()
     assert (raw["kind"], raw["partition_by"], raw["watermark"]) == (None, [], [])
 
