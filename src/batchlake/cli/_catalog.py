@@ -7,6 +7,7 @@ from datetime import datetime
 from batchlake.cli._output import Format, print_rows, stderr
 from batchlake.lake import Lake
 from batchlake.metadata import BatchRecord
+from batchlake.serve.layout import TableLayout, table_layout
 
 
 def _columns(columns: list[tuple[str, str]], fmt: Format) -> str:
@@ -94,11 +95,16 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
         if any(b.status == "expired" for b in batches):  # raw retention deleted some
             snapshots = [(*row, b.expired_at) for row, b in zip(snapshots, batches, strict=True)]
             snapshot_columns.append("expired_at")
+        layout = None
     else:
-        info = lake.catalog.info(name)
+        table = lake.catalog.load(name)
+        info = lake.catalog.info(name, table)
+        layout = table_layout(table)
         header = {
             "table": info.full_name,
             "zone": info.zone,
+            "kind": layout.kind,
+            "partition_by": layout.partition_text,
             "rows": info.rows,
             "snapshot": info.snapshot_id,
             "updated_at": info.updated_at,
@@ -122,6 +128,7 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
                 json_value(
                     {
                         **header,
+                        **(_layout_json(layout) if layout is not None else {}),
                         "columns": [{"name": c, "type": t} for c, t in columns],
                         "snapshots": [
                             dict(zip(snapshot_columns, s, strict=True)) for s in snapshots
@@ -133,10 +140,23 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
         )
         return
     print_rows(["property", "value"], list(header.items()), fmt, title=name)
+    if layout is not None and layout.watermark:  # what an incremental model last consumed
+        watermark = [(w.input, w.type, w.consumed) for w in layout.watermark]
+        print_rows(["input", "type", "consumed"], watermark, fmt, title="watermark")
     print_rows(["column", "type"], columns, fmt, title="columns")
     print_rows(
         snapshot_columns, snapshots, fmt, title="snapshots" if name[:4] != "raw." else "batches"
     )
+
+
+def _layout_json(layout: TableLayout) -> dict[str, object]:
+    """The layout in the JSON description: the spec as a list, the watermark per input."""
+    return {
+        "partition_by": layout.partition_by,
+        "watermark": [
+            {"input": w.input, "type": w.type, "consumed": w.consumed} for w in layout.watermark
+        ],
+    }
 
 
 def list_sources(lake: Lake, fmt: Format) -> None:

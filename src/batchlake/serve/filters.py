@@ -2,7 +2,9 @@
 
 Filters never become SQL text: each is a pyarrow compute expression on a column checked
 against the table's schema, with the value parsed and cast to that column's type, so a
-value can only ever be compared, never executed.
+value can only ever be compared, never executed. The same filters, with the same values,
+also become a PyIceberg row filter (`row_filter`) that plans only the data files whose
+partitions and column statistics can hold a matching row.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from batchlake.errors import QueryError
 if TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.compute as pc
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.schema import Schema
+
+    from batchlake.lake.predicates import Op
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains")
 # Query parameters of the endpoint itself; every other parameter is a filter.
@@ -109,6 +115,40 @@ def filter_expression(
                 "lte": ref <= value,
             }[op]
         expression = term if expression is None else expression & term
+    return expression
+
+
+# The API's operators as predicates for planning (`contains` cannot prune: every file).
+_PLANNED: dict[str, Op] = {
+    "eq": "eq",
+    "ne": "ne",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "in": "in",
+}
+
+
+def row_filter(
+    filters: list[tuple[str, str, str]], schema: pa.Schema, iceberg: Schema
+) -> BooleanExpression:
+    """The filters as a PyIceberg row filter on an Iceberg table, with the values the
+    Arrow filter compares (`AlwaysTrue()` for what cannot prune)."""
+    from pyiceberg.expressions import AlwaysTrue, And
+
+    from batchlake.lake.predicates import predicate
+
+    expression: BooleanExpression = AlwaysTrue()
+    for column, op, text in filters:
+        _check_column(column, schema, "a filter")
+        planned = _PLANNED.get(op)
+        if planned is None:
+            continue
+        type_ = schema.field(column).type
+        texts = text.split(",") if op == "in" else [text]
+        values = [_value(t, type_, column).as_py() for t in texts]
+        expression = And(expression, predicate(iceberg, column, planned, values))
     return expression
 
 

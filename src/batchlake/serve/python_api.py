@@ -6,6 +6,7 @@
     lake.tables()                                        # every table name
     lake.table("refined.sales_by_day").to_pandas()       # a table (current snapshot)
     lake.table("refined.sales_by_day", as_of=snapshot_id).to_arrow()   # time travel
+    lake.table("refined.sales_by_day", filter="sale_date >= '2024-03-01'").to_arrow()
     lake.sql("SELECT year, sum(total_amount) FROM refined.sales_by_day GROUP BY 1")
     lake.run(select="refined.sales_by_day+")             # build, like `batchlake run`
     lake.runs()                                          # run history
@@ -26,6 +27,8 @@ from batchlake.errors import ConfigError, NotFoundError, QueryError
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.table import FileScanTask, Table
 
     from batchlake.catalog import Snapshot, TableInfo
     from batchlake.lake import Lake
@@ -64,20 +67,36 @@ class LakeHandle:
         names = self.lake.table_names()
         return [n for n in names if zone is None or n.split(".")[0] == zone]
 
-    def table(self, name: str, *, as_of: AsOf = None) -> LakeTable:
-        """A table, at its current snapshot or `as_of` a snapshot id or a time."""
+    def table(
+        self,
+        name: str,
+        *,
+        as_of: AsOf = None,
+        filter: str | BooleanExpression | None = None,
+    ) -> LakeTable:
+        """A table, at its current snapshot or `as_of` a snapshot id or a time.
+
+        `filter` keeps the rows that match it, reading only the data files whose
+        partitions and column statistics can hold such rows: PyIceberg's filter syntax
+        (`"day >= '2024-03-01' and kind in ('a', 'b')"`) or a `pyiceberg.expressions`
+        expression. Trusted and refined tables only.
+        """
         if name.startswith("raw."):
-            if as_of is not None:
+            if as_of is not None or filter is not None:
                 raise QueryError(
-                    f"{name} is a raw entity (append-only batches, no snapshots); "
-                    "as_of= works on trusted and refined tables"
+                    f"{name} is a raw entity (append-only batches, no snapshots or "
+                    "partitions); as_of= and filter= work on trusted and refined tables "
+                    "(filter a raw entity in SQL: lake.sql('SELECT ... WHERE ...'))"
                 )
             if name not in self.lake.table_names():
                 raise NotFoundError(f"no raw entity {name}; lake.tables('raw') lists them")
             return LakeTable(self, name, None)
+        row_filter = _row_filter(self.lake, name, filter) if filter is not None else None
         if as_of is None:  # NotFoundError names the fix when the table does not exist
-            return LakeTable(self, name, self.lake.catalog.info(name).snapshot_id)
-        return LakeTable(self, name, _resolve(name, self.lake.catalog.snapshots(name), as_of))
+            snapshot_id = self.lake.catalog.info(name).snapshot_id
+        else:
+            snapshot_id = _resolve(name, self.lake.catalog.snapshots(name), as_of)
+        return LakeTable(self, name, snapshot_id, row_filter)
 
     def sql(self, query: str) -> pa.Table:
         """Answer a SELECT (DuckDB dialect) over the lake's tables, as an Arrow table."""
@@ -123,9 +142,11 @@ class LakeTable:
     handle: LakeHandle
     name: str
     snapshot_id: int | None
+    row_filter: BooleanExpression | None = None  # rows kept (and files read): see table()
 
     def __repr__(self) -> str:
-        return f"<batchlake table {self.name} @ snapshot {self.snapshot_id}>"
+        where = f" where {self.row_filter}" if self.row_filter is not None else ""
+        return f"<batchlake table {self.name} @ snapshot {self.snapshot_id}{where}>"
 
     @property
     def info(self) -> TableInfo:
@@ -136,18 +157,39 @@ class LakeTable:
         """Every snapshot of the table, oldest first (ids for `as_of=`)."""
         return self.handle.lake.catalog.snapshots(self.name)
 
+    def files(self) -> list[str]:
+        """The data files a read of this table plans (with a filter: only those whose
+        partition values and column statistics can hold a matching row)."""
+        if self.name.startswith("raw."):
+            return self.handle.lake.raw_source(self.name).files
+        return [task.file.file_path for task in self._planned()[1]]
+
     def to_arrow(self) -> pa.Table:
-        """The rows as a `pyarrow.Table`."""
+        """The rows as a `pyarrow.Table` (those matching the filter, if one was given)."""
         lake = self.handle.lake
         if self.name.startswith("raw."):
             import sqlglot.expressions as exp
 
             query = exp.select("*").from_(exp.to_table(self.name)).sql(dialect="duckdb")
             return lake.query_table(query)
-        table = lake.catalog.load(self.name)
+        table, tasks = self._planned()
         if self.snapshot_id is None:
             return table.schema().as_arrow().empty_table()
-        return table.scan(snapshot_id=self.snapshot_id).to_arrow()
+        if self.row_filter is None:
+            return table.scan(snapshot_id=self.snapshot_id).to_arrow()
+        from pyiceberg.io.pyarrow import ArrowScan
+
+        projection = table.scan(snapshot_id=self.snapshot_id).projection()
+        return ArrowScan(table.metadata, table.io, projection, self.row_filter).to_table(tasks)
+
+    def _planned(self) -> tuple[Table, list[FileScanTask]]:
+        """The Iceberg table and the files planned for this read (`Lake.planned_tasks`:
+        PyIceberg's plan under the filter, every file where pruning would not be exact)."""
+        table = self.handle.lake.catalog.load(self.name)
+        if self.snapshot_id is None:
+            return table, []
+        tasks, _ = self.handle.lake.planned_tasks(table, self.snapshot_id, self.row_filter)
+        return table, tasks
 
     def to_pandas(self) -> pd.DataFrame:
         """The rows as a pandas DataFrame (needs pandas installed)."""
@@ -177,3 +219,37 @@ def _resolve(name: str, snapshots: list[Snapshot], as_of: int | str | datetime) 
             + (first if snapshots else "")
         )
     return max(before, key=lambda s: s.committed_at).snapshot_id
+
+
+def _row_filter(lake: Lake, name: str, given: str | BooleanExpression) -> BooleanExpression:
+    """`given` as a PyIceberg expression checked against the table's columns."""
+    from pyiceberg.expressions import BooleanExpression
+    from pyiceberg.expressions.parser import parse
+    from pyiceberg.expressions.visitors import bind
+    from pyparsing import ParseException
+
+    example = "e.g. \"day >= '2024-03-01' and kind in ('a', 'b')\""
+    if isinstance(given, str):
+        try:
+            expression = parse(given)
+        except ParseException as exc:
+            raise QueryError(
+                f"filter {given!r} does not parse (at character {exc.col}): write "
+                f"comparisons of a column with a literal joined by and/or, {example}"
+            ) from None
+    elif isinstance(given, BooleanExpression):
+        expression = given
+    else:
+        raise QueryError(
+            f"filter= takes a string ({example}) or a pyiceberg.expressions expression, "
+            f"not {type(given).__name__}"
+        )
+    schema = lake.catalog.load(name).schema()
+    try:
+        bind(schema, expression, case_sensitive=True)
+    except (ValueError, TypeError) as exc:
+        hint = ""
+        if "Could not find field" in str(exc):
+            hint = f" (its columns: {', '.join(f.name for f in schema.fields)})"
+        raise QueryError(f"filter on {name}: {exc}{hint}") from None
+    return expression

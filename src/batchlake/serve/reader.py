@@ -8,19 +8,24 @@ table kept in an LRU cache keyed by that version; the rows endpoint pages throug
 the SQL sandbox (`batchlake.serve.sandbox`) copies it into its locked databases. A new
 snapshot is a new key, so the cache is never stale, and a planned read is reused by
 every request until the table changes.
+
+A filtered read of an Iceberg table that is not in memory is planned under the filters
+(`pruned`): only the data files whose partitions and column statistics can hold a
+matching row are scanned.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from batchlake.engines import TableSource, connection
 from batchlake.errors import NotFoundError, QueryError
 from batchlake.lake import raw_version
+from batchlake.serve import filters
 from batchlake.serve.refresh import Refreshing
 
 if TYPE_CHECKING:
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 
 # How long the list of tables and their current versions is trusted before re-planning.
 _VERSION_TTL_SECONDS = 1.0
+# Filtered plans kept (by table version and filters), least recently used dropped.
+_PLANS_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class TableVersion:
     version: str  # snapshot id, or a digest of the raw batch files
     source: TableSource
     file_bytes: int = 0  # size of its data files (from the snapshot summary or manifest)
+    files_total: int | None = None  # a pruned read: the data files of the whole snapshot
 
 
 class TableCache:
@@ -53,6 +61,7 @@ class TableCache:
         self._names = Refreshing(lake.table_names, _VERSION_TTL_SECONDS)
         self._lock = threading.Lock()
         self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._plans: OrderedDict[tuple[str, str, str], TableVersion] = OrderedDict()
 
     # -- what exists ---------------------------------------------------------------------
 
@@ -110,7 +119,43 @@ class TableCache:
         source = TableSource(name, files, schema.as_arrow())
         return TableVersion(name, str(snapshot_id), source, size)
 
+    def pruned(self, version: TableVersion, wanted: list[tuple[str, str, str]]) -> TableVersion:
+        """The version read under API filters: only the data files PyIceberg plans for
+        them (the version itself for raw entities, empty tables and unprunable filters)."""
+        if not wanted or version.name.startswith("raw.") or version.version == "None":
+            return version
+        key = (version.name, version.version, repr(sorted(wanted)))
+        with self._lock:
+            if key in self._plans:
+                self._plans.move_to_end(key)
+                return self._plans[key]
+        table = self.lake.catalog.load(version.name)
+        row_filter = filters.row_filter(wanted, version.source.schema, table.schema())
+        planned = self.lake.plan_read(
+            version.name, row_filter, snapshot_id=int(version.version), table=table
+        )
+        if planned.row_filter is None or planned.files_planned >= planned.files_total:
+            found = version
+        else:
+            found = TableVersion(
+                version.name,
+                version.version,
+                replace(version.source, files=planned.source.files),
+                planned.file_bytes,
+                planned.files_total,
+            )
+        with self._lock:
+            self._plans[key] = found
+            while len(self._plans) > _PLANS_KEPT:
+                self._plans.popitem(last=False)
+        return found
+
     # -- reading -------------------------------------------------------------------------
+
+    def holds(self, version: TableVersion) -> bool:
+        """Whether the whole table at `version` is in memory already."""
+        with self._lock:
+            return (version.name, version.version) in self._tables
 
     def fits(self, version: TableVersion) -> bool:
         """Whether the table is small enough to hold in memory (Parquet expands ~4× in Arrow);

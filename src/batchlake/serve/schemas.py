@@ -42,7 +42,21 @@ class SnapshotOut(BaseModel):
     run_id: str | None
 
 
+class WatermarkOut(BaseModel):
+    input: str
+    type: Literal["raw_batch", "snapshot"]
+    consumed: str = Field(description="The last raw batch id, or the snapshot id, consumed.")
+
+
 class TableDetail(TableSummary):
+    kind: str | None = Field(
+        description="How the table is built: full, incremental_by_key, incremental_by_time, "
+        "append (None for raw entities)."
+    )
+    partition_by: list[str] = Field(description="The partition spec, e.g. ['month(day)'].")
+    watermark: list[WatermarkOut] = Field(
+        description="What an incremental table last consumed of each input."
+    )
     schema_: list[Column] = Field(alias="schema")
     snapshots: list[SnapshotOut]
     upstream: list[str]
@@ -75,6 +89,9 @@ class StepOut(BaseModel):
     seconds: float | None
     rows: int | None
     bytes: int | None
+    rows_inserted: int | None = Field(default=None, description="Incremental models only.")
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
     snapshot_id: str | None
     message: str | None
 

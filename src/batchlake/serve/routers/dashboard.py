@@ -20,6 +20,7 @@ from batchlake.serve import encode, svg
 from batchlake.serve.context import ServeContext, quality_results
 from batchlake.serve.deps import COOKIE, Context, open_read_allowed, role_of
 from batchlake.serve.filters import RowsRequest
+from batchlake.serve.layout import table_layout
 from batchlake.serve.routers.query import answer
 from batchlake.serve.routers.runs import run_out, step_out
 from batchlake.serve.routers.tables import find_entry
@@ -126,6 +127,7 @@ def table_page(
     chunk, page, pages = _preview(ctx, ctx.cache.current(entry.full_name), page)
     rows = [encode.rows_of(b) for b in chunk.to_batches()]
     snapshots = [] if zone == "raw" else list(reversed(ctx.lake.catalog.snapshots(entry.full_name)))
+    layout = None if zone == "raw" else table_layout(ctx.lake.catalog.load(entry.full_name))
     upstream = [] if zone == "raw" else entry.upstream
     downstream = ctx.listing.downstream(entry.full_name)
     return _page(
@@ -138,6 +140,7 @@ def table_page(
         page=page,
         pages=pages,
         snapshots=snapshots,
+        layout=layout,
         graph=svg.lineage(upstream, entry.full_name, downstream),
         quality=quality_results(ctx.lake, entry.full_name),
     )

@@ -97,12 +97,15 @@ def _page(
     cached = ctx.pages.get(key)
     if cached is not None:
         return Response(cached[0], media_type=encode.MEDIA_TYPES[format], headers=cached[1])
-    if ctx.cache.fits(version):
+    # In memory already: filter there. Else a filter that prunes files scans only those;
+    # an unfiltered (or unprunable) read of a table that fits is loaded whole and kept.
+    read = version if ctx.cache.holds(version) else ctx.cache.pruned(version, wanted.filters)
+    if read is version and ctx.cache.fits(version):
         table = filters.apply(ctx.cache.arrow(version), wanted)
         total = table.num_rows
         page = table.slice(offset, limit)
     else:
-        page, total = scan_page(version, wanted, offset, limit)
+        page, total = scan_page(read, wanted, offset, limit)
     batches = page.to_batches(max_chunksize=10_000)
     headers = {"X-Total-Count": str(total), "X-Snapshot": version.version}
     if format == "csv":

@@ -44,6 +44,9 @@ def step_out(row: dict[str, Any]) -> StepOut:
         seconds=_seconds(row),
         rows=row["rows_out"],
         bytes=row["bytes"],
+        rows_inserted=row.get("rows_inserted"),
+        rows_updated=row.get("rows_updated"),
+        rows_deleted=row.get("rows_deleted"),
         snapshot_id=row["snapshot_id"],
         message=(row["message"] or "").splitlines()[0] if row["message"] else None,
     )

@@ -1,4 +1,5 @@
-"""The catalog: every table, and one table's schema, snapshots, lineage and quality."""
+"""The catalog: every table, and one table's schema, layout (kind, partition spec,
+watermark), snapshots, lineage and quality."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from fastapi import APIRouter
 from batchlake.errors import NotFoundError
 from batchlake.serve.context import ServeContext, quality_results
 from batchlake.serve.deps import Context, Reader
+from batchlake.serve.layout import TableLayout, table_layout
 from batchlake.serve.listing import Entry
-from batchlake.serve.schemas import Column, ErrorBody, SnapshotOut, TableDetail, TableSummary
+from batchlake.serve.schemas import (
+    Column,
+    ErrorBody,
+    SnapshotOut,
+    TableDetail,
+    TableSummary,
+    WatermarkOut,
+)
 
 router = APIRouter(prefix="/tables", tags=["tables"])
 
@@ -48,10 +57,13 @@ def list_tables(ctx: Context, _: Reader, zone: str | None = None) -> list[TableS
     responses={404: {"model": ErrorBody, "description": "no such table"}},
 )
 def table_detail(zone: str, name: str, ctx: Context, _: Reader) -> TableDetail:
-    """Schema, snapshots (time travel), lineage (upstream, downstream), quality results."""
+    """Schema, kind, partition spec, watermark, snapshots (time travel), lineage
+    (upstream, downstream), quality results."""
     entry = find_entry(ctx, zone, name)
     snapshots: list[SnapshotOut] = []
+    layout: TableLayout | None = None
     if zone != "raw":
+        layout = table_layout(ctx.lake.catalog.load(entry.full_name))
         snapshots = [
             SnapshotOut(
                 snapshot_id=str(s.snapshot_id),
@@ -65,6 +77,12 @@ def table_detail(zone: str, name: str, ctx: Context, _: Reader) -> TableDetail:
     upstream = [] if zone == "raw" else entry.upstream
     return TableDetail(
         **_summary(entry).model_dump(),
+        kind=layout.kind if layout else None,
+        partition_by=layout.partition_by if layout else [],
+        watermark=[
+            WatermarkOut(input=w.input, type=w.type, consumed=w.consumed)
+            for w in (layout.watermark if layout else [])
+        ],
         schema=[Column(name=n, type=t) for n, t in entry.columns],
         snapshots=snapshots,
         upstream=upstream,
