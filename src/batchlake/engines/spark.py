@@ -17,6 +17,7 @@ read their inputs as DataFrames (`frame`) and may return DataFrames, written by 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -83,6 +84,12 @@ def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> Spar
             builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
         _SESSION = builder.getOrCreate()
         _SESSION.sparkContext.setLogLevel("ERROR")
+        if settings.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+            # Local Python workers (bucket partitions run PyIceberg there) use this
+            # interpreter, which has batchlake's dependencies, not the first `python3` on
+            # PATH. Clusters name theirs: PYSPARK_PYTHON or spark.pyspark.python.
+            python = str(conf.get("spark.pyspark.python") or sys.executable)
+            _SESSION.sparkContext.pythonExec = python
         return _SESSION
 
 
@@ -308,10 +315,47 @@ def _partition_column(frame: DataFrame, field: PartitionField) -> Any:
         if isinstance(kind, T.IntegerType | T.LongType | T.ShortType | T.ByteType):
             return column - F.pmod(column, F.lit(width))
         raise ModelError(f"partition_by: {field.text} needs an integer or text column")
-    raise ModelError(
-        f"partition_by: {field.text}: bucket partitions are written by the DuckDB engine only; "
-        "use identity/time/truncate transforms on Spark"
-    )
+    return _bucket_column(column, kind, field)
+
+
+def _bucket_column(column: Any, kind: Any, field: PartitionField) -> Any:
+    """Iceberg's bucket of a column, computed by PyIceberg's own transform in an Arrow UDF.
+
+    The same function DuckDB's writes use (murmur3 over Iceberg's byte layout of each
+    type), so no file holds rows of two buckets; `catalog.partitioning.data_files` then
+    reads each file's partition value from its rows. Spark's Python workers run it: they
+    need pyiceberg with pyiceberg-core, as the driver has (docs/scale-out.md).
+    """
+    import pyarrow as pa
+    from pyiceberg.io.pyarrow import pyarrow_to_schema
+    from pyiceberg.transforms import BucketTransform
+    from pyspark.sql.functions import arrow_udf
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    arrow = to_arrow_type(kind, timezone="UTC")
+    numbered = pa.field(field.column, arrow, metadata={b"PARQUET:field_id": b"1"})
+    iceberg_type = pyarrow_to_schema(pa.schema([numbered])).find_field(field.column).field_type
+    transform: BucketTransform[Any] = BucketTransform(field.param or 1)
+    if not transform.can_transform(iceberg_type):
+        raise ModelError(f"partition_by: {field.text} does not apply to {iceberg_type} columns")
+    try:
+        transform.pyarrow_transform(iceberg_type)
+    except Exception as exc:  # PyIceberg computes it on Arrow arrays with pyiceberg-core
+        raise ModelError(
+            f"partition_by: {field.text} on Spark needs pyiceberg-core: "
+            f"pip install 'pyiceberg[pyiceberg-core]' ({exc})"
+        ) from exc
+    count = field.param or 1
+
+    def bucket(values):  # no hints: see below
+        # Built on the worker: the Rust function inside cannot be pickled.
+        from pyiceberg.transforms import BucketTransform
+
+        return BucketTransform(count).pyarrow_transform(iceberg_type)(values)
+
+    # PySpark's stubs know only UDFs with Arrow type hints, which it resolves in this
+    # module's globals (where pyarrow is not imported): left out, the UDF is scalar.
+    return arrow_udf(bucket, "int")(column)  # type: ignore[call-overload]
 
 
 def _portable(frame: DataFrame) -> DataFrame:
@@ -352,8 +396,21 @@ def _require_s3a(spark: SparkSession) -> None:
 
 
 def _spark_message(exc: Exception) -> str:
-    """The first meaningful line of a Spark (JVM) error."""
+    """The first meaningful line of a Spark (JVM) error; a Python worker's own error."""
+    import re
+
     text = str(exc).strip()
+    if "Python worker" in text:
+        # The worker's traceback ends with the Python error (JVM errors have dotted names).
+        found = re.search(r"^([A-Z]\w*(?:Error|Exception): .*)$", text, re.MULTILINE)
+        if found:
+            message = f"Spark's Python worker failed: {found.group(1)[:400]}"
+            if found.group(1).startswith("ModuleNotFoundError"):
+                message += (
+                    "; install batchlake's dependencies for the workers' Python and name it "
+                    "with PYSPARK_PYTHON (or spark.pyspark.python)"
+                )
+            return message
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith(("Traceback", "JVM stacktrace")):
