@@ -1,9 +1,9 @@
 """kill -9 inside incremental merges, partition overwrites and appends: old or new, never less.
 
-A shop lake (tests/incremental_shop.py) is built, then taken through a fixed sequence of
+A shop lake (tests/support/incremental_shop.py) is built, then taken through a fixed sequence of
 source changes. After each change a reference lake on the same source is rebuilt with
 --full-refresh (the new contents), and the victim lake runs `batchlake run` in a process
-that SIGKILLs itself at a chosen point of one model's increment (tests/faults.py):
+that SIGKILLs itself at a chosen point of one model's increment (tests/support/faults.py):
 
 - while the result is written (a file cut to half its bytes), after it is written;
 - while the kept rows of the touched files are rewritten (a file cut short);
@@ -31,8 +31,8 @@ import pytest
 import batchlake
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
-from tests.faults import KILL_POINTS
-from tests.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
+from tests.support.faults import KILL_POINTS
+from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -99,7 +99,7 @@ def _killed_run(project: Path, kill: Kill) -> None:
     src = Path(batchlake.__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(REPO)]))
     done = subprocess.run(
-        [sys.executable, "-m", "tests.faults", kill.point, kill.model, str(project)],
+        [sys.executable, "-m", "tests.support.faults", kill.point, kill.model, str(project)],
         env=env,
         cwd=REPO,
         capture_output=True,

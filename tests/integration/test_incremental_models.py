@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from batchlake.catalog import LakeCatalog
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
-from tests.incremental_shop import DAYS, MODELS, Shop, make_project, make_source, tables_of
+from tests.support.incremental_shop import DAYS, MODELS, Shop, make_project, make_source, tables_of
 
 pick = st.integers(min_value=0, max_value=50)
 day = st.integers(min_value=0, max_value=len(DAYS) - 1)

@@ -1,6 +1,6 @@
 """Spark runs every model kind with DuckDB's results, run after run.
 
-Three lakes read the same SQLite shop (tests/incremental_shop.py): its incremental
+Three lakes read the same SQLite shop (tests/support/incremental_shop.py): its incremental
 project on Spark (`local[2]`), the same project on DuckDB, and a DuckDB project rebuilt
 with --full-refresh every time. After each of a fixed sequence of source changes (new
 orders and lines, updates, a soft delete, a row moving to another month, a late row,
@@ -23,8 +23,8 @@ from batchlake.catalog.partitioning import fields_of, transform_of
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner, RunResult
 from tests.conftest import require_java
-from tests.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 from tests.scale_helpers import SPARK_ENGINE
+from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

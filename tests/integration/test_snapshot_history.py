@@ -1,7 +1,7 @@
 """Every snapshot of every table reads as the table was when it was made: never empty
 unless the table was empty then.
 
-The shop lake (tests/incremental_shop.py) goes through incremental runs, full refreshes,
+The shop lake (tests/support/incremental_shop.py) goes through incremental runs, full refreshes,
 partition-spec changes (bucket width, bucket to none, month to year, none to truncate and
 identity), SQL changes that add and drop a column, and a run that empties the tables
 built on orders. After each run every table
@@ -27,7 +27,7 @@ import batchlake
 from batchlake.engines import connection
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
-from tests.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
+from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

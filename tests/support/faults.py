@@ -72,7 +72,7 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 
 # -- kill -9 at a chosen point of a model's incremental build -------------------------------
 #
-# `python -m tests.faults POINT MODEL PROJECT` runs `batchlake run -p PROJECT` in a process
+# `python -m tests.support.faults POINT MODEL PROJECT` runs `batchlake run -p PROJECT` in a process
 # that SIGKILLs itself when the increment of MODEL reaches POINT. Nothing of batchlake is
 # changed: the points are wrapped methods of the engine, the incremental job, the catalog
 # and PyIceberg's SQL catalog. A run whose MODEL never reaches POINT (no increment, or
