@@ -23,8 +23,8 @@ from batchlake.catalog.partitioning import fields_of, transform_of
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner, RunResult
 from tests.conftest import require_java
-from tests.scale_helpers import SPARK_ENGINE
 from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
+from tests.support.scale_helpers import SPARK_ENGINE
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
