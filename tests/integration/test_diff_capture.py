@@ -24,8 +24,8 @@ from batchlake.capture.ingest import IngestResult, ingest_entity
 from batchlake.errors import ConfigError, SourceError
 from batchlake.lake import Lake
 from batchlake.ops.maintenance import Policy, maintain
-from tests.cli import batchlake
 from tests.integration.test_sql_capture import fresh_mariadb, fresh_pg
+from tests.support.cli import batchlake
 
 Row = tuple[Any, ...]  # (name, qty, price) by id
 

@@ -15,7 +15,7 @@ from batchlake.capture import open_source
 from batchlake.capture.ingest import IngestResult, ingest_entity
 from batchlake.lake import Lake
 from batchlake.ops.maintenance import Policy, maintain
-from tests.scale_helpers import CREDENTIALS, S3Server, moto_server, storage_block
+from tests.support.scale_helpers import CREDENTIALS, S3Server, moto_server, storage_block
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -28,8 +28,8 @@ from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from batchlake.serve import create_app
 from batchlake.serve.routers import rows as rows_router
-from tests.integration.serve_support import ENV_KEYS, READER, auth
 from tests.partitioned_lake import MONTHS, build, files_in_month
+from tests.support.serve_support import ENV_KEYS, READER, auth
 
 MARCH = "day >= '2024-03-01' AND day < '2024-04-01'"
 

@@ -21,7 +21,7 @@ from batchlake.lake import Lake
 from batchlake.metadata import tables as t
 from batchlake.ops.maintenance import Policy, TableReport, maintain
 from batchlake.run.scheduler import Scheduler
-from tests.cli import batchlake
+from tests.support.cli import batchlake
 
 AGES_DAYS = [10, 8, 6, 4, 0]  # the five captured batches, oldest first
 ENTITY = "raw.shop.items"

@@ -18,9 +18,9 @@ from batchlake.lake import Lake
 from batchlake.run.runner import Runner
 from batchlake.serve import create_app
 from batchlake.serve.deps import COOKIE
-from tests.cli import batchlake
-from tests.integration.serve_support import ENV_KEYS, READER, auth
 from tests.partitioned_lake import build, event_rows
+from tests.support.cli import batchlake
+from tests.support.serve_support import ENV_KEYS, READER, auth
 
 
 @pytest.fixture(scope="module")
