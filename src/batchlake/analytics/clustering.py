@@ -1,0 +1,298 @@
+"""KMeans fitting shared by both segmentation backends (scikit-learn and Spark MLlib).
+
+A leaf module: `segmentation` and `segmentation_spark` import it, it imports neither.
+
+Two methods fit KMeans for every k of a range and score each fit by its silhouette:
+
+- ``"exhaustive"``: for every k, `n_init` k-means++ starts (scikit-learn's
+  `KMeans(random_state=seed)` sequence), Lloyd from each over every customer, the lowest
+  inertia kept; the silhouette of each k. The reference: 7 k x 10 starts = 70 full fits.
+- ``"screened"`` (`screened_fit`): the same choice for a fraction of the work on many
+  customers. Up to `FIT_SAMPLE` customers it *is* the exhaustive fit. Above:
+
+  1. *Estimate*: for every k, `KMeans(random_state=seed, n_init)` on a seeded sample of
+     `FIT_SAMPLE` customers; its centres assign the silhouette sample, which gives an
+     estimate of the silhouette of k.
+  2. *Refit the contenders*: every k whose estimate is within `MARGIN` of the best is
+     fitted as the exhaustive fit would fit it: the same `n_init` k-means++ starts, drawn
+     over every customer; each start is run on the fit sample to rank them (cheap), and the
+     `CONFIRM` best are run over every customer, the lowest inertia kept. When the
+     exhaustive fit's best start is among them, the result is that fit exactly.
+  3. The silhouettes of the refitted k are taken again; should a k that was not refitted
+     now be within `MARGIN` of the best, it is refitted too. k is chosen among the
+     refitted ones, so the chosen k always has the best silhouette of the metrics.
+
+  The k not refitted keep the estimate's centres: their labels assign every customer to
+  the sample-fitted centres and their inertia is over every customer (a little above
+  what a full fit would reach).
+
+Silhouettes: above `SILHOUETTE_SAMPLE` customers they are taken over a seeded sample (the
+rows scikit-learn's `silhouette_score(sample_size=, random_state=seed)` would pick); the
+pairwise distances of that sample are computed once for all the fits scored together
+(`silhouettes`), not once per k.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+METHODS = ("screened", "exhaustive")
+
+# The silhouette compares every pair of customers (O(n²)): above this many customers it is
+# taken over this many, drawn with the seed (as scikit-learn's `sample_size` does).
+SILHOUETTE_SAMPLE = 10_000
+# "screened": customers the estimates are fitted on and the starts ranked on; up to this
+# many customers, the exhaustive fit.
+FIT_SAMPLE = 10_000
+# "screened": a k is refitted when its silhouette estimate is within this of the best.
+MARGIN = 0.02
+# "screened": starts run over every customer per refitted k (the best ranked on the sample).
+CONFIRM = 2
+MAX_THREADS = 4  # threads the fits and the silhouette distances are shared out between
+_BLOCK = 2048  # rows per block of pairwise distances
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+@dataclass(frozen=True)
+class KFit:
+    """KMeans with k clusters: labels 0..k-1, centres (standardised), inertia, silhouette."""
+
+    k: int
+    labels: np.ndarray
+    centers: np.ndarray
+    inertia: float
+    silhouette: float
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    scaled: np.ndarray  # the standardised features
+    fits: list[KFit]
+    components: np.ndarray  # n x 2: the first two principal components of `scaled`
+
+
+# Lloyd over every customer from the given starting centres (standardised): returns the
+# labels, the centres and the inertia. scikit-learn's or MLlib's, per backend.
+Lloyd = Callable[[int, "np.ndarray"], tuple["np.ndarray", "np.ndarray", float]]
+
+
+def silhouette_rows(count: int, seed: int) -> np.ndarray | None:
+    """Positions (sorted) of the customers the silhouette is taken over; None for all."""
+    import numpy as np
+
+    if count <= SILHOUETTE_SAMPLE:
+        return None
+    return np.sort(np.random.RandomState(seed).choice(count, SILHOUETTE_SAMPLE, replace=False))
+
+
+def fit_rows(count: int, seed: int) -> np.ndarray | None:
+    """Positions (sorted) of the customers "screened" fits its estimates on; None for all.
+
+    Drawn from another stream than `silhouette_rows`, so the silhouette is not taken over
+    the very customers the centres were fitted on.
+    """
+    import numpy as np
+
+    if count <= FIT_SAMPLE:
+        return None
+    return np.sort(np.random.RandomState(seed + 1).choice(count, FIT_SAMPLE, replace=False))
+
+
+def kmeans_starts(scaled: np.ndarray, k: int, seed: int, n_init: int) -> list[np.ndarray]:
+    """Row positions of the `n_init` k-means++ starts `KMeans(random_state=seed)` draws.
+
+    scikit-learn draws them from the centred data, one `RandomState(seed)` for the fit,
+    one start after the other: so do we, so a start run here is that fit's start.
+    """
+    import numpy as np
+    from sklearn.cluster import kmeans_plusplus
+    from sklearn.utils.extmath import row_norms
+
+    centred = scaled - scaled.mean(axis=0)
+    norms = row_norms(centred, squared=True)
+    state = np.random.RandomState(seed)
+    return [
+        kmeans_plusplus(centred, k, random_state=state, x_squared_norms=norms)[1]
+        for _ in range(n_init)
+    ]
+
+
+def silhouettes(points: np.ndarray, labelings: Mapping[int, np.ndarray]) -> dict[int, float]:
+    """Mean Euclidean silhouette of each labeling of the same points (key -> score).
+
+    The definition of scikit-learn's `silhouette_score`: for a point, a is the mean
+    distance to the other members of its cluster, b the lowest mean distance to the
+    members of another cluster, s = (b - a) / max(a, b), 0 for a point alone in its
+    cluster; -1 for a labeling with a single cluster (no silhouette). The pairwise
+    distances are computed once, in blocks (each pair once, the blocks shared out between
+    threads), and summed per cluster of every labeling by one matrix product.
+    """
+    import numpy as np
+
+    keys = list(labelings)
+    count = len(points)
+    widths = [int(labelings[key].max()) + 1 for key in keys]
+    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(int)
+    members = np.zeros((count, int(offsets[-1])))
+    for key, offset in zip(keys, offsets, strict=False):
+        members[np.arange(count), offset + labelings[key]] = 1.0
+    starts = range(0, count, _BLOCK)
+    pairs = [(i, j) for i in starts for j in starts if j >= i]
+    shares = [pairs[n :: _threads()] for n in range(min(_threads(), len(pairs)))]
+    # point x cluster: the sum of the distances from the point to the cluster's members
+    sums, *others = _in_parallel(partial(_distance_sums, points, members), shares)
+    for other in others:
+        sums += other
+    scores: dict[int, float] = {}
+    for key, offset, width in zip(keys, offsets, widths, strict=False):
+        labels = labelings[key]
+        sizes = members[:, offset : offset + width].sum(axis=0)
+        if np.count_nonzero(sizes) < 2:
+            scores[key] = -1.0
+            continue
+        totals = sums[:, offset : offset + width]
+        own = sizes[labels]
+        a = totals[np.arange(count), labels] / np.maximum(own - 1, 1)
+        means = totals / np.where(sizes > 0, sizes, 1)
+        means[:, sizes == 0] = np.inf  # clusters with no member in the sample
+        means[np.arange(count), labels] = np.inf
+        b = means.min(axis=1)
+        score = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-300), 0.0)
+        scores[key] = float(score.mean())
+    return scores
+
+
+def _distance_sums(
+    points: np.ndarray, members: np.ndarray, pairs: Sequence[tuple[int, int]]
+) -> np.ndarray:
+    """Per point and cluster, the sum of distances to the members, over blocks i <= j."""
+    import numpy as np
+    from sklearn.metrics.pairwise import euclidean_distances
+
+    count = len(points)
+    norms = np.einsum("ij,ij->i", points, points)
+    sums = np.zeros_like(members)
+    for i, j in pairs:
+        rows, cols = slice(i, min(i + _BLOCK, count)), slice(j, min(j + _BLOCK, count))
+        distances = euclidean_distances(
+            points[rows], points[cols], X_norm_squared=norms[rows, None],
+            Y_norm_squared=norms[None, cols],
+        )  # fmt: skip
+        if i == j:
+            np.fill_diagonal(distances, 0.0)
+        sums[rows] += distances @ members[cols]
+        if i != j:
+            sums[cols] += distances.T @ members[rows]
+    return sums
+
+
+def screened_fit(
+    scaled: np.ndarray,
+    ks: Sequence[int],
+    seed: int,
+    n_init: int,
+    lloyd: Lloyd,
+) -> list[KFit]:
+    """The "screened" method above `FIT_SAMPLE` customers (see the module); fits per k."""
+    from sklearn.cluster import KMeans
+
+    count = len(scaled)
+    fitted = fit_rows(count, seed)
+    rows = silhouette_rows(count, seed)
+    sample = scaled if fitted is None else scaled[fitted]
+    scored = scaled if rows is None else scaled[rows]
+
+    def at_rows(labels: np.ndarray) -> np.ndarray:
+        return labels if rows is None else labels[rows]
+
+    def estimate(k: int) -> KFit:
+        model = KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(sample)
+        labels = model.predict(scaled)
+        centers = model.cluster_centers_
+        return KFit(k, labels, centers, float(((scaled - centers[labels]) ** 2).sum()), -1.0)
+
+    with _one_thread_each():
+        estimates = dict(zip(ks, _in_parallel(estimate, ks), strict=True))
+        # Which k to refit first: by a silhouette over a quarter of the silhouette sample.
+        scores = silhouettes(scored[::4], {k: at_rows(f.labels)[::4] for k, f in estimates.items()})
+        due = [k for k in ks if scores[k] >= max(scores.values()) - MARGIN]
+        refitted: dict[int, KFit] = {}
+        while due:
+            refit = partial(_refit, scaled, sample, seed=seed, n_init=n_init, lloyd=lloyd)
+            refitted.update(zip(due, _in_parallel(refit, due), strict=True))
+            fits = {k: refitted.get(k, estimates[k]) for k in ks}
+            scores = silhouettes(scored, {k: at_rows(f.labels) for k, f in fits.items()})
+            best = max(scores[k] for k in refitted)
+            due = [k for k in ks if k not in refitted and scores[k] >= best - MARGIN]
+    return [_scored(fits[k], scores[k]) for k in ks]
+
+
+def _scored(fit: KFit, silhouette: float) -> KFit:
+    return KFit(fit.k, fit.labels, fit.centers, fit.inertia, silhouette)
+
+
+def _refit(
+    scaled: np.ndarray, sample: np.ndarray, k: int, *, seed: int, n_init: int, lloyd: Lloyd
+) -> KFit:
+    """k fitted from the exhaustive fit's starts: ranked on the sample, the best confirmed."""
+    from sklearn.cluster import KMeans
+
+    starts = kmeans_starts(scaled, k, seed, n_init)
+    on_sample = [
+        KMeans(n_clusters=k, init=scaled[start], n_init=1).fit(sample).inertia_ for start in starts
+    ]
+    ranked = sorted(range(n_init), key=lambda i: (on_sample[i], i))[:CONFIRM]
+    best: KFit | None = None
+    for i in sorted(ranked):  # in start order: on equal inertia the earlier start stays
+        labels, centers, inertia = lloyd(k, scaled[starts[i]])
+        if best is None or inertia < best.inertia:
+            best = KFit(k, labels, centers, inertia, -1.0)
+    assert best is not None
+    return best
+
+
+def _threads() -> int:
+    """Worker threads: one per core, at most `MAX_THREADS`."""
+    import os
+
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
+@contextmanager
+def _one_thread_each() -> Iterator[None]:
+    """BLAS and OpenMP on one thread in this thread: the work is shared out by `_in_parallel`.
+
+    scikit-learn's KMeans splits every Lloyd iteration between OpenMP threads; on 10,000
+    customers an iteration is too short for that to pay, and on a busy machine the threads
+    spin waiting for each other (measured: 25x the CPU time of one thread). Whole fits are
+    handed to threads instead.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _in_parallel(work: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+    """`work` on each item, in `_threads()` threads (OpenMP on one thread in each)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    def alone(item: _T) -> _R:
+        with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP's setting is per thread
+            return work(item)
+
+    if len(items) <= 1 or _threads() == 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(_threads(), len(items))) as pool:
+        return list(pool.map(alone, items))
