@@ -7,24 +7,30 @@ Two methods fit KMeans for every k of a range and score each fit by its silhouet
 - ``"exhaustive"``: for every k, `n_init` k-means++ starts (scikit-learn's
   `KMeans(random_state=seed)` sequence), Lloyd from each over every customer, the lowest
   inertia kept; the silhouette of each k. The reference: 7 k x 10 starts = 70 full fits.
-- ``"screened"`` (`screened_fit`): the same choice for a fraction of the work on many
-  customers. Up to `FIT_SAMPLE` customers it *is* the exhaustive fit. Above:
+- ``"screened"`` (`screened_fit`): the exhaustive fit where it matters, estimates
+  elsewhere. Up to `FIT_SAMPLE` customers it *is* the exhaustive fit. Above:
 
   1. *Estimate*: for every k, `KMeans(random_state=seed, n_init)` on a seeded sample of
-     `FIT_SAMPLE` customers; its centres assign the silhouette sample, which gives an
-     estimate of the silhouette of k.
+     `FIT_SAMPLE // 2` customers; its centres assign everyone, and the silhouette of that
+     assignment estimates the silhouette of k.
   2. *Refit the contenders*: every k whose estimate is within `MARGIN` of the best is
-     fitted as the exhaustive fit would fit it: the same `n_init` k-means++ starts, drawn
-     over every customer; each start is run on the fit sample to rank them (cheap), and the
-     `CONFIRM` best are run over every customer, the lowest inertia kept. When the
-     exhaustive fit's best start is among them, the result is that fit exactly.
+     fitted from the exhaustive fit's own starts: the same `n_init` k-means++ starts,
+     drawn over every customer (`kmeans_start`); Lloyd from each on a seeded sample of
+     `FIT_SAMPLE` customers ranks them (cheap), and the `CONFIRM` best are run over
+     every customer, the lowest inertia kept. When the exhaustive fit's best start is
+     among them, the result is the exhaustive fit of that k, exactly.
   3. The silhouettes of the refitted k are taken again; should a k that was not refitted
-     now be within `MARGIN` of the best, it is refitted too. k is chosen among the
-     refitted ones, so the chosen k always has the best silhouette of the metrics.
+     have an estimate within `MARGIN` of the best refitted one, it is refitted too. So the
+     chosen k is always a refitted one with the best silhouette of the metrics.
 
-  The k not refitted keep the estimate's centres: their labels assign every customer to
-  the sample-fitted centres and their inertia is over every customer (a little above
-  what a full fit would reach).
+  The k not refitted keep the estimate: every customer assigned to the sample-fitted
+  centres, the inertia over every customer (a little above what a full fit reaches).
+
+  What it does not guarantee: when the ranking on the sample misses the exhaustive fit's
+  best start (a start whose Lloyd run ends in a deeper optimum over all customers than on
+  the sample), the refit is another local optimum of nearly the same inertia, and the
+  partition can differ from the exhaustive one (KMeans on features without a clear
+  cluster structure has many such optima). Measured in docs/benchmarks.md.
 
 Silhouettes: above `SILHOUETTE_SAMPLE` customers they are taken over a seeded sample (the
 rows scikit-learn's `silhouette_score(sample_size=, random_state=seed)` would pick); the
@@ -126,6 +132,24 @@ def kmeans_starts(scaled: np.ndarray, k: int, seed: int, n_init: int) -> list[np
     ]
 
 
+def kmeans_start(
+    centred: np.ndarray, norms: np.ndarray, k: int, seed: int, index: int
+) -> np.ndarray:
+    """Start number `index` of `kmeans_starts`, drawn without drawing the ones before.
+
+    A k-means++ start takes a fixed count of numbers from the RandomState: one for the
+    first centre, then `2 + int(log k)` candidates for each other centre. Skipping the
+    earlier starts' numbers gives the same start, so the starts can be drawn in parallel.
+    `centred`: the standardised features minus their mean; `norms`: its squared row norms.
+    """
+    import numpy as np
+    from sklearn.cluster import kmeans_plusplus
+
+    state = np.random.RandomState(seed)
+    state.random_sample(index * (1 + (k - 1) * (2 + int(np.log(k)))))
+    return kmeans_plusplus(centred, k, random_state=state, x_squared_norms=norms)[1]
+
+
 def silhouettes(points: np.ndarray, labelings: Mapping[int, np.ndarray]) -> dict[int, float]:
     """Mean Euclidean silhouette of each labeling of the same points (key -> score).
 
@@ -222,17 +246,16 @@ def screened_fit(
 
     with _one_thread_each():
         estimates = dict(zip(ks, _in_parallel(estimate, ks), strict=True))
-        # Which k to refit first: by a silhouette over a quarter of the silhouette sample.
-        scores = silhouettes(scored[::4], {k: at_rows(f.labels)[::4] for k, f in estimates.items()})
-        due = [k for k in ks if scores[k] >= max(scores.values()) - MARGIN]
-        refitted: dict[int, KFit] = {}
-        while due:
-            refit = partial(_refit, scaled, sample, seed=seed, n_init=n_init, lloyd=lloyd)
-            refitted.update(zip(due, _in_parallel(refit, due), strict=True))
-            fits = {k: refitted.get(k, estimates[k]) for k in ks}
-            scores = silhouettes(scored, {k: at_rows(f.labels) for k, f in fits.items()})
+        scores = silhouettes(scored, {k: at_rows(f.labels) for k, f in estimates.items()})
+        fits = dict(estimates)
+        refitted: set[int] = set()
+        best = max(scores.values())
+        while due := [k for k in ks if k not in refitted and scores[k] >= best - MARGIN]:
+            refits = _refits(scaled, sample, due, seed=seed, n_init=n_init, lloyd=lloyd)
+            fits.update(zip(due, refits, strict=True))
+            scores.update(silhouettes(scored, {k: at_rows(fits[k].labels) for k in due}))
+            refitted.update(due)
             best = max(scores[k] for k in refitted)
-            due = [k for k in ks if k not in refitted and scores[k] >= best - MARGIN]
     return [_scored(fits[k], scores[k]) for k in ks]
 
 
@@ -240,24 +263,45 @@ def _scored(fit: KFit, silhouette: float) -> KFit:
     return KFit(fit.k, fit.labels, fit.centers, fit.inertia, silhouette)
 
 
-def _refit(
-    scaled: np.ndarray, sample: np.ndarray, k: int, *, seed: int, n_init: int, lloyd: Lloyd
-) -> KFit:
-    """k fitted from the exhaustive fit's starts: ranked on the sample, the best confirmed."""
-    from sklearn.cluster import KMeans
+def _refits(
+    scaled: np.ndarray,
+    sample: np.ndarray,
+    ks: Sequence[int],
+    *,
+    seed: int,
+    n_init: int,
+    lloyd: Lloyd,
+) -> list[KFit]:
+    """Each k fitted from the exhaustive fit's starts: ranked on the sample, the best confirmed.
 
-    starts = kmeans_starts(scaled, k, seed, n_init)
-    on_sample = [
-        KMeans(n_clusters=k, init=scaled[start], n_init=1).fit(sample).inertia_ for start in starts
+    Two rounds of tasks shared out between threads: every (k, start) drawn and run on the
+    sample; then the `CONFIRM` best starts of each k run over every customer.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.utils.extmath import row_norms
+
+    centred = scaled - scaled.mean(axis=0)
+    norms = row_norms(centred, squared=True)
+
+    def screen(task: tuple[int, int]) -> tuple[np.ndarray, float]:
+        k, index = task
+        start = kmeans_start(centred, norms, k, seed, index)
+        return start, float(KMeans(n_clusters=k, init=scaled[start], n_init=1).fit(sample).inertia_)
+
+    tasks = [(k, index) for k in ks for index in range(n_init)]
+    screened = dict(zip(tasks, _in_parallel(screen, tasks), strict=True))
+    # In start order: on equal inertia the earlier start stays, as in KMeans(n_init).
+    confirmed = [
+        (k, index)
+        for k in ks
+        for index in sorted(sorted(range(n_init), key=lambda i: screened[k, i][1])[:CONFIRM])
     ]
-    ranked = sorted(range(n_init), key=lambda i: (on_sample[i], i))[:CONFIRM]
-    best: KFit | None = None
-    for i in sorted(ranked):  # in start order: on equal inertia the earlier start stays
-        labels, centers, inertia = lloyd(k, scaled[starts[i]])
-        if best is None or inertia < best.inertia:
-            best = KFit(k, labels, centers, inertia, -1.0)
-    assert best is not None
-    return best
+    runs = _in_parallel(lambda task: lloyd(task[0], scaled[screened[task][0]]), confirmed)
+    best: dict[int, KFit] = {}
+    for (k, _), (labels, centers, inertia) in zip(confirmed, runs, strict=True):
+        if k not in best or inertia < best[k].inertia:
+            best[k] = KFit(k, labels, centers, inertia, -1.0)
+    return [best[k] for k in ks]
 
 
 def _threads() -> int:

@@ -109,7 +109,6 @@ def sklearn_backend(
     method: str = "screened",
 ) -> BackendResult:
     """StandardScaler, KMeans per k (fixed seed and starts), silhouette, PCA: scikit-learn."""
-    from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
     scaled = StandardScaler().fit_transform(features)
@@ -117,8 +116,24 @@ def sklearn_backend(
         fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, scaled))
     else:
         fits = _exhaustive(scaled, ks, seed, n_init)
-    components = PCA(n_components=min(2, scaled.shape[1]), random_state=seed).fit_transform(scaled)
-    return BackendResult(scaled, fits, components)
+    return BackendResult(scaled, fits, principal_components(scaled))
+
+
+def principal_components(scaled: np.ndarray) -> np.ndarray:
+    """The first two principal components, as scikit-learn's `PCA(2).fit_transform` gives them.
+
+    From the eigenvectors of the 12 x 12 covariance (what PCA's "covariance_eigh" solver
+    does on tall data), each signed so that its largest loading is positive, as scikit-learn
+    signs them; without importing `sklearn.decomposition` (0.15 s).
+    """
+    import numpy as np
+
+    centred = scaled - scaled.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    loadings = vectors[:, np.argsort(values)[::-1][: min(2, scaled.shape[1])]]
+    largest = np.abs(loadings).argmax(axis=0)
+    loadings = loadings * np.sign(loadings[largest, np.arange(loadings.shape[1])])
+    return centred @ loadings
 
 
 def _exhaustive(scaled: np.ndarray, ks: Sequence[int], seed: int, n_init: int) -> list[KFit]:
