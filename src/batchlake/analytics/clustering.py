@@ -8,7 +8,8 @@ Two methods fit KMeans for every k of a range and score each fit by its silhouet
   `KMeans(random_state=seed)` sequence), Lloyd from each over every customer, the lowest
   inertia kept; the silhouette of each k. The reference: 7 k x 10 starts = 70 full fits.
 - ``"screened"`` (`screened_fit`): the exhaustive fit where it matters, estimates
-  elsewhere. Up to `FIT_SAMPLE` customers it *is* the exhaustive fit. Above:
+  elsewhere. Up to `FIT_SAMPLE` customers it *is* the exhaustive fit (`exhaustive_fit`:
+  the same fits, shared out between threads). Above:
 
   1. *Estimate*: for every k, `KMeans(random_state=seed, n_init)` on a seeded sample of
      `FIT_SAMPLE // 2` customers; its centres assign everyone, and the silhouette of that
@@ -217,6 +218,30 @@ def _distance_sums(
         if i != j:
             sums[cols] += distances.T @ members[rows]
     return sums
+
+
+def exhaustive_fit(scaled: np.ndarray, ks: Sequence[int], seed: int, n_init: int) -> list[KFit]:
+    """The exhaustive fit, its KMeans shared out between threads ("screened" up to FIT_SAMPLE).
+
+    The same `KMeans(random_state=seed, n_init)` per k as `method="exhaustive"`, one k per
+    thread instead of each Lloyd iteration split between OpenMP threads, and the
+    silhouettes of all k from one pass over the pairwise distances (`silhouettes`).
+    """
+    from sklearn.cluster import KMeans
+
+    rows = silhouette_rows(len(scaled), seed)
+
+    def fit(k: int) -> KFit:
+        model = KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit(scaled)
+        return KFit(k, model.labels_, model.cluster_centers_, float(model.inertia_), -1.0)
+
+    with _one_thread_each():
+        fits = _in_parallel(fit, ks)
+        scored = scaled if rows is None else scaled[rows]
+        scores = silhouettes(
+            scored, {f.k: f.labels if rows is None else f.labels[rows] for f in fits}
+        )
+    return [_scored(f, scores[f.k]) for f in fits]
 
 
 def screened_fit(

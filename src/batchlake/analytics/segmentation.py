@@ -41,6 +41,7 @@ from batchlake.analytics.clustering import (
     METHODS,
     BackendResult,
     KFit,
+    exhaustive_fit,
     fit_rows,
     screened_fit,
     silhouette_rows,
@@ -112,10 +113,12 @@ def sklearn_backend(
     from sklearn.preprocessing import StandardScaler
 
     scaled = StandardScaler().fit_transform(features)
-    if method == "screened" and fit_rows(len(scaled), seed) is not None:
-        fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, scaled))
-    else:
+    if method == "exhaustive":  # the reference, computed as it always was
         fits = _exhaustive(scaled, ks, seed, n_init)
+    elif fit_rows(len(scaled), seed) is None:
+        fits = exhaustive_fit(scaled, ks, seed, n_init)
+    else:
+        fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, scaled))
     return BackendResult(scaled, fits, principal_components(scaled))
 
 
