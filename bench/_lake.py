@@ -18,6 +18,16 @@ from typing import Any
 from bench._measure import run_measured
 
 BATCHLAKE = [sys.executable, "-m", "batchlake"]
+SEGMENTATION_STEP = "python.customer_segments"
+# Stage -> (step name prefixes, step kind). The refined stage is every step that writes the
+# refined zone: the SQL models and the Python steps (which run after them).
+STAGES: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "ingest": ((), "ingest"),
+    "trusted": (("trusted.",), "model"),
+    "refined": (("refined.", "python."), "model"),
+    "refined_sql": (("refined.",), "model"),
+    "python": (("python.",), "model"),
+}
 FOUR_ANALYSES = (
     "refined.sales_by_day",
     "refined.top_artists_by_month",
@@ -109,23 +119,27 @@ class RunRecord:
     seconds: float
     steps: list[dict[str, Any]]
 
-    def stage_seconds(self, prefix: str | None = None, kind: str | None = None) -> float:
-        """Sum of the seconds of the steps of a kind and/or whose name starts with a prefix."""
-        return sum(
-            float(s["seconds"] or 0.0)
-            for s in self.steps
-            if (kind is None or s["kind"] == kind)
-            and (prefix is None or s["step"].startswith(prefix))
-        )
-
     def step_seconds(self, name: str) -> float:
         return next(float(s["seconds"] or 0.0) for s in self.steps if s["step"] == name)
 
+    def stage_steps(self) -> dict[str, list[str]]:
+        """The steps each stage figure sums (see STAGES)."""
+        names: dict[str, list[str]] = {}
+        for stage, (prefixes, kind) in STAGES.items():
+            names[stage] = [
+                s["step"]
+                for s in self.steps
+                if (kind is None or s["kind"] == kind)
+                and (not prefixes or s["step"].startswith(prefixes))
+            ]
+        return names
+
     def stages(self) -> dict[str, float]:
+        """Seconds per stage: the sum of the recorded seconds of its steps."""
+        by_name = {s["step"]: float(s["seconds"] or 0.0) for s in self.steps}
         return {
-            "ingest": self.stage_seconds(kind="ingest"),
-            "trusted": self.stage_seconds("trusted.", kind="model"),
-            "refined": self.stage_seconds("refined.", kind="model"),
+            stage: sum(by_name[name] for name in names)
+            for stage, names in self.stage_steps().items()
         }
 
     def four_analyses(self) -> float:

@@ -89,16 +89,25 @@ def _tables(results: dict[str, Any]) -> list[Table]:
     def part(who: str, what: str, seconds: float) -> list[str]:
         return [who, f"  {what}", _s(seconds), "", "", ""]
 
+    steps = s["stage_steps"]
+    n = {stage: len(names) for stage, names in steps["run"].items()}
+    nr = {stage: len(names) for stage, names in steps["refined_run"].items()}
     measurements = [
         ["store generation", f"{gen['invoice_lines']:,} lines{note}", _s(gen["seconds"]),
          "", "", ""],
         proc("batchlake", "`batchlake run` (fresh project), process", run),
         part("batchlake", "run as recorded", run["recorded_seconds"]),
-        part("batchlake", "ingest stage (11 captures)", run["ingest_seconds"]),
-        part("batchlake", "trusted stage (13 models)", run["trusted_seconds"]),
-        part("batchlake", "refined stage (8 models)", run["refined_seconds"]),
+        part("batchlake", f"ingest stage ({n['ingest']} captures)", run["ingest_seconds"]),
+        part("batchlake", f"trusted stage ({n['trusted']} models)", run["trusted_seconds"]),
+        part("batchlake", f"refined stage ({n['refined_sql']} SQL models + {n['python']} Python "
+             "steps)", run["refined_seconds"]),
         proc("batchlake", "`run --select 'refined.*' --full-refresh`, process", ref),
-        part("batchlake", "refined stage (8 models)", ref["refined_seconds"]),
+        part("batchlake", f"refined stage ({nr['refined_sql']} SQL models + {nr['python']} "
+             "Python steps)", ref["refined_seconds"]),
+        part("batchlake", f"  refined SQL ({nr['refined_sql']} models)",
+             ref["refined_sql_seconds"]),
+        part("batchlake", f"  Python steps ({nr['python']})", ref["python_seconds"]),
+        part("batchlake", "    of which python.customer_segments", ref["segmentation_seconds"]),
         part("batchlake", "four sales analyses", ref["four_analyses_seconds"]),
         proc("floor", "plain DuckDB, process", floor),
         part("floor", "refined SQL, 8 models", floor["seconds_total"]),
@@ -107,24 +116,43 @@ def _tables(results: dict[str, Any]) -> list[Table]:
         part("pandas", "load + compute + write", pandas["seconds_total"]),
         part("pandas", "of which read_parquet + dtype conversion", pandas["seconds_load"]),
     ]  # fmt: skip
+    stage_rows = [
+        [f"{run_name}: {stage}", ", ".join(names) or "-"]
+        for run_name, by_stage in (("run", steps["run"]), ("refined run", steps["refined_run"]))
+        for stage, names in by_stage.items()
+        if run_name == "run" or stage in ("refined", "refined_sql", "python")
+    ]
 
     def ratio(label: str, key: str) -> list[str]:
         r = s["ratios"][key]
         return [label, f"{r['median']:.2f}x", f"{r['min']:.2f}x – {r['max']:.2f}x"]
 
     ratios = [
-        ratio("batchlake refined stage / floor refined SQL", "refined_over_floor"),
+        ratio("batchlake refined SQL (8 models) / floor refined SQL", "refined_over_floor"),
+        ratio(
+            "segmentation step / refined SQL (8 models), same run", "segmentation_over_refined_sql"
+        ),
+        ratio(
+            "batchlake refined stage incl. Python steps / floor refined SQL",
+            "refined_stage_over_floor",
+        ),
         ratio("batchlake four analyses / floor four analyses", "four_over_floor_four"),
         ratio("pandas / batchlake four analyses", "pandas_over_four"),
         ratio("pandas / floor four analyses (best batchlake could do)", "pandas_over_floor_four"),
-        ratio("pandas / batchlake whole refined stage", "pandas_over_refined"),
+        ratio("pandas / batchlake refined SQL (8 models)", "pandas_over_refined"),
         ratio("batchlake refined run / floor, process wall", "refined_over_floor_wall"),
         ratio("batchlake refined run / floor, process CPU", "refined_cpu_over_floor_cpu"),
         ratio("pandas / batchlake refined run, process wall", "pandas_wall_over_refined_wall"),
         ratio("pandas / batchlake refined run, process CPU", "pandas_cpu_over_refined_cpu"),
     ]
+    smoke = results["params"].get("smoke", False)
     targets = [
-        [t["target"], t["value"], "met" if t["met"] else "MISSED"] for t in s["targets"].values()
+        [
+            t["target"],
+            t["value"],
+            "not judged (smoke)" if smoke else "met" if t["met"] else "MISSED",
+        ]
+        for t in s["targets"].values()
     ]
     per_model = [
         [step, _s(m["batchlake_seconds"]), _s(m["floor_seconds"]),
@@ -132,7 +160,15 @@ def _tables(results: dict[str, Any]) -> list[Table]:
          _s(m["floor_cpu_seconds"])]
         for step, m in sorted(s["models"].items())
     ]  # fmt: skip
+    python_rows = [[step, _s(seconds)] for step, seconds in sorted(s["python_steps"].items())]
     sample = results["samples"][0]
+    quality = sample.get("segmentation_quality")
+    quality_rows = (
+        [[str(quality["k"]), str(quality["k_reference"]), f"{quality['ari']:.4f}",
+          f"{quality['silhouette']:.6f}", f"{quality['silhouette_reference']:.6f}",
+          f"{quality['silhouette_delta']:+.3%}"]]
+        if quality else []
+    )  # fmt: skip
     checks = [
         [kind, name, verdict]
         for kind, verdicts in sample["checks"].items()
@@ -146,6 +182,11 @@ def _tables(results: dict[str, Any]) -> list[Table]:
         ("Targets", ["target", "value", "verdict"], targets),
         ("Refined models (median seconds: batchlake recorded step vs floor COPY)",
          ["model", "batchlake s", "floor s", "ratio", "floor CPU s"], per_model),
+        ("Python steps of the refined run (median seconds)", ["step", "seconds"], python_rows),
+        ("Segmentation step vs the exhaustive fit, first repeat",
+         ["k", "exhaustive k", "ARI", "silhouette", "exhaustive silhouette", "delta"],
+         quality_rows),
+        ("Stage figures: the steps each holds", ["figure", "steps"], stage_rows),
         ("Cross-checks, first repeat", ["check", "table", "verdict"], checks),
     ]  # fmt: skip
 

@@ -2,21 +2,25 @@
 
     python bench/core_pipeline.py [--invoices 2000000] [--workdir /tmp/batchlake-bench]
                                   [--repeat 1] [--seed 42] [--regenerate]
-                                  [--quiet-wait 120] [--quiet-threshold 20]
+                                  [--quiet-wait 120] [--quiet-threshold 20] [--smoke]
 
 For each repeat, on a fresh Chinook lake project over the same generated store:
 
 1. ``batchlake run`` (child process): wall time, seconds per stage from the run record
-   (ingest, trusted, refined), peak RSS; then ``batchlake run --select 'refined.*'
-   --full-refresh``: the refined stage alone, on a lake that already exists.
+   (ingest, trusted, refined = SQL models + Python steps), peak RSS; then ``batchlake run
+   --select 'refined.*' --full-refresh``: the refined stage alone (the 8 SQL models and
+   the 2 Python steps, segmentation included), on a lake that already exists.
 2. the floor (``_floor.py``): the refined SQL in a plain DuckDB connection over the same
    trusted Parquet files;
-3. pandas (``_pandas_sales.py``): the four sales analyses as usual pandas code.
+3. pandas (``_pandas_sales.py``): the four sales analyses as usual pandas code;
+4. (first repeat) the segmentation step's tables against the exhaustive fit of the same
+   features (``_segments.py``): same k, adjusted Rand index, silhouette.
 
 Each measurement records wall and CPU seconds, peak RSS and how busy the machine was
 with other work. Figures are the median over repeats; all samples, the machine and the
 cross-checks go to ``bench/results/core_pipeline.json`` (and a Markdown table beside it).
-See bench/README.md.
+``--smoke`` runs everything on 3,000 invoices without waiting for a quiet machine: a check
+that the benchmark works (CI), not figures. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any
 if not __package__:  # run as a script: make `bench` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _lake, _report
+from bench import _lake, _report, _segments
 from bench._check import run_checks
 from bench._measure import Measurement, run_measured
 from bench._summary import summarize
@@ -42,7 +46,9 @@ RESULTS_DIR = BENCH_DIR / "results"
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--invoices", type=int, default=2_000_000, help="≈5 lines each")
+    parser.add_argument(
+        "--invoices", type=int, default=None, help="≈5 lines each (default 2,000,000)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-bench"))
     parser.add_argument("--repeat", type=int, default=1, help="repeats; figures are medians")
@@ -52,14 +58,25 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-wait",
         type=float,
-        default=120.0,
-        help="before each measurement, wait up to this many seconds for a quiet machine",
+        default=None,
+        help="before each measurement, wait up to this many seconds for a quiet machine "
+        "(default 120)",
     )
     parser.add_argument(
         "--quiet-threshold", type=float, default=20.0, help="'quiet': CPU use below this %%"
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "core_pipeline.json")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a check that the benchmark runs: 3,000 invoices, no waiting (seconds, not figures)",
+    )
+    args = parser.parse_args(argv)
+    if args.invoices is None:
+        args.invoices = 3_000 if args.smoke else 2_000_000
+    if args.quiet_wait is None:
+        args.quiet_wait = 0.0 if args.smoke else 120.0
+    return args
 
 
 QUIET = {"wait": 0.0, "threshold": 20.0}  # set from the command line
@@ -108,6 +125,7 @@ def _batchlake(project: Path, logs: Path) -> tuple[dict[str, Any], dict[str, Any
         **{f"{stage}_seconds": s for stage, s in record.stages().items()},
         "four_analyses_seconds": record.four_analyses(),
         **_cost(m),
+        "stage_steps": record.stage_steps(),
         "steps": record.steps,
     }
     m = _measured(
@@ -125,13 +143,18 @@ def _batchlake(project: Path, logs: Path) -> tuple[dict[str, Any], dict[str, Any
         env,
     )
     record = _lake.last_run(project)
+    stages = record.stages()
     refined = {
         "run_id": record.run_id,
         "wall_seconds": m.wall_seconds,
         "recorded_seconds": record.seconds,
-        "refined_seconds": record.stages()["refined"],
+        "refined_seconds": stages["refined"],
+        "refined_sql_seconds": stages["refined_sql"],
+        "python_seconds": stages["python"],
+        "segmentation_seconds": record.step_seconds(_lake.SEGMENTATION_STEP),
         "four_analyses_seconds": record.four_analyses(),
         **_cost(m),
+        "stage_steps": record.stage_steps(),
         "steps": {s["step"]: s["seconds"] for s in record.steps},
     }
     return full, refined
@@ -178,15 +201,22 @@ def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
         work,
         logs,
     )
-    checks = run_checks(
-        work / "floor-out", work / "pandas-out", _lake.table_files(project, "refined")
-    )
+    refined_files = _lake.table_files(project, "refined")
+    checks = run_checks(work / "floor-out", work / "pandas-out", refined_files)
+    quality = None
+    if index == 1:  # the features are the same every repeat: one exhaustive fit is enough
+        say(f"[repeat {index}] the segmentation step against the exhaustive fit ...")
+        quality = _segments.step_vs_exhaustive(project, refined_files)
+        checks["segmentation_vs_exhaustive"] = {
+            "customer_segments": _segments.quality_verdict(quality)
+        }
     return {
         "batchlake_run": full,
         "batchlake_refined": refined,
         "floor": floor,
         "pandas": pandas,
         "checks": checks,
+        "segmentation_quality": quality,
         "trusted_sales_files": len(trusted["sales"]),
         "trusted_sales_bytes": sum(Path(f).stat().st_size for f in trusted["sales"]),
     }
@@ -225,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             "workdir": str(workdir),
             "quiet_wait": args.quiet_wait,
             "quiet_threshold": args.quiet_threshold,
+            "smoke": args.smoke,
         },
         "machine": _report.machine_info(),
         "generation": generation,

@@ -1,6 +1,7 @@
 """Where a batchlake model step spends its time: SQL, catalog, hashing (wall and CPU).
 
     python bench/profile_steps.py --project DIR [--select 'refined.*'] [--full-refresh]
+    python bench/profile_steps.py --smoke [--workdir DIR]   # a new 2,000-invoice lake
 
 Runs the selected steps in this process, as `batchlake run` does, with timers wrapped
 around the engine and catalog calls a model step makes, and prints per step:
@@ -15,7 +16,8 @@ around the engine and catalog calls a model step makes, and prints per step:
 
 CPU seconds count all threads of the process (DuckDB's too), so they stay meaningful on a
 busy machine. The timers patch private methods of batchlake; a refactor may need them
-updated here. This is a diagnostic, not part of the benchmark's figures.
+updated here (``--smoke``, run by tests/integration/test_bench_smoke.py, says when). This
+is a diagnostic, not part of the benchmark's figures.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def _install() -> None:
     Runner._build = build  # type: ignore[method-assign]
 
     # Inside materialize, split off DESCRIBE and the content hash (called from it).
-    for method, phase in (("_portable_select", "describe"), ("_content_hash", "hash")):
+    for method, phase in (("_portable_select", "describe"), ("content_hash", "hash")):
         inner: Callable[..., Any] = getattr(DuckDBEngine, method)
 
         def split(*args: Any, _inner: Callable[..., Any] = inner, _phase: str = phase) -> Any:
@@ -100,12 +102,46 @@ def _install() -> None:
         setattr(DuckDBEngine, method, split)
 
 
+def _smoke_project(workdir: Path) -> Path:
+    """A fresh Chinook lake over a generated 2,000-invoice store, built by `batchlake run`."""
+    import shutil
+    import subprocess
+
+    from batchlake.demo.generator import generate
+    from batchlake.scaffold import create_project
+
+    project = workdir / "project"
+    if project.exists():
+        shutil.rmtree(project)
+    create_project(project, example="chinook")
+    (project / "data").mkdir(exist_ok=True)
+    generate(project / "data" / "chinook.sqlite", invoices=2_000, seed=42)
+    subprocess.run(
+        [sys.executable, "-m", "batchlake", "run", "--project", str(project)],
+        check=True,
+        capture_output=True,
+    )
+    return project
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--project", type=Path, required=True)
+    parser.add_argument("--project", type=Path, help="an existing lake project")
     parser.add_argument("--select", action="append", default=None)
     parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="build a 2,000-invoice Chinook lake in --workdir, then profile its refined "
+        "steps with a full refresh (a check that this script still works)",
+    )
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-profile-smoke"))
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.project = _smoke_project(args.workdir)
+        args.select, args.full_refresh = args.select or ["refined.*"], True
+    elif args.project is None:
+        parser.error("--project is required (or --smoke)")
     _install()
     from batchlake.lake import Lake
     from batchlake.run.runner import Runner
@@ -119,8 +155,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{step.name:34s} {step.seconds:6.2f}  ({step.status})")
             continue
         t = spent[step.name]
-        sql = [t["materialize"][i] - t["describe"][i] - t["hash"][i] for i in (0, 1)]
-        known = [sum(t[p][i] for p in ("materialize", "register", "catalog")) for i in (0, 1)]
+        # A Python step has no materialize: its outputs' content hash is timed on its own.
+        python = t["materialize"][0] == 0.0
+        sql = [
+            0.0 if python else t["materialize"][i] - t["describe"][i] - t["hash"][i] for i in (0, 1)
+        ]
+        parts = ("materialize", "register", "catalog", *(("hash",) if python else ()))
+        known = [sum(t[p][i] for p in parts) for i in (0, 1)]
         other = [t["total"][i] - known[i] for i in (0, 1)]
         cells = {"sql": sql, "other": other, **{p: t[p] for p in phases[1:5]}}
         line = " ".join(f"{cells[p][0]:6.2f}/{cells[p][1]:6.2f}" for p in phases)

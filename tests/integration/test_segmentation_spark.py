@@ -105,10 +105,10 @@ def test_large_stores_take_the_silhouette_over_the_same_sample_on_both_backends(
     """Above SILHOUETTE_SAMPLE customers the silhouette is sampled, as scikit-learn samples."""
     from sklearn.metrics import silhouette_score
 
-    from batchlake.analytics import segmentation
+    from batchlake.analytics import clustering
     from batchlake.analytics.segmentation_spark import mllib_backend
 
-    monkeypatch.setattr(segmentation, "SILHOUETTE_SAMPLE", 60)  # small enough to be quick
+    monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", 60)  # small enough to be quick
     rng = np.random.default_rng(8)
     matrix = rng.normal(size=(150, 4)) * [1.0, 2.0, 0.5, 1.5]
     reference = sklearn_backend(matrix, [2, 3], seed=4, n_init=2)
@@ -120,3 +120,29 @@ def test_large_stores_take_the_silhouette_over_the_same_sample_on_both_backends(
         assert theirs.silhouette == pytest.approx(sampled, abs=1e-12)
         assert mine.silhouette == pytest.approx(sampled, abs=1e-9)
         assert mine.silhouette != pytest.approx(silhouette_score(scaled, mine.labels), abs=1e-6)
+
+
+def test_screened_method_gives_the_same_tables_on_both_backends(
+    spark: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above FIT_SAMPLE: estimates, ranking and silhouettes on the driver, Lloyd on MLlib."""
+    from pyspark.sql import SparkSession
+    from sklearn.metrics import adjusted_rand_score
+
+    from batchlake.analytics import clustering
+
+    assert isinstance(spark, SparkSession)
+    monkeypatch.setattr(clustering, "FIT_SAMPLE", 60)
+    monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", 80)
+    customers, truth = blobs(per_blob=30, count=4, seed=13)
+    expected = segment_customers(customers, k_min=2, k_max=5, seed=3, n_init=2)
+    got = segment_customers(spark.createDataFrame(customers), k_min=2, k_max=5, seed=3, n_init=2)
+    for name in ("segments", "profiles", "metrics"):
+        assert got[name].equals(expected[name]), name
+    exhaustive = segment_customers(
+        customers, k_min=2, k_max=5, seed=3, n_init=2, method="exhaustive"
+    )
+    labels = np.array(got["segments"].column("segment").to_pylist())
+    reference = np.array(exhaustive["segments"].column("segment").to_pylist())
+    assert adjusted_rand_score(reference, labels) == 1.0
+    assert adjusted_rand_score(truth, labels) == 1.0

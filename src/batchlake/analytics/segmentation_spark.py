@@ -24,6 +24,13 @@ It fits what `sklearn_backend` fits, on Spark, so that both give the same segmen
 
 The k-means++ starts are drawn on the driver, which holds the standardised matrix (one
 row per customer) as `segment_customers` does for the result tables.
+
+With `method="screened"` (`batchlake.analytics.clustering.screened_fit`, above 10,000
+customers) the fixed-size work runs on the driver with scikit-learn, exactly as in the
+scikit-learn backend, so both take the same decisions: the estimates and the ranking of
+the starts on the 10,000-customer fit sample, and the silhouettes over the 10,000-customer
+silhouette sample (`clustering.silhouettes`). What grows with the customers runs on
+Spark: scaling, PCA, and Lloyd over every customer from each start that is confirmed.
 """
 
 from __future__ import annotations
@@ -32,7 +39,14 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from batchlake.analytics.segmentation import BackendResult, KFit, silhouette_rows
+from batchlake.analytics.clustering import (
+    BackendResult,
+    KFit,
+    fit_rows,
+    kmeans_starts,
+    screened_fit,
+    silhouette_rows,
+)
 from batchlake.errors import ModelError
 
 if TYPE_CHECKING:
@@ -51,6 +65,7 @@ def mllib_backend(
     ks: Sequence[int],
     seed: int,
     n_init: int,
+    method: str = "screened",
     *,
     spark: SparkSession | None = None,
 ) -> BackendResult:
@@ -65,9 +80,16 @@ def mllib_backend(
     vectors = points.rdd.map(lambda r: (r.row, Vectors.fromML(r.features))).cache()
     try:
         rows = np.asarray(vectors.keys().collect())
-        fits = _kmeans(vectors.values(), rows, scaled, ks, seed, n_init)
-        silhouettes = _silhouettes(session, points, fits, silhouette_rows(len(scaled), seed))
-        fits = [KFit(f.k, f.labels, f.centers, f.inertia, silhouettes.get(f.k, -1.0)) for f in fits]
+        if method == "screened" and fit_rows(len(scaled), seed) is not None:
+
+            def lloyd(k: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+                return _labelled(_train(vectors.values(), k, start), vectors.values(), rows)
+
+            fits = screened_fit(scaled, ks, seed, n_init, lloyd)
+        else:
+            fits = _kmeans(vectors.values(), rows, scaled, ks, seed, n_init)
+            scores = _silhouettes(session, points, fits, silhouette_rows(len(scaled), seed))
+            fits = [KFit(f.k, f.labels, f.centers, f.inertia, scores.get(f.k, -1.0)) for f in fits]
         components = _components(points, features.shape[1])
     finally:
         vectors.unpersist()
@@ -127,28 +149,14 @@ def _kmeans(
     n_init: int,
 ) -> list[KFit]:
     """Per k: scikit-learn's k-means++ starts, MLlib's Lloyd from each, the cheapest kept."""
-    import numpy as np
-    from pyspark.mllib.clustering import KMeans, KMeansModel
-    from sklearn.cluster import kmeans_plusplus
 
-    # scikit-learn's KMeans draws its starts from the centred data, one RandomState per fit.
-    centred = scaled - scaled.mean(axis=0)
-    starts: list[tuple[int, np.ndarray]] = []
-    for k in ks:
-        state = np.random.RandomState(seed)
-        for _ in range(n_init):
-            _, indices = kmeans_plusplus(centred, k, random_state=state)
-            starts.append((k, scaled[indices]))
+    # The starts scikit-learn's KMeans(random_state=seed) draws, start after start, per k.
+    starts = [
+        (k, scaled[indices]) for k in ks for indices in kmeans_starts(scaled, k, seed, n_init)
+    ]
 
     def fit(start: tuple[int, np.ndarray]) -> tuple[KMeansModel, float]:
-        k, centres = start
-        model = KMeans.train(
-            data,
-            k,
-            maxIterations=MAX_ITERATIONS,
-            initialModel=KMeansModel(list(centres)),
-            epsilon=EPSILON,
-        )
+        model = _train(data, *start)
         return model, float(model.computeCost(data))
 
     with ThreadPoolExecutor(max_workers=min(THREADS, len(starts))) as pool:
@@ -161,11 +169,34 @@ def _kmeans(
     fits = []
     for k in ks:
         model, cost = best[k]
-        labels = np.empty(len(rows), dtype=np.int64)
-        labels[rows] = np.asarray(model.predict(data).collect(), dtype=np.int64)
-        centers = np.array([np.asarray(c, dtype=float) for c in model.clusterCenters])
+        labels, centers, _ = _labelled(model, data, rows, cost)
         fits.append(KFit(k, labels, centers, cost, -1.0))
     return fits
+
+
+def _train(data: RDD[object], k: int, centres: np.ndarray) -> KMeansModel:
+    """MLlib's Lloyd from the given centres, to its fixed point (at most MAX_ITERATIONS)."""
+    from pyspark.mllib.clustering import KMeans, KMeansModel
+
+    return KMeans.train(
+        data,
+        k,
+        maxIterations=MAX_ITERATIONS,
+        initialModel=KMeansModel(list(centres)),
+        epsilon=EPSILON,
+    )
+
+
+def _labelled(
+    model: KMeansModel, data: RDD[object], rows: np.ndarray, cost: float | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The model's labels (in row order), centres and cost over `data`."""
+    import numpy as np
+
+    labels = np.empty(len(rows), dtype=np.int64)
+    labels[rows] = np.asarray(model.predict(data).collect(), dtype=np.int64)
+    centers = np.array([np.asarray(c, dtype=float) for c in model.clusterCenters])
+    return labels, centers, float(model.computeCost(data)) if cost is None else cost
 
 
 def _silhouettes(

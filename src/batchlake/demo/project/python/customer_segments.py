@@ -1,7 +1,8 @@
 """Customer segments: KMeans over the 12 features of refined.customer_features.
 
 k runs over [python.customer_segments] k_min..k_max in batchlake.toml and the k with the
-best silhouette wins; see batchlake.analytics.segmentation for the rule. On Spark the
+best silhouette wins; `method` says how the fits are made ("screened" or "exhaustive");
+see batchlake.analytics.segmentation for the rule. On Spark the
 features stay a Spark DataFrame and are fitted with MLlib; elsewhere with scikit-learn.
 Both give the same segments.
 """
@@ -30,6 +31,7 @@ def customer_segments(ctx):
         k_max=int(params.get("k_max", 8)),
         seed=int(params.get("seed", 42)),
         n_init=int(params.get("n_init", 10)),
+        method=str(params.get("method", "screened")),
     )
     return {
         "refined.customer_segments": tables["segments"],
