@@ -108,7 +108,7 @@ def _smoke_project(workdir: Path) -> Path:
     import subprocess
 
     from batchlake.demo.generator import generate
-    from batchlake.scaffold import create_project
+    from batchlake.demo.scaffold import create_project
 
     project = workdir / "project"
     if project.exists():

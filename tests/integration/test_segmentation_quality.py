@@ -22,8 +22,8 @@ import pytest
 
 from batchlake.analytics import clustering
 from batchlake.analytics.segmentation import FEATURES, segment_customers
-from tests.cli import batchlake
 from tests.conftest import dataset
+from tests.support.cli import batchlake
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,7 +40,7 @@ def one_thread() -> Iterator[None]:
 
 
 def real_chinook_features() -> pa.Table:
-    from tests.oracle.chinook import refined_tables
+    from tests.support.oracle.chinook import refined_tables
 
     rows = refined_tables(dataset("chinook/chinook.sqlite"))["customer_features"]
     columns = {"customer_id": pa.array([r["customer_id"] for r in rows], pa.int64())}
