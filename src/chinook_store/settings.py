@@ -32,3 +32,8 @@ class StoreSettings:
     max_cart_lines: int = 50
     max_quantity: int = 100
     https_only_cookie: bool = False
+    # Capacity for orders, per server process (chinook_store.writes): past
+    # `max_pending_orders` checkouts in flight, or after `write_wait_seconds` waiting for
+    # its turn to write (SQLite), a checkout is answered 503 with Retry-After.
+    max_pending_orders: int = 500
+    write_wait_seconds: float = 10.0
