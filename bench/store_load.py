@@ -164,6 +164,17 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the store did not start within 60 s")
 
 
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (uvicorn finishes what it serves), then SIGKILL after 30 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        print("the store did not stop within 30 s of SIGTERM: killed", file=sys.stderr)
+        server.kill()
+        server.wait()
+
+
 def _refused(response: Any) -> bool:
     """A 503 that says when to come back: the store at capacity, an answer by design."""
     return bool(response.status_code == 503 and response.headers.get("retry-after", "").isdigit())
@@ -349,8 +360,7 @@ def run_one(kind: str, shoppers: int, args: argparse.Namespace) -> dict[str, Any
         )
         server_cpu = sum(_cpu(p) for p in tree) - server_cpu_before
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop(server)
 
     new = sql(url, f'SELECT count(*) FROM "Invoice" WHERE "InvoiceId" > {before}')[0][0]
     mismatched = sql(

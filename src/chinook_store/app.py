@@ -14,16 +14,16 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from chinook_store.db import check_schema, make_engine, session_factory, write_gate
 from chinook_store.errors import Busy, InvalidRequest, NotFound
+from chinook_store.limits import RequestLimit
 from chinook_store.routers import api_cart, api_catalog, api_sales, pages_catalog, pages_shop
 from chinook_store.settings import StoreSettings
 from chinook_store.web import HERE, templates
-from chinook_store.writes import Admission
 
 
 def create_app(settings: StoreSettings | None = None) -> FastAPI:
     """The store app on `settings.db_url` (checked at once: a bad URL fails here)."""
     settings = settings or StoreSettings()
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pool_size=settings.max_concurrent_requests)
     check_schema(engine)
     app = FastAPI(
         title="Chinook music store",
@@ -35,13 +35,18 @@ def create_app(settings: StoreSettings | None = None) -> FastAPI:
     app.state.engine = engine
     gate = write_gate(engine, settings.write_wait_seconds)
     app.state.sessions = session_factory(engine, gate)
-    app.state.orders = Admission(settings.max_pending_orders, gate)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
         session_cookie="chinook_store",
         same_site="lax",
         https_only=settings.https_only_cookie,
+    )
+    app.add_middleware(  # outermost: a request waits here before anything else
+        RequestLimit,
+        concurrent=settings.max_concurrent_requests,
+        queued=settings.max_queued_requests,
+        wait_seconds=settings.queue_wait_seconds,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (api_catalog, api_cart, api_sales, pages_catalog, pages_shop):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Form, Path, Request
@@ -29,15 +29,6 @@ def get_settings(request: Request) -> StoreSettings:
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as db:
         yield db
-
-
-async def order_slot(request: Request) -> AsyncIterator[None]:
-    """A place among the orders this process takes at once, or Busy (503) at capacity.
-
-    Async, so it is counted on arrival, before the request waits for a thread.
-    """
-    with request.app.state.orders.enter():
-        yield
 
 
 def get_cart(request: Request, settings: Annotated[StoreSettings, Depends(get_settings)]) -> Cart:

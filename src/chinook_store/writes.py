@@ -1,4 +1,4 @@
-"""Orders under load: a bounded number in flight, and on SQLite one write at a time.
+"""Writes on SQLite: one at a time per server process, in arrival order, with a bounded wait.
 
 SQLite lets one connection write at a time. Left to SQLite's busy handler, concurrent
 checkouts sleep and poll for the lock, and with the rollback journal a committing writer
@@ -7,10 +7,10 @@ invoices and 38 errors after 30 s. So the store runs SQLite in WAL mode (readers
 block the writer, nor the writer them) and the writers of one process queue in a
 `WriteGate`, in arrival order, each for at most `wait_seconds`.
 
-`Admission` bounds the checkouts a process takes at once (waiting for a thread, a
-connection or the gate included), whatever the database. Past that capacity, or past the
-gate's wait, a checkout is refused with `Busy` (HTTP 503 with Retry-After), never left to
-fail on a lock or pool timeout. The measurements: docs/benchmarks.md, "Chinook store load".
+A writer whose turn does not come in time is refused with `Busy` (HTTP 503 with
+Retry-After), never left to fail on a lock timeout. How many requests reach this point at
+all is bounded by `chinook_store.limits`. Measurements: docs/benchmarks.md, "Chinook store
+load".
 """
 
 from __future__ import annotations
@@ -82,32 +82,3 @@ class WriteGate:
                 self._queue.popleft().set()  # the gate passes straight to the next writer
             else:
                 self._held = False
-
-
-class Admission:
-    """At most `limit` orders in flight in this process; the next ones are refused."""
-
-    def __init__(self, limit: int, gate: WriteGate | None = None) -> None:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        self.limit = limit
-        self.gate = gate
-        self._mutex = threading.Lock()
-        self.in_flight = 0
-
-    @contextmanager
-    def enter(self) -> Iterator[None]:
-        with self._mutex:
-            if self.in_flight >= self.limit:
-                per_write = self.gate.seconds_per_write if self.gate is not None else 0.05
-                raise Busy(
-                    f"the store is taking {self.limit} orders at once, its capacity; "
-                    "try again shortly",
-                    max(1, math.ceil(self.in_flight * per_write)),
-                )
-            self.in_flight += 1
-        try:
-            yield
-        finally:
-            with self._mutex:
-                self.in_flight -= 1

@@ -1,4 +1,5 @@
-"""Shoppers checking out at once on the default SQLite store, through a real uvicorn server.
+"""Shoppers checking out at once on the default SQLite store (and on PostgreSQL), through
+a real uvicorn server.
 
 Every checkout is answered 201 with a consistent invoice, or 503 with Retry-After past
 the stated capacity; never a 500, never a lock or pool timeout.
@@ -12,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.support.store import live_server, plain_sql, sqlite_copy
+from tests.conftest import dataset
+from tests.support.store import live_server, plain_sql, postgres_copy, sqlite_copy
 
 CHINOOK_INVOICES = 412
 
@@ -65,12 +67,15 @@ def _assert_consistent(url: str, answers: list[Answer]) -> None:
     sold = [a for a in answers if a.status == 201]
     ids = [a.body["invoice_id"] for a in sold]
     assert len(set(ids)) == len(sold)
-    new = plain_sql(url, "SELECT count(*) FROM Invoice WHERE InvoiceId > ?", (CHINOOK_INVOICES,))
+    new = plain_sql(
+        url, 'SELECT count(*) FROM "Invoice" WHERE "InvoiceId" > ?', (CHINOOK_INVOICES,)
+    )
     assert new == [(len(sold),)]  # refused checkouts wrote nothing
     lines = plain_sql(
         url,
-        "SELECT l.InvoiceId, l.TrackId, l.Quantity, l.UnitPrice, t.UnitPrice FROM InvoiceLine l "
-        "JOIN Track t ON t.TrackId = l.TrackId WHERE l.InvoiceId > ?",
+        'SELECT l."InvoiceId", l."TrackId", l."Quantity", l."UnitPrice", t."UnitPrice" '
+        'FROM "InvoiceLine" l JOIN "Track" t ON t."TrackId" = l."TrackId" '
+        'WHERE l."InvoiceId" > ?',
         (CHINOOK_INVOICES,),
     )
     by_invoice: dict[int, dict[int, int]] = {}
@@ -81,7 +86,7 @@ def _assert_consistent(url: str, answers: list[Answer]) -> None:
         sums[invoice_id] = sums.get(invoice_id, Decimal(0)) + Decimal(str(price)) * quantity
     assert by_invoice == {a.body["invoice_id"]: a.cart for a in sold}
     totals = plain_sql(
-        url, "SELECT InvoiceId, Total FROM Invoice WHERE InvoiceId > ?", (CHINOOK_INVOICES,)
+        url, 'SELECT "InvoiceId", "Total" FROM "Invoice" WHERE "InvoiceId" > ?', (CHINOOK_INVOICES,)
     )
     assert {i: Decimal(str(t)).quantize(Decimal("0.01")) for i, t in totals} == sums
     for answer in sold:
@@ -106,7 +111,7 @@ def test_100_shoppers_checking_out_at_once_are_all_served(tmp_path: Path) -> Non
 
 def test_past_capacity_checkouts_are_refused_with_503_and_retry_after(tmp_path: Path) -> None:
     url = f"sqlite:///{sqlite_copy(tmp_path)}"
-    with live_server(url, max_pending_orders=5) as base:
+    with live_server(url, max_concurrent_requests=2, max_queued_requests=10) as base:
         answers = asyncio.run(_everyone_checks_out(base, 100))
         # The refused shoppers come back later, as Retry-After told them, and are served.
         again = asyncio.run(_everyone_checks_out(base, 3))
@@ -115,3 +120,13 @@ def test_past_capacity_checkouts_are_refused_with_503_and_retry_after(tmp_path: 
     assert 201 in statuses and 503 in statuses
     assert [a.status for a in again] == [201] * 3
     _assert_consistent(url, answers + again)
+
+
+def test_200_shoppers_checking_out_at_once_on_postgresql() -> None:
+    """More requests than pooled connections: they wait their turn, none deadlocks."""
+    url = postgres_copy("store_chinook_burst", dataset("chinook/chinook.sqlite"))
+    with live_server(url) as base:
+        answers = asyncio.run(_everyone_checks_out(base, 200))
+    _assert_refusals(answers)
+    assert [a.status for a in answers] == [201] * 200
+    _assert_consistent(url, answers)

@@ -1,4 +1,4 @@
-"""The store's write gate, its order admission, and 503s instead of lock timeouts."""
+"""The store's write gate, its request limit, and 503s instead of lock or pool timeouts."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chinook_store.errors import Busy
-from chinook_store.writes import Admission, WriteGate
+from chinook_store.limits import RequestLimit
+from chinook_store.writes import WriteGate
 from tests.support.store import client, sqlite_copy
 
 
@@ -45,14 +47,48 @@ def test_a_writer_gives_up_after_the_wait_and_the_queue_carries_on() -> None:
         pass
 
 
-def test_admission_refuses_past_its_limit_with_a_retry_time() -> None:
-    orders = Admission(2)
-    with orders.enter(), orders.enter():
-        with pytest.raises(Busy, match="2 orders at once") as refused, orders.enter():
-            pass
-        assert refused.value.retry_after >= 1
-    with orders.enter():  # places are given back
-        assert orders.in_flight == 1
+def test_the_request_limit_queues_then_refuses_with_retry_after() -> None:
+    """Two inside, one waiting; the next is refused at once, the waiting one is served."""
+    import asyncio
+
+    release = asyncio.Event()
+    inside = 0
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal inside
+        inside += 1
+        await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    limit = RequestLimit(slow_app, concurrent=2, queued=1, wait_seconds=5)
+
+    async def request() -> tuple[int, dict[str, str]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b""}
+
+        scope = {"type": "http", "path": "/api/checkout", "method": "POST", "headers": []}
+        await limit(scope, receive, send)
+        start = sent[0]
+        headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        return start["status"], headers
+
+    async def scenario() -> list[tuple[int, dict[str, str]]]:
+        first = [asyncio.ensure_future(request()) for _ in range(3)]
+        while inside < 2 or limit.waiting < 1:
+            await asyncio.sleep(0.001)
+        refused = await request()  # two inside and one waiting: no room
+        release.set()
+        return [refused, *await asyncio.gather(*first)]
+
+    answers = asyncio.run(scenario())
+    assert answers[0][0] == 503 and int(answers[0][1]["retry-after"]) >= 1
+    assert [status for status, _ in answers[1:]] == [200, 200, 200]
 
 
 def test_a_lock_held_by_another_process_gives_503_with_retry_after(

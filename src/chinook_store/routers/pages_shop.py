@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from chinook_store import sales
 from chinook_store.cart import price_cart
-from chinook_store.deps import DB, CartDep, IdPath, Settings, check_csrf, order_slot
+from chinook_store.deps import DB, CartDep, IdPath, Settings, check_csrf
 from chinook_store.errors import InvalidRequest, NotFound
 from chinook_store.web import flash, int_param, local_path, templates
 
@@ -80,9 +80,7 @@ def checkout_form(request: Request, db: DB, cart: CartDep) -> Any:
 Text = Annotated[str, Form()]
 
 
-@router.post(
-    "/checkout", response_class=HTMLResponse, dependencies=[Depends(order_slot), *Protected]
-)
+@router.post("/checkout", response_class=HTMLResponse, dependencies=Protected)
 def checkout(
     request: Request,
     db: DB,
