@@ -2,10 +2,16 @@
 
 `mysql://` and `postgresql://` URLs get their Python drivers (PyMySQL, psycopg 3), so the
 same URL works for batchlake's capture and for the store.
+
+SQLite runs in WAL mode with a connection for every server thread, and its writes queue
+in a `WriteGate` (see `chinook_store.writes`): under load a checkout is served, or refused
+with 503 and Retry-After past the stated capacity, never failed on a lock timeout.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from chinook_store.errors import StoreError
+from chinook_store.writes import WriteGate
 
 _DRIVERS = {
     "mysql": "mysql+pymysql",
@@ -30,6 +37,17 @@ CHINOOK_TABLES = {"Artist", "Album", "Track", "Genre", "MediaType"} | {
 WRITE_OPTION = "chinook_store_writes"
 # The tables whose ids the store generates when it writes rows.
 ID_COLUMNS = {"Customer": "CustomerId", "Invoice": "InvoiceId", "InvoiceLine": "InvoiceLineId"}
+# Session.info key of the SQLite write gate (absent on server databases).
+WRITE_GATE = "chinook_store_write_gate"
+# FastAPI runs sync endpoints on AnyIO's thread pool (40 threads by default), and a
+# request keeps its connection until its response is serialised, which waits for a thread
+# again. A bounded pool could then hold every connection in requests waiting for a thread
+# while every thread waits for a connection. SQLite connections are cheap (a file handle),
+# so on SQLite the pool keeps 40 and opens more as needed: no request waits for the pool.
+SQLITE_POOL = 40
+# How long a connection waits for SQLite's lock held by another process (several
+# workers) before the request is answered 503; writers of one process queue in the gate.
+SQLITE_BUSY_MS = 10_000
 
 
 def normalise_url(url: str) -> str:
@@ -55,7 +73,12 @@ def make_engine(url: str, *, pool_size: int = 10, create: bool = False) -> Engin
                 f"SQLite database {path} does not exist; run `batchlake demo` to generate "
                 "the demo store, or pass --db with the URL of a Chinook database"
             )
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_MS / 1000},
+            pool_size=SQLITE_POOL,
+            max_overflow=-1,  # no limit
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -75,7 +98,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+    # WAL: readers and the writer do not block each other (with the default rollback
+    # journal a commit waits for every reader to finish). The mode is kept in the file;
+    # readers such as batchlake's capture read it as usual.
+    cursor.execute("PRAGMA journal_mode = WAL")
     cursor.close()
 
 
@@ -87,8 +114,28 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def write_gate(engine: Engine, wait_seconds: float = 10.0) -> WriteGate | None:
+    """The gate the writes of this process queue in on SQLite; None on server databases."""
+    return WriteGate(wait_seconds=wait_seconds) if engine.dialect.name == "sqlite" else None
+
+
+def session_factory(engine: Engine, gate: WriteGate | None = None) -> sessionmaker[Session]:
+    """Sessions on `engine`; on SQLite they share `gate` (a new one when not given)."""
+    gate = gate or write_gate(engine)
+    info = {WRITE_GATE: gate} if gate is not None else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+@contextmanager
+def writing(db: Session) -> Iterator[None]:
+    """Around a writing transaction: on SQLite, wait for this process's turn to write.
+
+    Raises `Busy` (503 with Retry-After) when the queue is full or the turn does not come
+    in time. Call it outside any open transaction, so a waiting request holds no lock.
+    """
+    gate: WriteGate | None = db.info.get(WRITE_GATE)
+    with gate.hold() if gate is not None else nullcontext():
+        yield
 
 
 def check_schema(engine: Engine) -> None:

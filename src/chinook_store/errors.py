@@ -1,5 +1,6 @@
 """The store's errors: messages for people, naming what to fix. The web layer maps them to
-HTTP statuses (NotFound → 404, InvalidRequest → 400/422) as JSON or as an error page."""
+HTTP statuses (NotFound → 404, InvalidRequest → 400/422, Busy → 503 with Retry-After) as
+JSON or as an error page."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ class InvalidRequest(StoreError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class Busy(StoreError):
+    """The store is at capacity for writes: the client should retry after `retry_after` s."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from chinook_store.cart import validate_quantity
-from chinook_store.db import WRITE_OPTION
+from chinook_store.db import WRITE_OPTION, writing
 from chinook_store.errors import InvalidRequest, NotFound
 from chinook_store.models import Customer, Employee, Invoice, InvoiceLine, Track
 
@@ -110,7 +110,8 @@ def checkout(
 
     Exactly one of `customer_id` and `new_customer`. Raises InvalidRequest for an empty
     cart or a bad quantity, NotFound for an unknown customer or track; nothing is written
-    then. InvoiceDate is the UTC time of the sale, to the second.
+    then. InvoiceDate is the UTC time of the sale, to the second. On SQLite the sale waits
+    for its turn to write (`writing`), and raises Busy when the store is at capacity.
     """
     if not items:
         raise InvalidRequest("the cart is empty: add tracks before checking out", status=409)
@@ -121,7 +122,7 @@ def checkout(
     new_customer = new_customer.cleaned() if new_customer else None
     if db.in_transaction():
         db.commit()  # end the request's read transaction; the sale gets its own
-    with db.begin():
+    with writing(db), db.begin():
         db.connection(execution_options={WRITE_OPTION: True})
         if new_customer is not None:
             customer = Customer(**vars(new_customer), SupportRepId=_support_rep(db))

@@ -32,3 +32,11 @@ class StoreSettings:
     max_cart_lines: int = 50
     max_quantity: int = 100
     https_only_cookie: bool = False
+    # Capacity, per server process: at most `max_concurrent_requests` in the app (also the
+    # size of a server database's connection pool), `max_queued_requests` waiting for a
+    # turn, each at most `queue_wait_seconds`; on SQLite a write waits at most
+    # `write_wait_seconds` for its turn. Past any of these: 503 with Retry-After.
+    max_concurrent_requests: int = 20
+    max_queued_requests: int = 1000
+    queue_wait_seconds: float = 30.0
+    write_wait_seconds: float = 10.0

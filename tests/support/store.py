@@ -111,13 +111,16 @@ def plain_sql(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[An
 
 
 @contextmanager
-def live_server(db_url: str) -> Iterator[str]:
-    """The store served by uvicorn in a thread on a free port; yields its base URL."""
+def live_server(db_url: str, **settings: Any) -> Iterator[str]:
+    """The store served by uvicorn in a thread on a free port; yields its base URL.
+
+    `settings` are StoreSettings fields (say, a small `max_pending_orders`).
+    """
     import uvicorn
 
     from chinook_store import StoreSettings, create_app
 
-    app = create_app(StoreSettings(db_url=db_url))
+    app = create_app(StoreSettings(db_url=db_url, **settings))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -16,7 +16,14 @@ router = APIRouter(prefix="/api", tags=["sales"])
     response_model=InvoiceOut,
     status_code=201,
     dependencies=[Depends(json_only)],
-    responses={404: {"description": "unknown customer"}, 409: {"description": "empty cart"}},
+    responses={
+        404: {"description": "unknown customer"},
+        409: {"description": "empty cart"},
+        503: {
+            "description": "the store is at capacity: retry after the number of seconds "
+            "in the Retry-After header"
+        },
+    },
 )
 def checkout(body: CheckoutIn, db: DB, cart: CartDep, settings: Settings) -> InvoiceOut:
     """Turn the cart into an invoice (one transaction) and empty the cart."""
