@@ -292,6 +292,9 @@ class Runner:
             else:
                 later.append(node)
 
+        if later:  # a catalog that must not be used (another project's) stops the run first
+            _ = self.lake.catalog.iceberg
+
         def capture(nodes: list[Node]) -> None:
             for node in nodes:
                 self._step(node, positions[node.name], total, run_id, full_refresh, result, temp)
