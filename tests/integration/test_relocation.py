@@ -151,25 +151,39 @@ def test_a_copy_reads_its_own_lake_and_never_touches_the_original(
     assert_own(copy)
 
 
-def test_duckdb_iceberg_scan_reads_a_moved_table(original: Path, tmp_path: Path) -> None:
+def test_time_travel_and_duckdb_iceberg_scan_after_a_move(original: Path, tmp_path: Path) -> None:
     from batchlake.engines import connection
     from batchlake.lake import Lake
 
+    add_invoice(original)  # a second snapshot of the incremental and partitioned tables
+    batchlake("run", "-p", str(original))
+    names = ("trusted.invoices", "refined.sales_by_day")
+
+    def history(project: Path) -> dict[str, list[tuple[int, int]]]:
+        catalog = Lake.open(project).catalog
+        found = {}
+        for name in names:
+            table = catalog.load(name)
+            found[name] = [
+                (s.snapshot_id, table.scan(snapshot_id=s.snapshot_id).to_arrow().num_rows)
+                for s in table.snapshots()
+            ]
+        return found
+
+    before = history(original)
+    assert all(len(snapshots) >= 2 for snapshots in before.values())
     moved = tmp_path / "moved"
     shutil.move(original, moved)
-    lake = Lake.open(moved)
-    table = lake.catalog.load("refined.sales_by_month")
+    assert history(moved) == before  # same snapshot ids, same rows at each
+    table = Lake.open(moved).catalog.load("refined.sales_by_day")
     assert table.metadata_location.startswith(f"file://{moved}/")
     con = connection.connect()
     try:
         location = connection.quote_literal(table.metadata_location)
         scan = f"SELECT count(*) FROM iceberg_scan({location})"
-        assert con.execute(scan).fetchone() == (len(table.scan().to_arrow()),)
+        assert con.execute(scan).fetchone() == (table.scan().to_arrow().num_rows,)
     finally:
         con.close()
-    # every snapshot survives the move: time travel reads the same rows as before
-    for snapshot in table.snapshots():
-        assert table.scan(snapshot_id=snapshot.snapshot_id).to_arrow().num_rows > 0
 
 
 def test_a_project_opened_through_a_symlink_is_not_rewritten(
@@ -206,6 +220,27 @@ def test_a_catalog_in_another_live_project_is_refused(original: Path, tmp_path: 
         assert "[catalog] uri" in message  # the fix
     doctor = batchlake("doctor", "-p", str(other), check=False)
     assert doctor.returncode == 1 and "✗ catalog" in doctor.stdout
+    assert listing(original) == untouched
+
+
+def test_a_metadata_database_of_another_live_project_is_refused(
+    original: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    toml = (original / "batchlake.toml").read_text()
+    shared = f'url = "sqlite:///{original}/.batchlake/metadata.sqlite"'
+    (other / "batchlake.toml").write_text(
+        toml.replace('url = "sqlite:///.batchlake/metadata.sqlite"', shared)
+    )
+    for part in ("models", "python", "data"):
+        shutil.copytree(original / part, other / part)
+    untouched = listing(original)
+    refused = batchlake("run", "-p", str(other), check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert f"{original}/lake/raw/chinook/" in refused.stderr
+    assert f"the project at {original}" in refused.stderr
+    assert f"{other}/lake/raw" in refused.stderr and "[metadata] url" in refused.stderr
     assert listing(original) == untouched
 
 
