@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchlake.catalog import ZONES, LakeCatalog, TableInfo
-from batchlake.catalog.references import table_references
+from batchlake.catalog.references import table_references, zone_hint
 from batchlake.catalog.relocation import rebase_raw
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
@@ -187,6 +187,12 @@ class Lake:
         try:
             engine.register(self.table_source(name) for name in sorted(wanted))
             return engine, engine.query(sql, batch_rows=batch_rows)
+        except QueryError as exc:
+            engine.close()
+            hint = zone_hint(str(exc), referenced, known)
+            if hint is None:
+                raise
+            raise NotFoundError(hint) from exc
         except BaseException:
             engine.close()
             raise

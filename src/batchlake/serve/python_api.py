@@ -21,17 +21,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchlake.catalog import Snapshot
 from batchlake.errors import ConfigError, NotFoundError, QueryError
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from batchlake.catalog import Snapshot, TableInfo
+    from batchlake.catalog import TableInfo
     from batchlake.lake import Lake
     from batchlake.run.runner import RunResult
 
-AsOf = int | str | datetime | None
+AsOf = int | str | datetime | Snapshot | None
 
 
 class LakeHandle:
@@ -65,7 +66,8 @@ class LakeHandle:
         return [n for n in names if zone is None or n.split(".")[0] == zone]
 
     def table(self, name: str, *, as_of: AsOf = None) -> LakeTable:
-        """A table, at its current snapshot or `as_of` a snapshot id or a time."""
+        """A table, at its current snapshot or `as_of` a snapshot (an id, or one of
+        `.snapshots()`) or a time."""
         if name.startswith("raw."):
             if as_of is not None:
                 raise QueryError(
@@ -158,8 +160,10 @@ class LakeTable:
         return self.to_arrow().to_pandas()
 
 
-def _resolve(name: str, snapshots: list[Snapshot], as_of: int | str | datetime) -> int:
+def _resolve(name: str, snapshots: list[Snapshot], as_of: int | str | datetime | Snapshot) -> int:
     """The snapshot id given, or the last one committed at or before a time."""
+    if isinstance(as_of, Snapshot):
+        as_of = as_of.snapshot_id
     if isinstance(as_of, int):
         if any(s.snapshot_id == as_of for s in snapshots):
             return as_of
