@@ -51,3 +51,15 @@ def test_as_of_takes_a_snapshot_object(built: Path) -> None:
     old = handle.table("refined.revenue", as_of=first).to_arrow()
     assert old.equals(handle.table("refined.revenue", as_of=first.snapshot_id).to_arrow())
     assert not old.equals(handle.table("refined.revenue", as_of=last).to_arrow())
+
+
+def test_the_sign_in_page_is_titled_with_the_project(built: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from batchlake.config import ServeSettings
+    from batchlake.serve import create_app
+    from tests.support.serve_support import ENV_KEYS
+
+    browser = TestClient(create_app(built, ServeSettings(), env_keys=ENV_KEYS))
+    for page in (browser.get("/login"), browser.post("/login", data={"key": "nope"})):
+        assert "<title>Sign in · shop</title>" in page.text

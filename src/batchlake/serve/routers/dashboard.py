@@ -65,9 +65,12 @@ def _page(request: Request, ctx: ServeContext, name: str, **values: Any) -> Resp
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", error: str | None = None) -> Response:
+def login_page(
+    request: Request, ctx: Context, next: str = "/", error: str | None = None
+) -> Response:
+    project = ctx.lake.settings.name
     return templates.TemplateResponse(
-        request, "login.html", {"next": next, "error": error, "project": ""}
+        request, "login.html", {"next": next, "error": error, "project": project}
     )
 
 
@@ -77,7 +80,7 @@ def login(request: Request, ctx: Context, key: str = Form(...), next: str = Form
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"next": next, "error": "that key is not valid", "project": ""},
+            {"next": next, "error": "that key is not valid", "project": ctx.lake.settings.name},
             status_code=401,
         )
     local = next.startswith("/") and not next.startswith(("//", "/\\"))
