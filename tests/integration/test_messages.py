@@ -18,6 +18,10 @@ from tests.support.opsproject import execute, make_project
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_project(tmp_path_factory.mktemp("messages") / "lake")
+    (root / "models" / "refined" / "top_artists_by_month.sql").write_text(
+        "SELECT * FROM (VALUES ('2024-04', 'Old', 9, 1), ('2024-05', 'Ada', 3, 1), "
+        "('2024-05', 'Bo', 2, 2)) AS t(month, artist_name, tracks_sold, rank)"
+    )
     lake = Lake.open(root)
     assert Runner(lake).run().ok
     execute(root / "shop.sqlite", "UPDATE orders SET amount = 1 WHERE id = 10")
@@ -63,3 +67,17 @@ def test_the_sign_in_page_is_titled_with_the_project(built: Path) -> None:
     browser = TestClient(create_app(built, ServeSettings(), env_keys=ENV_KEYS))
     for page in (browser.get("/login"), browser.post("/login", data={"key": "nope"})):
         assert "<title>Sign in · shop</title>" in page.text
+
+
+def test_the_dashboard_says_which_month_its_top_artists_are_of(built: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from batchlake.config import ServeSettings
+    from batchlake.serve import create_app
+    from tests.support.serve_support import ENV_KEYS, OPERATOR
+
+    browser = TestClient(create_app(built, ServeSettings(), env_keys=ENV_KEYS))
+    browser.post("/login", data={"key": OPERATOR, "next": "/charts"})
+    page = browser.get("/charts").text
+    assert "<h2>Top artists of 2024-05 (tracks sold)</h2>" in page
+    assert ">3 tracks</text>" in page and "Old" not in page
