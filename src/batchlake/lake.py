@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from batchlake.catalog import ZONES, LakeCatalog, TableInfo
 from batchlake.catalog.references import table_references, zone_hint
-from batchlake.catalog.relocation import rebase_raw
+from batchlake.catalog.relocation import claim, rebase_raw
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, NotFoundError, QueryError
@@ -68,6 +68,7 @@ class Lake:
         url = self.project.resolve_url(self.settings.metadata.url)
         store = MetadataStore(url)
         rebase_raw(store, self.storage, owned=self._inside(url))  # a moved or copied project
+        claim(self.storage.raw_root, url, kind="metadata database", key="[metadata] url")
         return store
 
     @cached_property

@@ -261,3 +261,27 @@ def test_a_copy_without_its_lake_is_refused_while_the_original_lives(
     assert f"the project at {original}" in refused.stderr
     assert "Copy the whole project folder" in refused.stderr
     assert listing(original) == untouched
+
+
+def test_a_second_project_on_the_same_lake_folder_is_refused(
+    original: Path, tmp_path: Path
+) -> None:
+    # A copy of a project whose lake is an absolute folder shares that folder: its own
+    # catalog and metadata database must not write there while the original's exist.
+    second = tmp_path / "second"
+    second.mkdir()
+    toml = (original / "batchlake.toml").read_text()
+    (second / "batchlake.toml").write_text(
+        toml.replace('root = "lake"', f'root = "{original}/lake"')
+    )
+    for part in ("models", "python", "data"):
+        shutil.copytree(original / part, second / part)
+    untouched = listing(original)
+    for command in (["run"], ["query", "SELECT * FROM refined.sales_by_month"]):
+        refused = batchlake(*command, "-p", str(second), check=False)
+        assert refused.returncode == 2, refused.stderr
+        assert f"{original}/lake/" in refused.stderr
+        assert f"the project at {original}" in refused.stderr
+        assert "[storage] root" in refused.stderr
+    assert listing(original) == untouched
+    assert not (second / "lake").exists()

@@ -103,7 +103,7 @@ class LakeCatalog:
     @cached_property
     def iceberg(self) -> Catalog:
         from batchlake.catalog.loader import open_catalog
-        from batchlake.catalog.relocation import rebase_catalog
+        from batchlake.catalog.relocation import claim, rebase_catalog
 
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -113,6 +113,7 @@ class LakeCatalog:
         for zone in ZONES:
             catalog.create_namespace_if_not_exists(zone)
         rebase_catalog(catalog, self.warehouse, owned=self.owned)  # a moved or copied project
+        claim(self.warehouse, self.uri, kind="catalog", key="[catalog] uri")
         return catalog
 
     # -- reading -------------------------------------------------------------------------

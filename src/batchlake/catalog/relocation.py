@@ -24,6 +24,14 @@ looked at:
 
 Object-store (`s3://`) lakes and Glue/REST catalogs keep their locations when a project
 folder moves, so nothing is done for them.
+
+A lake folder that does not move with the project (an absolute `[storage] root`) can
+still be reached by two projects, say a copy of a project folder: two catalogs (or two
+metadata databases) writing one warehouse would each see the other's files as orphans
+and delete them. So a local warehouse and raw zone are *claimed*: a small file in them
+(`.batchlake-owner.json`) names the SQLite catalog (or metadata database) they belong
+to, and another one is refused while that one exists. A folder that moved (the file
+names another folder) or whose owner is gone is claimed anew.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ if TYPE_CHECKING:
     from batchlake.storage import Storage
 
 PROJECT_FILE = "batchlake.toml"
+OWNER_FILE = ".batchlake-owner.json"
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,45 @@ def rebase_raw(metadata: MetadataStore, storage: Storage, *, owned: bool) -> int
         for batch_id, values in updates.items():
             conn.execute(batches.update().where(batches.c.batch_id == batch_id).values(**values))
     return len(updates)
+
+
+def claim(folder: str, owner: str, *, kind: str, key: str) -> None:
+    """Record that a local lake folder belongs to `owner` (a SQLite URL); refuse when it
+    belongs to another SQLite database that still exists. Other owners (PostgreSQL: one
+    database shared by several machines on purpose) and object stores are not checked."""
+    import json
+
+    if "://" in folder and not folder.startswith("file://"):
+        return
+    if not owner.startswith("sqlite:///"):
+        return
+    here = Path(path_of(folder))
+    mine = str(Path(owner[len("sqlite:///") :]).resolve())
+    record = {"folder": str(here), "owner": mine}
+    marker = here / OWNER_FILE
+    try:
+        found = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if found == record:
+        return
+    if (
+        isinstance(found, dict)
+        and found.get("folder") == str(here)
+        and found.get("owner") != mine
+        and Path(str(found.get("owner"))).is_file()
+    ):
+        theirs = str(found["owner"])
+        project = _project_of(theirs)
+        whose = f" (the project at {project})" if project else ""
+        raise ConfigError(
+            f"{here} is the lake of another {kind}, {theirs}{whose}; this project's {kind} "
+            f"is {mine}. Two of them on one lake would each delete the other's files as "
+            f"orphans: give this project its own [storage] root, or set {key} to "
+            f"'sqlite:///{theirs}' to share that lake"
+        )
+    here.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(record), encoding="utf-8")
 
 
 def _table_rows(catalog: Catalog) -> list[tuple[str, str, str]]:
