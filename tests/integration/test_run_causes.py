@@ -13,7 +13,9 @@ from pathlib import Path
 
 from batchlake.lake import Lake
 from batchlake.run.runner import Runner
+from tests.conftest import require_service
 from tests.support.cli import batchlake
+from tests.support.faults import FlakyProxy
 from tests.support.opsproject import execute, make_project
 from tests.support.receivers import webhook_receiver
 
@@ -172,3 +174,38 @@ def test_a_new_or_changed_check_makes_the_model_out_of_date(tmp_path: Path) -> N
 
     again = Runner(lake).run()  # nothing changed since: skipped as before
     assert {s.name: s.message for s in again.steps}["trusted.customers"] == "inputs unchanged"
+
+
+def test_a_new_source_that_answers_on_a_retry_is_captured_whole(tmp_path: Path) -> None:
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS run_causes_new")
+        conn.execute("CREATE DATABASE run_causes_new")
+    url = "postgresql://postgres@127.0.0.1:5432/run_causes_new"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers AS SELECT 1 AS id, 'ada' AS name")
+        conn.execute("CREATE TABLE orders AS SELECT 10 AS id, 1 AS customer_id")
+    with FlakyProxy(("127.0.0.1", 5432)) as proxy:
+        root = tmp_path / "lake"
+        root.mkdir()
+        (root / "batchlake.toml").write_text(
+            f'name = "new"\n\n{QUICK_RETRIES}[sources.shop]\ntype = "sql"\n'
+            f'url = "postgresql://postgres@127.0.0.1:{proxy.port}/run_causes_new"\n'
+        )
+        proxy.down = True  # cannot be listed when the run is planned...
+
+        def sleep(seconds: float) -> None:
+            proxy.down = False  # ...and answers during the first backoff
+
+        lake = Lake.open(root)
+        result = Runner(lake, sleep=sleep).run()
+    (step,) = result.steps
+    assert (step.name, step.status, step.attempts) == ("raw.shop.*", "success", 2)
+    assert step.message == "listed on a retry; captured customers, orders; attempt 2"
+    assert [b.rows for b in lake.metadata.batches("shop", "customers")] == [1]
+    assert [b.rows for b in lake.metadata.batches("shop", "orders")] == [1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS run_causes_new")
