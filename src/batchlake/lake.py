@@ -68,7 +68,7 @@ class Lake:
         url = self.project.resolve_url(self.settings.metadata.url)
         store = MetadataStore(url)
         rebase_raw(store, self.storage, owned=self._inside(url))  # a moved or copied project
-        claim(self.storage.raw_root, url, kind="metadata database", key="[metadata] url")
+        claim(self.storage.root, url, kind="metadata database", key="[metadata] url")
         return store
 
     @cached_property

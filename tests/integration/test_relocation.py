@@ -280,7 +280,7 @@ def test_a_second_project_on_the_same_lake_folder_is_refused(
     for command in (["run"], ["query", "SELECT * FROM refined.sales_by_month"]):
         refused = batchlake(*command, "-p", str(second), check=False)
         assert refused.returncode == 2, refused.stderr
-        assert f"{original}/lake/" in refused.stderr
+        assert f"{original}/lake" in refused.stderr and "is the lake of another" in refused.stderr
         assert f"the project at {original}" in refused.stderr
         assert "[storage] root" in refused.stderr
     assert listing(original) == untouched

@@ -28,14 +28,15 @@ folder moves, so nothing is done for them.
 A lake folder that does not move with the project (an absolute `[storage] root`) can
 still be reached by two projects, say a copy of a project folder: two catalogs (or two
 metadata databases) writing one warehouse would each see the other's files as orphans
-and delete them. So a local warehouse and raw zone are *claimed*: a small file in them
-(`.batchlake-owner.json`) names the SQLite catalog (or metadata database) they belong
-to, and another one is refused while that one exists. A folder that moved (the file
+and delete them. So a local warehouse and lake folder are *claimed*: a small file in
+them (`.batchlake-owner.json`) names the SQLite catalog (or metadata database) they
+belong to, and another one is refused while that one exists. A folder that moved (the file
 names another folder) or whose owner is gone is claimed anew.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -190,8 +191,11 @@ def claim(folder: str, owner: str, *, kind: str, key: str) -> None:
             f"orphans: give this project its own [storage] root, or set {key} to "
             f"'sqlite:///{theirs}' to share that lake"
         )
-    here.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps(record), encoding="utf-8")
+    # Claimed from the first open, before anything is written there. A folder that cannot
+    # be made (a file in the way) or written (a read-only copy) is left to the storage check.
+    with contextlib.suppress(OSError):
+        here.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(record), encoding="utf-8")
 
 
 def _table_rows(catalog: Catalog) -> list[tuple[str, str, str]]:
