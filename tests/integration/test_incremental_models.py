@@ -148,7 +148,9 @@ def test_a_changed_lookup_or_definition_rebuilds_in_full_and_says_why(tmp_path: 
     sql = root / "models" / "trusted" / "orders.sql"
     sql.write_text(sql.read_text().replace("AS amount", "AS amount "), encoding="utf-8")
     steps = {s.name: s for s in _run(root).steps}
-    assert steps["trusted.orders"].message == "rebuilt in full: its SQL, kind or keys changed"
+    assert steps["trusted.orders"].message == (
+        "rebuilt in full: its SQL, kind, keys or quality checks changed"
+    )
 
 
 def test_every_write_is_one_snapshot_and_none_reads_empty(tmp_path: Path) -> None:

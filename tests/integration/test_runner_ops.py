@@ -13,7 +13,7 @@ from batchlake.transform.models import Node
 from tests.conftest import require_service
 from tests.support.cli import batchlake
 from tests.support.faults import FlakyProxy
-from tests.support.opsproject import CUSTOMERS, execute, make_project
+from tests.support.opsproject import CUSTOMERS, make_project
 
 
 def run_settings(**values: object) -> str:
@@ -37,32 +37,20 @@ def count(root: Path, table: str) -> int:
     return int(n)
 
 
-def test_a_source_down_for_two_attempts_is_retried_with_backoff(tmp_path: Path) -> None:
+def test_a_missing_sqlite_file_is_not_retried(tmp_path: Path) -> None:
+    # A file that is not there does not come back by waiting: no retry (issue 16). What
+    # may pass is retried: see test_a_postgresql_source_unreachable_for_two_attempts_then_back.
     root = make_project(tmp_path / "lake", run_settings(retries=3, retry_backoff_seconds=0.01))
     lake = Lake.open(root)
     assert Runner(lake).run().ok
-    execute(
-        root / "shop.sqlite", "INSERT INTO customers VALUES (5, 'ed@x.io', 'gold', '2024-07-01')"
-    )
-    shutil.move(root / "shop.sqlite", root / "away.sqlite")  # the source goes down
+    shutil.move(root / "shop.sqlite", root / "away.sqlite")  # the source goes away
     delays: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        delays.append(seconds)
-        if len(delays) == 2:  # back up during the second backoff
-            shutil.move(root / "away.sqlite", root / "shop.sqlite")
-
-    result = Runner(lake, sleep=sleep).run()
-    assert result.ok, [(s.name, s.status, s.message) for s in result.steps]
-    assert delays == [0.01, 0.02]  # exponential backoff
+    result = Runner(lake, sleep=delays.append).run()
+    assert delays == []
     steps = {s["step"]: s for s in lake.metadata.steps(result.run_id)}
-    assert steps["raw.shop.customers"]["attempts"] == 3
-    assert steps["raw.shop.customers"]["status"] == "success"
-    # Nothing lost or duplicated: one written batch per successful capture, of the whole table.
-    batches = lake.metadata.batches("shop", "customers")
-    assert [b.rows for b in batches] == [len(CUSTOMERS), len(CUSTOMERS) + 1]
-    rows = lake.query_table("SELECT count(*) AS n FROM trusted.customers").column("n")[0]
-    assert rows.as_py() == count(root, "customers")
+    assert steps["raw.shop.customers"]["attempts"] == 1
+    assert "shop.sqlite does not exist" in steps["raw.shop.customers"]["message"]
+    assert [b.rows for b in lake.metadata.batches("shop", "customers")] == [len(CUSTOMERS)]
 
 
 def test_permanent_errors_are_not_retried(tmp_path: Path) -> None:
@@ -205,16 +193,35 @@ def test_a_postgresql_source_unreachable_for_two_attempts_then_back(tmp_path: Pa
 
 
 def test_a_source_that_stays_down_uses_its_retries_once(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "lake", run_settings(retries=2, retry_backoff_seconds=0.01))
-    lake = Lake.open(root)
-    assert Runner(lake).run().ok
-    shutil.move(root / "shop.sqlite", root / "away.sqlite")
-    delays: list[float] = []
-    result = Runner(lake, sleep=delays.append).run()
+    require_service("PostgreSQL", "127.0.0.1", 5432)
+    import psycopg
+
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS ops_runner_down")
+        conn.execute("CREATE DATABASE ops_runner_down")
+    url = "postgresql://postgres@127.0.0.1:5432/ops_runner_down"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE customers (id int, email text, tier text, joined timestamp)")
+        conn.execute("CREATE TABLE orders (id int, customer_id int, amount float8)")
+    with FlakyProxy(("127.0.0.1", 5432)) as proxy:
+        proxied = f"postgresql://postgres@127.0.0.1:{proxy.port}/ops_runner_down"
+        root = make_project(
+            tmp_path / "lake",
+            run_settings(retries=2, retry_backoff_seconds=0.01),
+            source_url=proxied,
+        )
+        lake = Lake.open(root)
+        assert Runner(lake).run(["raw.shop.*"]).ok
+        proxy.down = True  # and stays down
+        delays: list[float] = []
+        result = Runner(lake, sleep=delays.append).run()
     attempts = {s["step"]: s["attempts"] for s in lake.metadata.steps(result.run_id)}
     assert delays == [0.01, 0.02]  # the first entity's retries; the second fails at once
     assert sorted(a for step, a in attempts.items() if step.startswith("raw.")) == [1, 3]
     assert {s.name: s.status for s in result.steps}["refined.revenue"] == "upstream_failed"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS ops_runner_down")
 
 
 def test_a_capture_past_its_timeout_stops_and_leaves_no_file(tmp_path: Path) -> None:

@@ -146,7 +146,10 @@ def test_labels_name_the_standout_genre_and_spend() -> None:
     centre[1, names.index("pct_jazz")] = 0.9
     centre[1, names.index("total_spent")] = -0.8
     centre[1, names.index("unique_genres")] = -1.1
-    assert describe(centre, names) == ["Latin · high spend", "Jazz · low spend · focused"]
+    assert describe(centre, names) == [
+        "Latin above average · high spend",
+        "Jazz above average · low spend · focused",
+    ]
 
 
 # -- forecast ------------------------------------------------------------------------------

@@ -17,6 +17,29 @@ def test_help_of_every_command() -> None:
         assert "Usage" in result.output
 
 
+def test_help_keeps_every_bracketed_name() -> None:
+    """`[pipelines.*]`, `[serve] host`... survive rich markup in every help screen."""
+    import re
+
+    import typer.main
+
+    group = typer.main.get_command(app)
+    wanted = re.compile(r"\\?\[([a-z_.*]+)\]")
+    screens = {"": runner.invoke(app, ["--help"], env={"COLUMNS": "300"}).output}
+    texts = {"": [c.help or "" for c in group.commands.values()]}
+    for name, command in group.commands.items():
+        screens[name] = runner.invoke(app, [name, "--help"], env={"COLUMNS": "300"}).output
+        texts[name] = [command.help or ""] + [getattr(p, "help", "") or "" for p in command.params]
+    checked = 0
+    for name, sources in texts.items():
+        for text in sources:
+            for found in wanted.findall(text):
+                checked += 1
+                assert f"[{found}]" in screens[name], (name, found, screens[name])
+    assert checked >= 3
+    assert "Start pipelines ([pipelines.*] in batchlake.toml)" in screens[""]
+
+
 def test_init_empty_project_then_refuse_overwrite(tmp_path: Path) -> None:
     target = tmp_path / "my-lake"
     result = runner.invoke(app, ["init", str(target)])
@@ -48,3 +71,11 @@ def test_query_json_prints_non_finite_floats_as_null(tmp_path: Path) -> None:
 
 def _refuse(constant: str) -> None:
     raise ValueError(f"{constant} is not JSON")
+
+
+def test_new_keys_are_announced_in_english(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["init", str(tmp_path / "p")]).exit_code == 0
+    for role, article in (("operator", "an"), ("reader", "a")):
+        made = runner.invoke(app, ["serve", "-p", str(tmp_path / "p"), "--new-key", role])
+        assert made.exit_code == 0, made.output
+        assert f"created {article} {role} key;" in made.stderr

@@ -22,7 +22,8 @@ def http_error(status: int) -> httpx.HTTPStatusError:
 
 
 def test_transient_and_permanent_errors() -> None:
-    assert is_transient(SourceError("cannot connect"))
+    refused = "source 'pg': cannot connect to postgresql://x: Connection refused; check sources"
+    assert is_transient(SourceError(refused))
     assert is_transient(LockError("another run"))
     assert is_transient(ConnectionRefusedError())
     assert is_transient(http_error(503)) and is_transient(http_error(429))
@@ -35,6 +36,22 @@ def test_transient_and_permanent_errors() -> None:
         raise RuntimeError("wrapped") from http_error(502)
     except RuntimeError as exc:
         assert is_transient(exc)  # the cause decides
+
+
+def test_errors_a_retry_cannot_change_are_permanent() -> None:
+    drift = "schema drift in shop.orders: column 'amount' changed type from DOUBLE to VARCHAR"
+    assert not is_transient(SourceError(drift))
+    assert not is_transient(SourceError("source 'x': the SQLite file /a.sqlite does not exist"))
+    try:
+        try:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        except EOFError:
+            raise SourceError("events.csv.gz is not readable gzip data") from None
+    except SourceError as exc:
+        assert not is_transient(exc)
+    rest = "GET /x failed 6 time(s), last with 503 Service Unavailable; the API is unreachable"
+    assert is_transient(SourceError(rest))
+    assert not is_transient(SourceError("GET /x answered 404 Not Found; check endpoints.x"))
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:

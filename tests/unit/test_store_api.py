@@ -297,3 +297,12 @@ def _imports(package: str) -> set[str]:
 def test_store_and_batchlake_do_not_import_each_other() -> None:
     assert "batchlake" not in _imports("chinook_store")
     assert "chinook_store" not in _imports("batchlake")
+
+
+def test_limit_is_another_name_for_page_size(api: Any, db: Path) -> None:
+    for path, table in (("/api/tracks", "Track"), ("/api/artists", "Artist")):
+        body = api.get(path, params={"limit": 3}).json()
+        assert len(body["items"]) == 3 and body["page_size"] == 3
+        (total,) = sql(db, f"SELECT count(*) FROM {table}")[0]
+        assert body["total"] == total and body["pages"] == -(-total // 3)
+        assert api.get(path, params={"limit": 101}).status_code == 422

@@ -6,7 +6,7 @@ returns three Arrow tables:
 - segments: id, segment (1 = largest; 0 = not segmented), distance_to_centroid (in
   standardised units), the two principal components `pc1`/`pc2` (for plotting), and the
   features as given;
-- profiles: segment, label (e.g. "Rock · high spend"), customers, mean of each feature;
+- profiles: segment, label (e.g. "Rock 58% · high spend"), customers, mean of each feature;
 - metrics: k, inertia (the elbow), silhouette, chosen.
 
 Customers with a NULL feature (in refined.customer_features: no purchases, so no averages
@@ -316,7 +316,7 @@ def _profiles(
 
     k = len(centers)
     means = np.array([matrix[segment == s].mean(axis=0) for s in range(1, k + 1)])
-    labels = describe(centers, features)
+    labels = describe(centers, features, means)
     return pa.table(
         {
             "segment": pa.array(range(1, k + 1), pa.int32()),
@@ -327,20 +327,34 @@ def _profiles(
     )
 
 
-def describe(centers: np.ndarray, features: list[str]) -> list[str]:
-    """A readable label per segment from its centre in standardised units.
+def describe(
+    centers: np.ndarray, features: list[str], means: np.ndarray | None = None
+) -> list[str]:
+    """A readable label per segment, true to what its customers buy.
 
-    The genre whose share stands out most (highest z), the spend level (z of total_spent
-    above 0.5: high, below -0.5: low, else mid), and the strongest other trait when it is
-    marked (|z| >= 0.75). Equal labels get " (2)", " (3)"... so each is unique.
+    `centers` are the segments' centres in standardised units, `means` the segments' mean
+    features in their own units (genre shares in percent). The label holds the genre with
+    the largest share and that share ("Rock 58%"); another genre bought well above the
+    average of all customers (z >= 0.75) as "<genre> above average" — a rare genre can
+    stand out at a few percent, so it is never named as if it dominated; the spend level
+    (z of total_spent above 0.5: high, below -0.5: low, else mid); and the strongest other
+    trait when it is marked (|z| >= 0.75). Without `means` only the standing-out genre is
+    known: "<genre> above average". Equal labels get " (2)", " (3)"... so each is unique.
     """
     labels = []
-    for center in centers:
+    for row, center in enumerate(centers):
         z = dict(zip(features, center, strict=True))
         parts = []
         genres = [g for g in _GENRES if g in z]
-        if genres:
-            parts.append(_GENRES[max(genres, key=lambda g: z[g])])
+        dominant = None
+        if genres and means is not None:
+            share = dict(zip(features, means[row], strict=True))
+            dominant = max(genres, key=lambda g: share[g])
+            parts.append(f"{_GENRES[dominant]} {share[dominant]:.0f}%")
+        standout = max(genres, key=lambda g: z[g]) if genres else None
+        marked = 0.75 if dominant is not None else 0.0  # without shares: any above average
+        if standout is not None and standout != dominant and z[standout] > marked:
+            parts.append(f"{_GENRES[standout]} above average")
         if "total_spent" in z:
             spend = z["total_spent"]
             parts.append(

@@ -95,15 +95,18 @@ class LakeCatalog:
         uri: str,
         warehouse: str,
         s3: S3Options | None = None,
+        owned: bool = False,
     ) -> None:
         self.settings = settings
         self.uri = uri
         self.warehouse = warehouse
         self.s3 = s3
+        self.owned = owned  # the catalog database lives in the project (moves with it)
 
     @cached_property
     def iceberg(self) -> Catalog:
         from batchlake.catalog.loader import open_catalog
+        from batchlake.catalog.relocation import claim, rebase_catalog
 
         if self.uri.startswith("sqlite:///"):
             Path(self.uri.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +115,8 @@ class LakeCatalog:
         catalog = open_catalog(self.settings, uri=self.uri, warehouse=self.warehouse, s3=self.s3)
         for zone in ZONES:
             catalog.create_namespace_if_not_exists(zone)
+        rebase_catalog(catalog, self.warehouse, owned=self.owned)  # a moved or copied project
+        claim(self.warehouse, self.uri, kind="catalog", key="[catalog] uri")
         return catalog
 
     # -- reading -------------------------------------------------------------------------

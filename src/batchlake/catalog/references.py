@@ -27,3 +27,26 @@ def table_references(sql: str, *, where: str = "query") -> set[str]:
             continue
         found.add(".".join(parts))
     return found
+
+
+def zone_hint(sql_error: str, referenced: set[str], known: set[str]) -> str | None:
+    """For a query naming lake tables without their zone (`FROM sales_by_day`): a message
+    naming the zone-qualified tables meant; None when the error is about something else."""
+    if "does not exist" not in sql_error:
+        return None
+    bare = sorted(name for name in referenced if "." not in name)
+    meant = {
+        name: sorted(full for full in known if full.rsplit(".", 1)[-1] == name) for name in bare
+    }
+    meant = {name: fulls for name, fulls in meant.items() if fulls}
+    if not meant:
+        return None
+    if len(meant) == 1:
+        (fulls,) = meant.values()
+        write = " or ".join(fulls)
+    else:
+        write = ", ".join(f"{' or '.join(fulls)} for {name}" for name, fulls in meant.items())
+    return (
+        f"no table {', '.join(meant)}: lake tables are named with their zone; write {write} "
+        "(run 'batchlake catalog' to list them)"
+    )

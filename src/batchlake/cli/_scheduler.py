@@ -36,7 +36,7 @@ def scheduler(
     ] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Start pipelines ([pipelines.*] in batchlake.toml) on time, until SIGTERM or Ctrl-C."""
+    r"""Start pipelines (\[pipelines.*] in batchlake.toml) on time, until SIGTERM or Ctrl-C."""
     from batchlake.run.scheduler import Scheduler
 
     lake = _lake(project)

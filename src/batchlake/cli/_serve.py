@@ -42,7 +42,10 @@ def serve(
         keys_file = Path(settings.keys_file)
         keys_file = keys_file if keys_file.is_absolute() else lake.project.root / keys_file
         key = create_key(keys_file, new_key, name)
-        stderr.print(f"created a {new_key} key; its hash is in {keys_file}. The key (shown once):")
+        article = "an" if new_key[:1] in ("a", "e", "i", "o", "u") else "a"
+        stderr.print(
+            f"created {article} {new_key} key; its hash is in {keys_file}. The key (shown once):"
+        )
         print(key)
         return
     update = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}

@@ -53,6 +53,7 @@ class ChartSettings(_Settings):
     y: str | list[str]  # one column, or several drawn side by side (bar) or as lines
     color: str | None = None  # a column whose values split the rows into coloured series
     stacked: bool = False  # bar/area with color: stack the series instead of grouping
+    unit: str = ""  # what y is measured in ("USD", "tracks"), shown on the value axis
     description: str = ""
 
     @model_validator(mode="after")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchlake.catalog import ZONES, LakeCatalog, TableInfo
-from batchlake.catalog.references import table_references
+from batchlake.catalog.references import table_references, zone_hint
+from batchlake.catalog.relocation import claim, rebase_raw
 from batchlake.config import Project, load_project
 from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, NotFoundError, QueryError
@@ -91,15 +92,24 @@ class Lake:
 
     @cached_property
     def metadata(self) -> MetadataStore:
-        return MetadataStore(self.project.resolve_url(self.settings.metadata.url))
+        url = self.project.resolve_url(self.settings.metadata.url)
+        store = MetadataStore(url)
+        rebase_raw(store, self.storage, owned=self._inside(url))  # a moved or copied project
+        claim(self.storage.root, url, kind="metadata database", key="[metadata] url")
+        return store
 
     @cached_property
     def catalog(self) -> LakeCatalog:
         cat = self.settings.catalog
         warehouse = cat.warehouse or self.storage.warehouse
-        return LakeCatalog(
-            cat, uri=self.project.resolve_url(cat.uri), warehouse=warehouse, s3=self.s3
-        )
+        uri = self.project.resolve_url(cat.uri)
+        return LakeCatalog(cat, uri=uri, warehouse=warehouse, s3=self.s3, owned=self._inside(uri))
+
+    def _inside(self, url: str) -> bool:
+        """Whether a database URL is a SQLite file of this project (moved along with it)."""
+        if not url.startswith("sqlite:///"):
+            return False
+        return Path(url[len("sqlite:///") :]).resolve().is_relative_to(self.project.root)
 
     def engine(self, temp_directory: str | None = None) -> Engine:
         return create_engine(
@@ -299,9 +309,22 @@ class Lake:
         try:
             engine.register(read.source for read in planned)
             return engine, engine.query(sql, batch_rows=batch_rows)
+        except QueryError as exc:
+            engine.close()
+            hint = self._zone_hint(str(exc), sql)
+            if hint is None:
+                raise
+            raise NotFoundError(hint) from exc
         except BaseException:
             engine.close()
             raise
+
+    def _zone_hint(self, error: str, sql: str) -> str | None:
+        try:
+            referenced = table_references(sql)
+        except ModelError:
+            return None
+        return zone_hint(error, referenced, set(self.table_names()))
 
     def query_table(self, sql: str) -> pa.Table:
         """Answer a SELECT and return the whole result as an Arrow table."""

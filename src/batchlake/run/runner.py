@@ -29,11 +29,17 @@ from batchlake.capture import Source, open_source
 from batchlake.capture.ingest import ingest_entity
 from batchlake.catalog import PROP_INPUTS, PROP_UPSTREAM
 from batchlake.engines import Engine, Materialized, TableSource
-from batchlake.errors import BatchlakeError, LockError, NotFoundError, SourceError
+from batchlake.errors import BatchlakeError, LockError, ModelError, NotFoundError, SourceError
 from batchlake.lake import Lake
 from batchlake.metadata import utcnow
 from batchlake.run.results import DONE, RunResult, StepResult, StepStatus
-from batchlake.run.retry import StepTimeout, backoff, call_with_timeout, is_transient
+from batchlake.run.retry import (
+    StepTimeout,
+    backoff,
+    call_with_timeout,
+    is_transient,
+    is_unreachable,
+)
 from batchlake.transform.models import Dag, Model, Node, PythonModel, project_models
 from batchlake.transform.promote import (
     Promotion,
@@ -124,8 +130,10 @@ class Runner:
         its error, so what depends on them is skipped and everything else carries on.
         """
         selectors = [part for text in select or [] for part in text.replace(",", " ").split()]
-        captures_only = bool(selectors) and all(s.startswith("raw.") for s in selectors)
-        # `ingest` needs no models
+        # `ingest` needs no models; `raw.x.y+` does (what is built from it)
+        captures_only = bool(selectors) and all(
+            s.startswith("raw.") and not s.endswith("+") for s in selectors
+        )
         models = {} if captures_only else project_models(self.lake.project)
         raw: list[str] = []
         self._unreachable.clear()
@@ -143,7 +151,9 @@ class Runner:
                     for dep in m.depends_on
                     if dep.startswith(f"raw.{name}.")
                 }
-                raw += sorted(known | wanted)
+                # Never captured and nothing reads it yet: one step stands for the source,
+                # so the run fails with the cause instead of finding nothing to do.
+                raw += sorted(known | wanted) or [unlisted_step(name)]
         dag = Dag.build(models, raw)
         if models:
             from batchlake.transform.quality import add_check_dependencies
@@ -187,7 +197,7 @@ class Runner:
                     old_id, wanted = resumed
                     names = dag.order({n for n in wanted if n in dag.nodes})
                 else:
-                    old_id, names = None, dag.select(select)
+                    old_id, names = None, self._select(dag, select)
                 metadata.annotate_run(
                     run_id, pipeline=pipeline, selection=json.dumps(names), resumed_from=old_id
                 )
@@ -210,6 +220,22 @@ class Runner:
                 self._sources.clear()
                 result.seconds = time.perf_counter() - clock
         return result
+
+    def _select(self, dag: Dag, select: list[str] | None) -> list[str]:
+        """The selected steps; a selector that finds nothing because its source could not
+        be listed fails with that cause, not with "matches nothing"."""
+        try:
+            return dag.select(select)
+        except ModelError as exc:
+            selectors = [p for text in select or [] for p in text.replace(",", " ").split()]
+            raw = [s for s in selectors if s.startswith("raw.")]
+            for source, error in self._unreachable.items():
+                if _selects_source(raw, source):
+                    raise SourceError(
+                        f"--select {' '.join(raw)} finds no entity: source '{source}' "
+                        f"could not be listed: {error}"
+                    ) from exc
+            raise
 
     def backfill(
         self, target: str, start: str, end: str, *, wait_seconds: float | None = None
@@ -291,6 +317,9 @@ class Runner:
                 groups.setdefault(node.source, []).append(node)
             else:
                 later.append(node)
+
+        if later:  # a catalog that must not be used (another project's) stops the run first
+            _ = self.lake.catalog.iceberg
 
         def capture(nodes: list[Node]) -> None:
             for node in nodes:
@@ -418,6 +447,10 @@ class Runner:
                 # Its thread may still hold the source: later entities must not share it.
                 self._unreachable[node.source] = SourceError(str(exc))
                 self._sources.pop(node.source, None)
+            elif is_unreachable(exc):
+                # Its server cannot be reached: later entities fail with this, at once,
+                # instead of each waiting for the same timeout.
+                self._unreachable[node.source] = SourceError(_message(exc))
             if isinstance(exc, SourceError):
                 self._gave_up.add(node.source)
 
@@ -466,6 +499,8 @@ class Runner:
             unreachable = self._unreachable.get(node.source)
         if unreachable is not None:
             raise unreachable
+        if node.name == unlisted_step(node.source):  # a retry: the source answers now
+            return self._ingest_listed(node, run_id, full_refresh)
         cancel = threading.Event()
 
         def progress(rows: int) -> None:
@@ -509,6 +544,23 @@ class Runner:
             bytes=outcome.bytes,
             message="; ".join(notes) or None,
             rejected=outcome.rejected + outcome.skipped,
+        )
+
+    def _ingest_listed(self, node: Node, run_id: str, full_refresh: bool) -> StepResult:
+        """Capture every entity of a source that could only be listed on a retry."""
+        entities = self._source(node.source).entities()
+        steps = [
+            self._ingest(Node(f"raw.{node.source}.{e}", "ingest"), run_id, full_refresh)
+            for e in entities
+        ]
+        return StepResult(
+            node.name,
+            "ingest",
+            "success" if any(s.status == "success" for s in steps) else "unchanged",
+            rows=sum(s.rows or 0 for s in steps),
+            bytes=sum(s.bytes or 0 for s in steps),
+            message=f"listed on a retry; captured {', '.join(entities) or 'nothing'}",
+            rejected=sum(s.rejected for s in steps),
         )
 
     def _input(self, name: str) -> tuple[str, TableSource]:
@@ -639,6 +691,11 @@ def _message(exc: BaseException) -> str:
         return str(exc)
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def unlisted_step(source: str) -> str:
+    """The step of a source whose entities could not be listed and are not known yet."""
+    return f"raw.{source}.*"
 
 
 def _selects_source(selectors: list[str], source: str) -> bool:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from batchlake.catalog import Snapshot
 from batchlake.errors import ConfigError, NotFoundError, QueryError
 
 if TYPE_CHECKING:
@@ -30,11 +31,11 @@ if TYPE_CHECKING:
     from pyiceberg.expressions import BooleanExpression
     from pyiceberg.table import FileScanTask, Table
 
-    from batchlake.catalog import Snapshot, TableInfo
+    from batchlake.catalog import TableInfo
     from batchlake.lake import Lake
     from batchlake.run.runner import RunResult
 
-AsOf = int | str | datetime | None
+AsOf = int | str | datetime | Snapshot | None
 
 
 class LakeHandle:
@@ -74,7 +75,8 @@ class LakeHandle:
         as_of: AsOf = None,
         filter: str | BooleanExpression | None = None,
     ) -> LakeTable:
-        """A table, at its current snapshot or `as_of` a snapshot id or a time.
+        """A table, at its current snapshot or `as_of` a snapshot (an id, or one of
+        `.snapshots()`) or a time.
 
         `filter` keeps the rows that match it, reading only the data files whose
         partitions and column statistics can hold such rows: PyIceberg's filter syntax
@@ -200,8 +202,10 @@ class LakeTable:
         return self.to_arrow().to_pandas()
 
 
-def _resolve(name: str, snapshots: list[Snapshot], as_of: int | str | datetime) -> int:
+def _resolve(name: str, snapshots: list[Snapshot], as_of: int | str | datetime | Snapshot) -> int:
     """The snapshot id given, or the last one committed at or before a time."""
+    if isinstance(as_of, Snapshot):
+        as_of = as_of.snapshot_id
     if isinstance(as_of, int):
         if any(s.snapshot_id == as_of for s in snapshots):
             return as_of

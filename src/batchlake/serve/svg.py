@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -16,21 +17,27 @@ def _frame(body: str, width: int = _W, height: int = _H, label: str = "") -> str
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
+    """About `count` intervals of a round step (1, 2, 2.5 or 5 times a power of ten),
+    from a multiple of the step at or below `low` to one at or above `high`."""
     if high <= low:
         return [low]
-    step = (high - low) / count
-    return [low + i * step for i in range(count + 1)]
+    rough = (high - low) / count
+    power = 10 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= rough * (1 - 1e-9))
+    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
+    return [round(i * step, 10) for i in range(first, last + 1)]
 
 
 def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
-def line_chart(labels: Sequence[str], values: Sequence[float], title: str) -> str:
-    """A line over labelled points (e.g. dates), with a y axis of 5 ticks."""
+def line_chart(labels: Sequence[str], values: Sequence[float], title: str, unit: str = "") -> str:
+    """A line over labelled points (e.g. dates), with a y axis of round ticks in `unit`."""
     if not values:
         return _frame('<text x="20" y="40">no data</text>', label=title)
-    high, low = max(values), min(0.0, min(values))
+    ticks = _ticks(min(0.0, min(values)), max(values))
+    high, low = ticks[-1], ticks[0]
     span = (high - low) or 1.0
     plot_w, plot_h = _W - 2 * _PAD, _H - 2 * _PAD
     step = plot_w / max(len(values) - 1, 1)
@@ -42,8 +49,10 @@ def line_chart(labels: Sequence[str], values: Sequence[float], title: str) -> st
     parts = [
         f'<line x1="{_PAD}" y1="{y(t):.1f}" x2="{_W - _PAD}" y2="{y(t):.1f}" class="grid"/>'
         f'<text x="{_PAD - 4}" y="{y(t) + 4:.1f}" class="tick" text-anchor="end">{_fmt(t)}</text>'
-        for t in _ticks(low, high)
+        for t in ticks
     ]
+    if unit:
+        parts.append(f'<text x="4" y="{_PAD - 14}" class="tick">{escape(unit)}</text>')
     parts.append(f'<polyline points="{points}" class="line" fill="none"/>')
     for i in sorted({0, len(labels) // 2, len(labels) - 1}):
         parts.append(
@@ -53,8 +62,8 @@ def line_chart(labels: Sequence[str], values: Sequence[float], title: str) -> st
     return _frame("".join(parts), label=title)
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], title: str) -> str:
-    """Horizontal bars, one per label, longest value full width."""
+def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, unit: str = "") -> str:
+    """Horizontal bars, one per label, longest value full width, each valued in `unit`."""
     if not values:
         return _frame('<text x="20" y="40">no data</text>', label=title)
     row, left = 24, 180
@@ -63,12 +72,13 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str) -> str
     parts = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         top = 10 + i * row
-        width = max(value, 0) / high * (_W - left - 70)
+        width = max(value, 0) / high * (_W - left - 100)
         parts.append(
             f'<text x="{left - 6}" y="{top + 15}" class="tick" text-anchor="end">'
             f"{escape(label[:28])}</text>"
             f'<rect x="{left}" y="{top + 3}" width="{width:.1f}" height="{row - 8}" class="bar"/>'
-            f'<text x="{left + width + 4:.1f}" y="{top + 15}" class="tick">{_fmt(value)}</text>'
+            f'<text x="{left + width + 4:.1f}" y="{top + 15}" class="tick">'
+            f"{_fmt(value)}{' ' + escape(unit) if unit else ''}</text>"
         )
     return _frame("".join(parts), height=height, label=title)
 

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dag", "Model", "Node", "PythonModel", "project_models", "step", "table_references"]
 
+CHECKS_SUFFIX = ".checks.toml"  # a model's quality checks, beside its SQL
 NodeKind = Literal["ingest", "model"]  # a capture, or a model (SQL or Python)
 
 
@@ -49,6 +50,7 @@ class Model:
     depends_on: frozenset[str]
     description: str = ""
     settings: ModelSettings = FULL  # kind and partitioning (`<name>.toml` beside the SQL)
+    checks: str = ""  # its quality checks (`<name>.checks.toml`), as written
 
     @property
     def full_name(self) -> str:
@@ -60,8 +62,11 @@ class Model:
 
     @property
     def definition_hash(self) -> str:
-        """The SQL with its kind and keys: a change rebuilds the table in full."""
+        """The SQL with its kind, keys and quality checks: a change rebuilds the table in
+        full (so a new or changed check runs on the whole result before it is committed)."""
         text = f"{self.sql}\n{self.settings.fingerprint}\n{self.settings.partition_by}"
+        if self.checks:  # no checks: the hash tables built before checks counted keep
+            text += f"\n{self.checks}"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -209,7 +214,17 @@ def load_models(models_dir: Path) -> dict[str, Model]:
                 if line.strip().startswith("--")
             )[:500]
             settings = load_model_settings(path, models_dir.parent)
-            model = Model(zone, path.stem, body, path, frozenset(deps), description, settings)
+            checks = path.with_name(f"{path.stem}{CHECKS_SUFFIX}")
+            model = Model(
+                zone,
+                path.stem,
+                body,
+                path,
+                frozenset(deps),
+                description,
+                settings,
+                checks.read_text(encoding="utf-8") if checks.is_file() else "",
+            )
             models[model.full_name] = model
     return models
 

@@ -30,13 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlglot import exp
 
 from batchlake.errors import ConfigError, ModelError
+from batchlake.transform.models import CHECKS_SUFFIX
 
 if TYPE_CHECKING:
     from batchlake.engines import Engine, Materialized, TableSource
     from batchlake.lake import Lake
     from batchlake.transform.models import Dag
 
-CHECKS_SUFFIX = ".checks.toml"
 ROW_LEVEL = frozenset({"not_null", "accepted_values", "relationships", "expression"})
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

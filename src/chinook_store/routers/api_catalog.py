@@ -25,6 +25,9 @@ router = APIRouter(prefix="/api", tags=["catalog"])
 
 PageNo = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Items per page.")]
+Limit = Annotated[
+    int | None, Query(ge=1, le=100, description="Items per page (another name for page_size).")
+]
 
 
 @router.get("/tracks", response_model=TrackPage)
@@ -40,8 +43,10 @@ def tracks(
     sort: SortKey = "name",
     page: PageNo = 1,
     page_size: PageSize = 25,
+    limit: Limit = None,
 ) -> TrackPage:
     """Search the catalog; every filter is optional."""
+    page_size = limit or page_size
     wanted = TrackFilter(q, genre_id, media_type_id, min_price, max_price, sort)
     found = catalog.search_tracks(db, wanted, page, page_size)
     return TrackPage(
@@ -54,7 +59,10 @@ def tracks(
 
 
 @router.get("/artists", response_model=ArtistPage)
-def artists(db: DB, q: str | None = None, page: PageNo = 1, page_size: PageSize = 50) -> ArtistPage:
+def artists(
+    db: DB, q: str | None = None, page: PageNo = 1, page_size: PageSize = 50, limit: Limit = None
+) -> ArtistPage:
+    page_size = limit or page_size
     found = catalog.list_artists(db, q, page, page_size)
     return ArtistPage(
         items=[ArtistOut(artist_id=a.ArtistId, name=a.Name, albums=n) for a, n in found.items],

@@ -21,6 +21,7 @@ from batchlake.errors import ConfigError
 if TYPE_CHECKING:
     import pyarrow as pa
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
     from batchlake.config import ChartSettings
 
@@ -82,6 +83,11 @@ def series_of(chart: ChartSettings, data: pa.Table) -> list[Series]:
 
 def draw(chart: ChartSettings, data: pa.Table, path: Path) -> None:
     """Render the chart to `path` (PNG); an empty table gives a 'no rows' panel."""
+    figure_of(chart, data).savefig(path, format="png")
+
+
+def figure_of(chart: ChartSettings, data: pa.Table) -> Figure:
+    """The chart drawn on a matplotlib figure (not saved)."""
     from matplotlib.figure import Figure
 
     series = series_of(chart, data)
@@ -107,7 +113,28 @@ def draw(chart: ChartSettings, data: pa.Table, path: Path) -> None:
             bbox_to_anchor=(1.01, 1.0) if outside else None,
             title=chart.color,
         )
-    figure.savefig(path, format="png")
+    if data.num_rows:
+        _value_axis(ax, chart, "x" if chart.kind == "barh" else "y")
+    return figure
+
+
+def _value_axis(ax: Axes, chart: ChartSettings, axis: str) -> None:
+    """Round ticks (1, 2, 2.5 or 5 times a power of ten), plain numbers with thousands
+    separators (never an offset or 1e6), and the values' name and unit as the label."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+    target.set_major_formatter(FuncFormatter(lambda value, _: _tick(value)))
+    name = chart.y if isinstance(chart.y, str) else ""
+    label = f"{name} ({chart.unit})" if name and chart.unit else name or chart.unit
+    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(label)
+
+
+def _tick(value: float) -> str:
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) >= 0.01 else f"{value:.2g}"
 
 
 def _xy(ax: Axes, chart: ChartSettings, series: list[Series], order: list[str]) -> None:
@@ -122,7 +149,6 @@ def _xy(ax: Axes, chart: ChartSettings, series: list[Series], order: list[str]) 
     if textual:
         _category_ticks(ax, categories, axis="x")
     ax.set_xlabel(chart.x)
-    ax.set_ylabel(chart.y if isinstance(chart.y, str) else "")
     ax.grid(alpha=0.3)
     if any(isinstance(x, (date, datetime)) for s in series for x in s.x):
         ax.figure.autofmt_xdate()

@@ -66,9 +66,12 @@ def _page(request: Request, ctx: ServeContext, name: str, **values: Any) -> Resp
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/", error: str | None = None) -> Response:
+def login_page(
+    request: Request, ctx: Context, next: str = "/", error: str | None = None
+) -> Response:
+    project = ctx.lake.settings.name
     return templates.TemplateResponse(
-        request, "login.html", {"next": next, "error": error, "project": ""}
+        request, "login.html", {"next": next, "error": error, "project": project}
     )
 
 
@@ -78,7 +81,7 @@ def login(request: Request, ctx: Context, key: str = Form(...), next: str = Form
         return templates.TemplateResponse(
             request,
             "login.html",
-            {"next": next, "error": "that key is not valid", "project": ""},
+            {"next": next, "error": "that key is not valid", "project": ctx.lake.settings.name},
             status_code=401,
         )
     local = next.startswith("/") and not next.startswith(("//", "/\\"))
@@ -196,19 +199,23 @@ def run_page(request: Request, ctx: Context, run_id: str) -> Response:
 
 
 # The charts of the Chinook example's refined tables; a chart whose table is missing is skipped.
+# (title, table, kind, unit of the values, SQL: label, value[, what fills {} in the title]).
 _CHARTS = (
     (
         "Sales by day",
         "refined.sales_by_day",
         "line",
+        "USD",
         "SELECT CAST(sale_date AS VARCHAR), CAST(total_amount AS DOUBLE) "
         "FROM refined.sales_by_day ORDER BY sale_date",
     ),
     (
-        "Top artists of the latest month (tracks sold)",
+        "Top artists of {} (tracks sold)",
         "refined.top_artists_by_month",
         "bar",
-        "SELECT artist_name, tracks_sold FROM refined.top_artists_by_month "
+        "tracks",
+        "SELECT artist_name, tracks_sold, CAST(month AS VARCHAR) "
+        "FROM refined.top_artists_by_month "
         "WHERE month = (SELECT max(month) FROM refined.top_artists_by_month) "
         "ORDER BY rank, artist_name",
     ),
@@ -216,6 +223,7 @@ _CHARTS = (
         "Sales by weekday",
         "refined.sales_by_weekday",
         "bar",
+        "USD",
         "SELECT weekday, CAST(total_amount AS DOUBLE) FROM refined.sales_by_weekday "
         "ORDER BY weekday_number",
     ),
@@ -223,6 +231,7 @@ _CHARTS = (
         "Best months (ranking by sales)",
         "refined.sales_by_month",
         "bar",
+        "USD",
         "SELECT month, CAST(total_amount AS DOUBLE) FROM refined.sales_by_month "
         "ORDER BY rank, month LIMIT 12",
     ),
@@ -235,13 +244,14 @@ def charts_page(request: Request, ctx: Context) -> Response:
         return _page(request, ctx, "charts.html")
     known = set(ctx.cache.table_names())
     charts = []
-    for title, table, kind, sql in _CHARTS:
+    for title, table, kind, unit, sql in _CHARTS:
         if table not in known:
             continue
         result = answer(ctx, sql, 10_000)
         pairs = [r for b in result.batches for r in encode.rows_of(b)]
         labels = [str(p[0]) for p in pairs]
         values = [float(p[1] or 0) for p in pairs]
+        title = title.format(pairs[0][2] if pairs and len(pairs[0]) > 2 else "the latest month")
         draw = svg.line_chart if kind == "line" else svg.bar_chart
-        charts.append((title, table, draw(labels, values, title)))
+        charts.append((title, table, draw(labels, values, title, unit)))
     return _page(request, ctx, "charts.html", charts=charts)

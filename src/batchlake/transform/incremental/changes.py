@@ -66,7 +66,7 @@ def read_changes(
         spec = ", ".join(f.text for f in wanted) or "unpartitioned"
         return f"partition_by changed: the spec evolves to {spec}", table, changes
     if props.get(PROP_DEFINITION) != model.definition_hash:
-        return "its SQL, kind or keys changed", table, changes
+        return "its SQL, kind, keys or quality checks changed", table, changes
     consumed: dict[str, str] = json.loads(props[PROP_CONSUMED])
     for dep in sorted(model.depends_on):
         change = _change(lake, dep, consumed.get(dep), input_of)
