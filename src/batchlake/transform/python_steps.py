@@ -125,6 +125,35 @@ def run_python_model(
 
     engine.register(input_of(name)[1] for name in model.inputs)
     runs_on, why = engine.route(model.inputs)
+    ctx = _context(model, params, runs_on, input_of)
+    staged = _stage(lake, runs_on, model, _call(model, ctx), run_id)
+    properties = {
+        PROP_UPSTREAM: ",".join(sorted(model.inputs)),
+        PROP_INPUTS: fingerprint,
+        PROP_STEP: model.where,
+    }
+    done = _promote_all(lake, staged, properties, full_refresh=full_refresh, run_id=run_id)
+    notes = [
+        f"{p.table}: {p.rows} rows{', unchanged' if p.status == 'unchanged' else ''}" for p in done
+    ]
+    return Promotion(
+        model.full_name,
+        "success" if any(p.status == "success" for p in done) else "unchanged",
+        sum(s.rows for s in staged),
+        done[0].snapshot_id,
+        bytes=sum(s.bytes for s in staged),
+        message="; ".join([*([why] if why else []), *notes]),
+        engine=runs_on.name,
+    )
+
+
+def _context(
+    model: PythonModel,
+    params: dict[str, Any],
+    runs_on: Engine,
+    input_of: Callable[[str], tuple[str, TableSource]],
+) -> StepContext:
+    """What the step receives: inputs read on the engine it runs on (and its DataFrames)."""
 
     def read(name: str) -> pa.Table:
         import sqlglot.expressions as exp
@@ -139,21 +168,32 @@ def run_python_model(
         def frame(name: str) -> DataFrame:
             return runs_on.frame(input_of(name)[1])
 
-    ctx = StepContext(model.name, params, runs_on.name, read, model.inputs, _frame=frame)
-    outputs = _call(model, ctx)
+    return StepContext(model.name, params, runs_on.name, read, model.inputs, _frame=frame)
+
+
+def _stage(
+    lake: Lake,
+    engine: Engine,
+    model: PythonModel,
+    outputs: dict[str, pa.Table | DataFrame],
+    run_id: str,
+) -> list[Staged]:
+    """Every output written to its table's staging folder (all deleted if one fails)."""
     staged: list[Staged] = []
     try:
         for name in model.outputs:
-            staged.append(_write(lake, runs_on, name, outputs[name], run_id))
+            staged.append(_write(lake, engine, name, outputs[name], run_id))
     except BaseException:
         for item in staged:
             lake.storage.delete(item.location)
         raise
-    properties = {
-        PROP_UPSTREAM: ",".join(sorted(model.inputs)),
-        PROP_INPUTS: fingerprint,
-        PROP_STEP: model.where,
-    }
+    return staged
+
+
+def _promote_all(
+    lake: Lake, staged: list[Staged], properties: dict[str, str], *, full_refresh: bool, run_id: str
+) -> list[Promotion]:
+    """Promote each output (atomic per table); outputs not reached are deleted on failure."""
     done: list[Promotion] = []
     for position, item in enumerate(staged):
         try:
@@ -162,18 +202,7 @@ def run_python_model(
             for left in staged[position + 1 :]:
                 lake.storage.delete(left.location)
             raise
-    notes = [
-        f"{p.table}: {p.rows} rows{', unchanged' if p.status == 'unchanged' else ''}" for p in done
-    ]
-    return Promotion(
-        model.full_name,
-        "success" if any(p.status == "success" for p in done) else "unchanged",
-        sum(s.rows for s in staged),
-        done[0].snapshot_id,
-        bytes=sum(s.bytes for s in staged),
-        message="; ".join([*([why] if why else []), *notes]),
-        engine=runs_on.name,
-    )
+    return done
 
 
 def _call(model: PythonModel, ctx: StepContext) -> dict[str, pa.Table | DataFrame]:
