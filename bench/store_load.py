@@ -4,7 +4,7 @@
                                [--invoices 2000] [--database store_chinook_bench]
                                [--mariadb mysql://root@127.0.0.1:3306]
                                [--workdir /tmp/chinook-store-bench]
-                               [--output bench/results/store_load.json]
+                               [--output bench/results/store_load.json] [--smoke]
 
 A generated Chinook store (`batchlake.demo.generator`, `--invoices`) is copied into the
 MariaDB database `--database` (dropped and re-created), then `chinook-store serve` runs it
@@ -16,7 +16,9 @@ and errors (any status other than the expected one, or a transport error).
 
 Afterwards, with plain SQL: the number of new invoices equals the successful checkouts,
 every invoice's Total equals the sum of UnitPrice × Quantity of its lines, and no new
-invoice is without lines. Results: `--output` (JSON) and a `.md` beside it.
+invoice is without lines. Results: `--output` (JSON) and a `.md` beside it. `--smoke`: 4
+shoppers for 2 s on 1 worker over 300 invoices, in the database `<database>_smoke` (a check
+that the benchmark runs; the consistency checks still apply).
 """
 
 from __future__ import annotations
@@ -303,7 +305,11 @@ def main() -> None:
     parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306")
     parser.add_argument("--workdir", default="/tmp/chinook-store-bench")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "store_load.json"))
+    parser.add_argument("--smoke", action="store_true", help="tiny and short: a check")
     args = parser.parse_args()
+    if args.smoke:
+        args.shoppers, args.seconds, args.workers, args.invoices = 4, 2.0, 1, 300
+        args.database = f"{args.database}_smoke"
     results = run(args)
     _report.print_rich_tables(tables(results), width=100)
     output = Path(args.output)
