@@ -1,6 +1,7 @@
 """Diagnostic: where a batchlake capture of ``bench_<rows>`` spends its time.
 
     python bench/_capture_profile.py --db pg --rows 5000000 [--repeat 2]
+    python bench/_capture_profile.py --smoke [--db my]    # 2,000 rows: does it still run?
 
 Runs batchlake's own source reader and Parquet writer in this process, in stages, each
 timed (wall and CPU of the process, all threads):
@@ -251,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--output", type=Path, default=None, help="JSON file for the timings")
+    parser.add_argument("--smoke", action="store_true", help="2,000 rows: a check, not figures")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.rows, args.repeat = 2_000, 1
+    _capture_db.ensure_databases()
+    _capture_db.ensure_table(args.db, args.rows, print)
     results: dict[str, Any] = {"db": args.db, "rows": args.rows, "repeats": []}
     with tempfile.TemporaryDirectory(prefix="capture-profile-") as tmp:
         project = _capture_lake.fresh_project(Path(tmp) / "project", args.rows, [args.db])

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/scale_out.py                    # 200,000 invoices ≈ 1M lines
     .venv/bin/python bench/scale_out.py --invoices 20000   # a quick check
+    .venv/bin/python bench/scale_out.py --smoke --workdir DIR   # 300 invoices: does it run?
 
 Measures, on one generated store:
 - the project on DuckDB (local disk), on Spark (`local[2]`), and on DuckDB with the lake
@@ -110,11 +111,14 @@ def _plain_pyspark(project: Path, out: Path) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--invoices", type=int, default=200_000)
+    parser.add_argument("--invoices", type=int, default=None, help="default 200,000")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-scale-bench"))
     parser.add_argument("--output", type=Path, default=Path("bench/results/scale_out.json"))
+    parser.add_argument("--smoke", action="store_true", help="300 invoices: a check, not figures")
     args = parser.parse_args()
+    if args.invoices is None:
+        args.invoices = 300 if args.smoke else 200_000
 
     from batchlake.demo.generator import generate
 

@@ -2,6 +2,7 @@
 
     python bench/scheduler_soak.py [--minutes 30] [--period 60] [--failure-rate 0.2]
                                    [--workdir /tmp/batchlake-soak] [--json PATH]
+                                   [--database ops_soak] [--smoke]
 
 A table `events` in the database `ops_soak` grows by a few rows every second (a writer
 thread). A project captures it incrementally (cursor `id`) through a TCP proxy that drops
@@ -15,6 +16,8 @@ Reported: on-time start (lateness = start - scheduled time, p50/p99/max), fires 
 outcome, runs lost (fires due but with no record: must be 0), retries, alerts received,
 rows captured vs rows in the source (duplicates and losses: must be 0), and the
 scheduler's RSS over time. Results: the table on stdout and JSON (bench/results/).
+`--smoke`: 20 seconds, a fire every 3 s, in the database `<database>_smoke` (a check that
+the soak runs, not figures).
 """
 
 from __future__ import annotations
@@ -44,8 +47,14 @@ from tests.support.faults import FlakyProxy
 from tests.support.receivers import webhook_receiver
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DATABASE = "ops_soak"
+DATABASE = "ops_soak"  # --database
 URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"
+
+
+def use_database(name: str) -> None:
+    """Soak in another database (the smoke run's own, so as not to disturb a real soak)."""
+    global DATABASE, URL
+    DATABASE, URL = name, f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
 def prepare_database() -> None:
@@ -126,7 +135,12 @@ def main() -> None:
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).parent / "results" / "scheduler_soak.json"
     )
+    parser.add_argument("--database", default=DATABASE, help="PostgreSQL database to soak in")
+    parser.add_argument("--smoke", action="store_true", help="20 s, a fire every 3 s: a check")
     args = parser.parse_args()
+    if args.smoke:
+        args.minutes, args.period, args.database = 20 / 60, 3.0, f"{args.database}_smoke"
+    use_database(args.database)
 
     shutil.rmtree(args.workdir, ignore_errors=True)
     prepare_database()

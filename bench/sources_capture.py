@@ -3,7 +3,7 @@
     python bench/sources_capture.py [--rows 1000000,5000000] [--databases pg,my]
                                     [--repeat 1] [--workdir /tmp/batchlake-bench-capture]
                                     [--quiet-wait 120] [--quiet-threshold 20]
-                                    [--slow-limit 180]
+                                    [--slow-limit 180] [--smoke]
 
 For each size and database, a table ``bench_<rows>`` (integer, bigint, text,
 numeric(12,2), timestamp, boolean) in the database ``batchlake_bench`` is made
@@ -20,7 +20,8 @@ Every contender is a child process measured by ``_measure.run_measured`` (wall, 
 RSS of the process tree, contention). batchlake's raw Parquet is checked once per size
 against the server's row count, exact sum of the numeric column and count of true
 booleans. Results: ``bench/results/sources_capture.json`` and a ``.md`` beside it.
-See bench/README.md.
+``--smoke``: 2,000-row tables, no waiting, dlt only if installed (a check that the
+benchmark runs, not figures). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -89,7 +90,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="measure nothing: summarize the samples in --output again and rewrite its tables",
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--smoke", action="store_true", help="2,000 rows, no waiting: a check")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        import importlib.util
+
+        args.rows, args.quiet_wait, args.repeat = "2000", 0.0, 1
+        if importlib.util.find_spec("dlt") is None:  # an optional contender
+            args.contenders = ",".join(c for c in _csv(args.contenders) if c != "dlt")
+    return args
 
 
 def _predicted_seconds(

@@ -125,7 +125,7 @@ def test_large_stores_take_the_silhouette_over_the_same_sample_on_both_backends(
 def test_screened_method_gives_the_same_tables_on_both_backends(
     spark: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Above FIT_SAMPLE: estimates, ranking and silhouettes on the driver, Lloyd on MLlib."""
+    """Above SCREEN_ABOVE: estimates, ranking and silhouettes on the driver, Lloyd on MLlib."""
     from pyspark.sql import SparkSession
     from sklearn.metrics import adjusted_rand_score
 
@@ -133,6 +133,7 @@ def test_screened_method_gives_the_same_tables_on_both_backends(
 
     assert isinstance(spark, SparkSession)
     monkeypatch.setattr(clustering, "FIT_SAMPLE", 60)
+    monkeypatch.setattr(clustering, "SCREEN_ABOVE", 60)
     monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", 80)
     customers, truth = blobs(per_blob=30, count=4, seed=13)
     expected = segment_customers(customers, k_min=2, k_max=5, seed=3, n_init=2)

@@ -49,7 +49,7 @@ def test_the_exhaustive_fits_starts_give_its_result() -> None:
         np.testing.assert_array_equal(best.labels_, reference.labels_)
 
 
-def test_screened_is_the_exhaustive_fit_up_to_the_fit_sample() -> None:
+def test_screened_is_the_exhaustive_fit_up_to_screen_above() -> None:
     customers, _ = blobs(per_blob=30, count=3, seed=5)
     screened = segment_customers(customers, seed=2, n_init=3)
     exhaustive = segment_customers(customers, seed=2, n_init=3, method="exhaustive")
@@ -63,6 +63,7 @@ def test_screened_finds_the_exhaustive_segments_above_the_fit_sample(
     from sklearn.metrics import adjusted_rand_score, silhouette_score
 
     monkeypatch.setattr(clustering, "FIT_SAMPLE", 120)
+    monkeypatch.setattr(clustering, "SCREEN_ABOVE", 120)
     monkeypatch.setattr(clustering, "SILHOUETTE_SAMPLE", 150)
     customers, truth = blobs(per_blob=100, count=4, seed=8)
     screened = segment_customers(customers, seed=6, n_init=4)
@@ -92,6 +93,7 @@ def test_screened_refits_every_contender(monkeypatch: pytest.MonkeyPatch) -> Non
     from sklearn.cluster import KMeans
 
     monkeypatch.setattr(clustering, "FIT_SAMPLE", 100)
+    monkeypatch.setattr(clustering, "SCREEN_ABOVE", 100)
     monkeypatch.setattr(clustering, "MARGIN", 10.0)  # every k is a contender
     monkeypatch.setattr(clustering, "CONFIRM", 3)  # and every start is confirmed
     rng = np.random.default_rng(12)

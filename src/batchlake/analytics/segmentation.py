@@ -18,7 +18,7 @@ seed and `n_init` starts; choose the k with the highest silhouette (Euclidean di
 the standardised features), the smallest k on a tie. `method` says how the fits are made
 (`batchlake.analytics.clustering`): "exhaustive" fits every start of every k over every
 customer; "screened" (the default) gives the same choice and segments for a fraction of
-the work above 10,000 customers, and is the exhaustive fit below. The fitting sits behind
+the work above 50,000 customers, and is the exhaustive fit below. The fitting sits behind
 a backend function (`BACKENDS`): scikit-learn (`"sklearn"`, the embedded engine's) or
 Spark MLlib (`"mllib"`, `batchlake.analytics.segmentation_spark`, which pyspark users
 import). Both standardise alike, start KMeans from the same k-means++ centres and score
@@ -42,8 +42,8 @@ from batchlake.analytics.clustering import (
     BackendResult,
     KFit,
     exhaustive_fit,
-    fit_rows,
     screened_fit,
+    screens,
     silhouette_rows,
 )
 from batchlake.errors import ModelError
@@ -115,7 +115,7 @@ def sklearn_backend(
     scaled = StandardScaler().fit_transform(features)
     if method == "exhaustive":  # the reference, computed as it always was
         fits = _exhaustive(scaled, ks, seed, n_init)
-    elif fit_rows(len(scaled), seed) is None:
+    elif not screens(len(scaled)):
         fits = exhaustive_fit(scaled, ks, seed, n_init)
     else:
         fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, scaled))

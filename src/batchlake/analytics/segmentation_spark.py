@@ -25,10 +25,10 @@ It fits what `sklearn_backend` fits, on Spark, so that both give the same segmen
 The k-means++ starts are drawn on the driver, which holds the standardised matrix (one
 row per customer) as `segment_customers` does for the result tables.
 
-With `method="screened"` (`batchlake.analytics.clustering.screened_fit`, above 10,000
+With `method="screened"` (`batchlake.analytics.clustering.screened_fit`, above 50,000
 customers) the fixed-size work runs on the driver with scikit-learn, exactly as in the
 scikit-learn backend, so both take the same decisions: the estimates and the ranking of
-the starts on the 10,000-customer fit sample, and the silhouettes over the 10,000-customer
+the starts on the 20,000-customer fit sample, and the silhouettes over the 10,000-customer
 silhouette sample (`clustering.silhouettes`). What grows with the customers runs on
 Spark: scaling, PCA, and Lloyd over every customer from each start that is confirmed.
 """
@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING
 from batchlake.analytics.clustering import (
     BackendResult,
     KFit,
-    fit_rows,
     kmeans_starts,
     screened_fit,
+    screens,
     silhouette_rows,
 )
 from batchlake.errors import ModelError
@@ -80,7 +80,7 @@ def mllib_backend(
     vectors = points.rdd.map(lambda r: (r.row, Vectors.fromML(r.features))).cache()
     try:
         rows = np.asarray(vectors.keys().collect())
-        if method == "screened" and fit_rows(len(scaled), seed) is not None:
+        if method == "screened" and screens(len(scaled)):
 
             def lloyd(k: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
                 return _labelled(_train(vectors.values(), k, start), vectors.values(), rows)
