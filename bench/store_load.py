@@ -13,7 +13,6 @@ PostgreSQL / MariaDB database `store_chinook_bench` (dropped and re-created). Th
 `chinook-store serve` runs it with `--workers` uvicorn processes on a free port, and for
 each number of `--shoppers` (httpx async clients, one cookie jar each):
 
-<<<<<<< HEAD
 1. **Burst**: every shopper fills a cart (two tracks), then all check out at the same
    moment. Each checkout must be answered 201, or 503 with a Retry-After header (the
    store at its stated capacity); anything else is an error. Reported: served, refused,
@@ -27,13 +26,6 @@ After each run, with plain SQL: the new invoices equal the checkouts answered 20
 invoice's Total equals the sum of UnitPrice × Quantity of its lines, and no new invoice is
 without lines. Exits 1 on any error or inconsistency. `--smoke` runs 20 shoppers on SQLite
 for 3 s on a small store, in seconds. Results: `--output` (JSON) and a `.md` beside it.
-=======
-Afterwards, with plain SQL: the number of new invoices equals the successful checkouts,
-every invoice's Total equals the sum of UnitPrice × Quantity of its lines, and no new
-invoice is without lines. Results: `--output` (JSON) and a `.md` beside it. `--smoke`: 4
-shoppers for 2 s on 1 worker over 300 invoices, in the database `<database>_smoke` (a check
-that the benchmark runs; the consistency checks still apply).
->>>>>>> perf
 """
 
 from __future__ import annotations
@@ -475,7 +467,6 @@ def main() -> None:
     parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306")
     parser.add_argument("--workdir", default="/tmp/chinook-store-bench")
     parser.add_argument("--output", default=str(ROOT / "bench" / "results" / "store_load.json"))
-<<<<<<< HEAD
     parser.add_argument("--smoke", action="store_true", help="20 shoppers on SQLite for 3 s")
     args = parser.parse_args()
     if args.smoke:
@@ -498,15 +489,6 @@ def main() -> None:
         "runs": runs,
     }
     _report.print_rich_tables(tables(results), width=110)
-=======
-    parser.add_argument("--smoke", action="store_true", help="tiny and short: a check")
-    args = parser.parse_args()
-    if args.smoke:
-        args.shoppers, args.seconds, args.workers, args.invoices = 4, 2.0, 1, 300
-        args.database = f"{args.database}_smoke"
-    results = run(args)
-    _report.print_rich_tables(tables(results), width=100)
->>>>>>> perf
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(results, indent=2, default=str))
