@@ -79,6 +79,7 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
             "used_by": ", ".join(downstream),
         }
         columns = raw.columns
+        required = _raw_required(lake, raw.source, raw.entity)
         snapshots: list[tuple[object, ...]] = [
             (b.batch_id, b.finished_at, b.status, b.rows)
             for b in lake.metadata.batches(raw.source, raw.entity, status=None)
@@ -97,6 +98,7 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
             "used_by": ", ".join(downstream),
         }
         columns = info.columns
+        required = {f.name for f in lake.catalog.load(name).schema().fields if f.required}
         snapshots = [
             (s.snapshot_id, s.committed_at, s.operation, s.rows, s.run_id)
             for s in lake.catalog.snapshots(name)
@@ -112,7 +114,10 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
                 json_value(
                     {
                         **header,
-                        "columns": [{"name": c, "type": t} for c, t in columns],
+                        "columns": [
+                            {"name": c, "type": t, "nullable": c not in required}
+                            for c, t in columns
+                        ],
                         "snapshots": [
                             dict(zip(snapshot_columns, s, strict=True)) for s in snapshots
                         ],
@@ -123,10 +128,25 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
         )
         return
     print_rows(["property", "value"], list(header.items()), fmt, title=name)
-    print_rows(["column", "type"], columns, fmt, title="columns")
+    print_rows(
+        ["column", "type", "nullable"],
+        [(c, t, "no" if c in required else "yes") for c, t in columns],
+        fmt,
+        title="columns",
+    )
     print_rows(
         snapshot_columns, snapshots, fmt, title="snapshots" if name[:4] != "raw." else "batches"
     )
+
+
+def _raw_required(lake: Lake, source: str, entity: str) -> set[str]:
+    """The NOT NULL columns of a raw entity's latest batch (Parquet `required` fields)."""
+    import json
+
+    batches = lake.metadata.batches(source, entity)
+    if not batches:
+        return set()
+    return {c["name"] for c in json.loads(batches[-1].schema_json) if c.get("nullable") is False}
 
 
 def list_sources(lake: Lake, fmt: Format) -> None:
