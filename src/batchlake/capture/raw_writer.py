@@ -24,7 +24,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def schema_json(schema: pa.Schema) -> str:
-    return json.dumps([{"name": f.name, "type": str(f.type)} for f in schema])
+    """The columns as the manifest keeps them; NOT NULL ones (Parquet `required`) say so."""
+    return json.dumps(
+        [
+            {"name": f.name, "type": str(f.type)} | ({} if f.nullable else {"nullable": False})
+            for f in schema
+        ]
+    )
 
 
 ROW_GROUP_ROWS = 100_000  # readers deliver 1k–100k-row batches; row groups get at least this
@@ -353,6 +359,13 @@ def _compatible(old: str, new: str) -> bool:
         ("large_binary", "binary"),
     }
     if (old, new) in pairs:
+        return True
+    # An enum read as dictionary-encoded text (DuckDB's attached PostgreSQL scan, before
+    # PostgreSQL tables were read through postgres_query) and as plain text: the same values.
+    text = ("string", "large_string")
+    if old.startswith("dictionary<values=string") and new in text:
+        return True
+    if new.startswith("dictionary<values=string") and old in text:
         return True
     for order in (_INT_ORDER, _FLOAT_ORDER):
         if old in order and new in order:

@@ -76,6 +76,9 @@ class SqlSourceSettings(RawHistorySettings):
     url: str
     tables: Literal["*"] | list[str] = "*"
     exclude: list[str] = Field(default_factory=list)
+    # "*" takes base tables (inheritance children and partitions through their parent);
+    # views too when true. Views named in `tables` are captured either way.
+    views: bool = False
     naming: Literal["snake_case", "as_is"] = "snake_case"
     batch_rows: int = Field(default=100_000, ge=1_000)
     entities: dict[str, SqlEntitySettings] = Field(default_factory=dict)

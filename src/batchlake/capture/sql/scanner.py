@@ -3,17 +3,24 @@
 Each is read by DuckDB's scanner for that database (measured fastest Arrow path with
 exact decimals, see docs), attached read-only; the rows stream out as Arrow record
 batches of `batch_rows`, so memory does not grow with the table.
+
+Types: PostgreSQL tables, and MySQL tables with decimals over 38 digits, are read through
+the database's own SQL (`postgres_query`, `mysql_query`) with the columns DuckDB would not
+read exactly cast (see `postgres`, `mysql`), and `capture.conform` makes every batch exact
+Arrow with the source's NOT NULL, or refuses it naming the column. `tables = "*"` means
+base tables: views only with `views = true`, inheritance children and partitions through
+their parent. The mapping of every type: docs/types.md.
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
+<<<<<<< HEAD
 from batchlake.capture import (
     Capture,
     DiffSpec,
@@ -22,6 +29,12 @@ from batchlake.capture import (
     scrub_url_secret,
     snake_case,
 )
+=======
+from batchlake.capture import Capture, EntityState, redact_url, scrub_url_secret, snake_case
+from batchlake.capture.conform import ColumnRule, Conformer
+from batchlake.capture.sql import mysql, postgres
+from batchlake.capture.sql.connectorx import connectorx_reader, split_column
+>>>>>>> types
 from batchlake.config import SqlEntitySettings, SqlQuerySettings
 from batchlake.engines import connection
 from batchlake.errors import ConfigError, SourceError
@@ -42,6 +55,19 @@ _SYSTEM_SCHEMAS = {
     "performance_schema",
     "sys",
 }
+# What a listed relation is: "*" takes tables and parents (views with `views = true`);
+# children (inheritance, partitions) are read through their parent.
+TABLE, PARENT, VIEW, CHILD = "table", "parent", "view", "child"
+
+
+@dataclass
+class _Plan:
+    """How one entity is read: a DuckDB relation, its columns as read, their rules."""
+
+    relation: str
+    columns: list[tuple[str, str]]  # (source column, DuckDB type)
+    rules: dict[str, ColumnRule] = field(default_factory=dict)  # by source column
+    native: bool = False  # read through the database's own SQL (cursor window included)
 
 
 class SqlSource:
@@ -54,12 +80,18 @@ class SqlSource:
         self.work_dir = project.state_dir / "tmp"
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: dict[str, tuple[str, str]] | None = None
+        self._roles: dict[str, str] = {}  # entity -> TABLE, PARENT, VIEW or CHILD
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
             self._con = self._attach()
         return self._con
+
+    @property
+    def kind(self) -> str:
+        """DuckDB's scanner for the URL: sqlite, postgres or mysql."""
+        return _attach_target(self.url, self.name)[0]
 
     def _attach(self) -> duckdb.DuckDBPyConnection:
         import duckdb
@@ -79,41 +111,67 @@ class SqlSource:
             ) from None
         return con
 
-    def _list_tables(self) -> tuple[list[tuple[str, str]], str]:
-        """Every (schema, table) of the database, and the schema that needs no prefix."""
+    def _native_rows(self, sql: str) -> list[tuple[object, ...]]:
+        """Rows of `sql` run by the database itself (PostgreSQL or MySQL SQL)."""
+        import duckdb
+
+        relation = f"{self.kind}_query({connection.quote_literal(_ALIAS)}, " + (
+            f"{connection.quote_literal(sql)})"
+        )
+        try:
+            return self.con.execute(f"SELECT * FROM {relation}").fetchall()
+        except duckdb.Error as exc:
+            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
+            raise SourceError(
+                f"source '{self.name}': reading the catalog of {redact_url(self.url)} "
+                f"failed: {detail}"
+            ) from None
+
+    def _list_tables(self) -> tuple[list[tuple[str, str, str]], str]:
+        """Every (schema, relation, role) of the database, and the schema needing no prefix."""
         # MySQL's schema is the database of the URL: its tables need no prefix either.
         database = urlsplit(self.url).path.lstrip("/")
-        if _attach_target(self.url, self.name)[0] == "mysql" and database:
+        if self.kind == "mysql" and database:
             # Asked of the server: DuckDB's catalog would load every database's tables.
-            listing = (
-                "SELECT table_schema, table_name FROM information_schema.tables "
-                "WHERE table_schema = DATABASE() ORDER BY table_name"
-            )
-            sql = (
-                f"SELECT * FROM mysql_query({connection.quote_literal(_ALIAS)}, "
-                f"{connection.quote_literal(listing)})"
-            )
-        else:
-            # Literals, not bound parameters: binding makes DuckDB import pandas (~0.4 s).
-            sql = (
-                "SELECT schema_name, table_name FROM duckdb_tables() "
-                f"WHERE database_name = {connection.quote_literal(_ALIAS)} "
-                "ORDER BY schema_name, table_name"
-            )
-        rows = self.con.execute(sql).fetchall()
-        return [(r[0], r[1]) for r in rows], database
+            listed = []
+            for schema, table, kind in self._native_rows(mysql.RELATIONS):
+                role = (
+                    TABLE if kind in mysql.TABLE_TYPES else VIEW if kind in mysql.VIEW_TYPES else ""
+                )
+                if role:
+                    listed.append((str(schema), str(table), role))
+            return listed, database
+        if self.kind == "postgres":
+            return [
+                (
+                    r.schema,
+                    r.name,
+                    CHILD if r.child else VIEW if r.view else PARENT if r.parent else TABLE,
+                )
+                for r in postgres.relations(self._native_rows)
+            ], database
+        # SQLite: literals, not bound parameters (binding makes DuckDB import pandas, 0.4 s).
+        alias = connection.quote_literal(_ALIAS)
+        sql = (
+            f"SELECT schema_name, table_name, 'table' FROM duckdb_tables() "
+            f"WHERE database_name = {alias} UNION ALL "
+            f"SELECT schema_name, view_name, 'view' FROM duckdb_views() "
+            f"WHERE database_name = {alias} AND NOT internal ORDER BY 1, 2"
+        )
+        return [(r[0], r[1], r[2]) for r in self.con.execute(sql).fetchall()], database
 
     def _discover(self) -> dict[str, tuple[str, str]]:
         if self._tables is None:
             rows, database = self._list_tables()
             default_schemas = {"main", "public", "", database}
             found: dict[str, tuple[str, str]] = {}
-            for schema, table in rows:
+            for schema, table, role in rows:
                 if schema in _SYSTEM_SCHEMAS or schema.startswith("pg_temp"):
                     continue
                 label = table if schema in default_schemas else f"{schema}_{table}"
                 entity = snake_case(label) if self.settings.naming == "snake_case" else label
                 found[entity] = (schema, table)
+                self._roles[entity] = role
             self._tables = found
         return self._tables
 
@@ -133,8 +191,9 @@ class SqlSource:
     def entities(self) -> list[str]:
         tables = self._discover()
         if self.settings.tables == "*":
-            chosen = list(tables)
-        else:
+            wanted = {TABLE, PARENT, VIEW} if self.settings.views else {TABLE, PARENT}
+            chosen = [e for e in tables if self._roles.get(e, TABLE) in wanted]
+        else:  # named relations are captured whatever they are (views, partitions)
             chosen = [self._lookup(t) for t in self.settings.tables]
         excluded = {self._lookup(t) for t in self.settings.exclude}
         queries = [
@@ -182,45 +241,146 @@ class SqlSource:
             "primary_key": ",".join(options.primary_key) if options else "",
         }
 
+    def _rename(self, column: str) -> str:
+        return snake_case(column) if self.settings.naming == "snake_case" else column
+
     def read(self, entity: str, state: EntityState) -> Capture:
         options = self._options(entity)
+        cursor = options.cursor if options is not None and options.mode == "incremental" else None
         located: tuple[str, str] | None = None  # (schema, table) of a table entity
         if isinstance(options, SqlQuerySettings):
-            relation, columns = self._query_relation(options.sql)
+            plan = self._query_plan(options.sql)
         else:
             located = self._discover()[self._lookup(entity)]
-            relation, columns = self._table_relation(*located)
-        rename = {
-            c: (snake_case(c) if self.settings.naming == "snake_case" else c) for c, _ in columns
-        }
-        sql = _select(relation, columns, rename)
+            plan = self._table_plan(*located, entity, cursor, state)
+        columns = plan.columns
+        rename = {c: self._rename(c) for c, _ in columns}
+        sql = _select(plan.relation, columns, rename)
         cursor_column = None
-        if options is not None and options.mode == "incremental":
-            assert options.cursor is not None
-            cursor_column = self._cursor_column(options.cursor, columns, rename, entity)
-            sql += _cursor_window(cursor_column, dict(columns)[cursor_column], state)
+        if cursor is not None:
+            cursor_column = self._cursor_column(cursor, [c for c, _ in columns], entity)
+            if not plan.native:
+                sql += _cursor_window(cursor_column, dict(columns)[cursor_column], state)
         read = None
         windowed = state.until is not None  # backfills take DuckDB's scanner
-        if located is not None and not windowed and self._use_connectorx():
+        if located is not None and not windowed and not plan.native and self._use_connectorx():
             since = state.cursor if cursor_column is not None else None
-            split = _split_column(options, columns, rename)
+            split = split_column(options, columns, rename)
             read = self._connectorx_read(sql, located, rename, cursor_column, since, split)
         reader, stream_of = read if read is not None else (self._execute(sql, entity), None)
-        capture = Capture(format="arrow", schema=reader.schema, cursor=state.cursor)
+        conformer = Conformer(
+            f"source '{self.name}', {entity}",
+            reader.schema,
+            {rename[c]: rule for c, rule in plan.rules.items() if c in rename},
+            fix=f"capture {entity} with a custom query ([sources.{self.name}.queries.{entity}]) "
+            "that casts the column",
+        )
+        batches: Iterator[pa.RecordBatch] = self._guarded(reader, entity, plan)
+        if conformer.changes:
+            batches = conformer.batches(batches)
+        capture = Capture(format="arrow", schema=conformer.target, cursor=state.cursor)
         capture.stream_of = stream_of
         capture.diff = self._diff_spec(entity)
         if cursor_column is None:
-            capture.batches = reader
+            capture.batches = batches
         else:
-            capture.batches = _tracking_max(reader, rename[cursor_column], capture)
+            capture.batches = _tracking_max(batches, rename[cursor_column], capture)
         return capture
 
-    def _table_relation(self, schema: str, table: str) -> tuple[str, list[tuple[str, str]]]:
-        """A table of the attached database as a relation, and its (column, type) pairs."""
+    def _table_plan(
+        self, schema: str, table: str, entity: str, cursor: str | None, state: EntityState
+    ) -> _Plan:
+        """A table as DuckDB reads it, or through the database's SQL where that is not exact."""
+        where = f"source '{self.name}', {entity}"
+        rules: dict[str, ColumnRule] = {}
+        if self.kind == "postgres":
+            # Always PostgreSQL's own SELECT (see `postgres`): the same types whatever the
+            # table's columns, and parents read with their children.
+            planned = postgres.columns(self._native_rows, schema, table, where)
+            window = ""
+            if cursor is not None:
+                column = self._cursor_column(cursor, [c.name for c in planned], entity)
+                chosen = next(c for c in planned if c.name == column)
+                window = postgres.cursor_window(chosen, state.cursor, state.until)
+            sql = postgres.select(schema, table, planned, window)
+            return self._native_plan(sql, {c.name: c.rule for c in planned})
+        elif self.kind == "mysql":
+            rules, read_as = mysql.columns(self._native_rows, schema, table, where)
+            if read_as:
+                names = list(rules)
+                window = ""
+                if cursor is not None:
+                    column = self._cursor_column(cursor, names, entity)
+                    window = mysql.cursor_window(column, state.cursor, state.until)
+                sql = mysql.select(schema, table, names, read_as) + window
+                return self._native_plan(sql, rules)
         relation = ".".join(connection.quote_ident(p) for p in (_ALIAS, schema, table))
         # DESCRIBE loads this table only; duckdb_columns() would load the whole catalog.
         described = self.con.execute(f"DESCRIBE {relation}").fetchall()
-        return relation, [(row[0], row[1]) for row in described]
+        columns = [(row[0], row[1]) for row in described]
+        if self.kind == "sqlite":
+            rules = {row[0]: ColumnRule(nullable=row[2] != "NO") for row in described}
+        return _Plan(relation, columns, rules)
+
+    def _native_plan(self, sql: str, rules: dict[str, ColumnRule]) -> _Plan:
+        relation = (
+            f"{self.kind}_query({connection.quote_literal(_ALIAS)}, "
+            f"{connection.quote_literal(sql)}) AS q"
+        )
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+        return _Plan(relation, [(row[0], row[1]) for row in described], rules, native=True)
+
+    def _query_plan(self, sql: str) -> _Plan:
+        """A custom query as a relation: native SQL for PostgreSQL/MySQL, DuckDB's for SQLite."""
+        if self.kind in ("postgres", "mysql"):
+            relation = (
+                f"{self.kind}_query({connection.quote_literal(_ALIAS)}, "
+                f"{connection.quote_literal(sql)})"
+            )
+        else:
+            self.con.execute(f"USE {_ALIAS}")
+            relation = f"({sql})"
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation} AS q").fetchall()
+        return _Plan(f"{relation} AS q", [(row[0], row[1]) for row in described])
+
+    def _guarded(
+        self, reader: pa.RecordBatchReader, entity: str, plan: _Plan
+    ) -> Iterator[pa.RecordBatch]:
+        """The batches; a value the scanner cannot convert names its column and the fix."""
+        import duckdb
+
+        try:
+            yield from reader
+        except duckdb.Error as exc:
+            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
+            column = self._failing_column(plan)
+            if column is None:
+                raise SourceError(
+                    f"source '{self.name}': reading {entity} failed: {detail}"
+                ) from None
+            name, kind = column
+            fix = (
+                f'set sources.{self.name}.reader = "sqlalchemy" (it reads SQLite\'s declared '
+                "types as Python does), or leave the column out with a custom query"
+                if self.kind == "sqlite"
+                else f"capture {entity} with a custom query that casts the column"
+            )
+            raise SourceError(
+                f"source '{self.name}': reading {entity} failed at column '{name}' (read as "
+                f"{kind}): {detail}; {fix}"
+            ) from None
+
+    def _failing_column(self, plan: _Plan) -> tuple[str, str] | None:
+        """The first column of `plan` that cannot be read on its own, if one is to blame."""
+        import duckdb
+
+        for column, kind in plan.columns:
+            quoted = connection.quote_ident(column)
+            try:
+                self.con.execute(f"SELECT count({quoted}) FROM {plan.relation}").fetchall()
+            except duckdb.Error:
+                return column, kind
+        return None
 
     def _connectorx_read(
         self,
@@ -234,7 +394,7 @@ class SqlSource:
         """The table read by ConnectorX as DuckDB's `sql` would type it, or None to use DuckDB."""
         target = self.con.execute(f"{sql} LIMIT 0").fetch_arrow_table().schema
         schema, table = located
-        return _connectorx_reader(
+        return connectorx_reader(
             self.url,
             schema,
             table,
@@ -251,7 +411,7 @@ class SqlSource:
         """ConnectorX reads MySQL/MariaDB ~4× faster than DuckDB's scanner (see docs)."""
         if self.settings.reader not in ("auto", "connectorx"):
             return False
-        if _attach_target(self.url, self.name)[0] != "mysql":
+        if self.kind != "mysql":
             return False
         try:
             import connectorx  # noqa: F401
@@ -263,28 +423,13 @@ class SqlSource:
             return False
         return True
 
-    def _query_relation(self, sql: str) -> tuple[str, list[tuple[str, str]]]:
-        """A custom query as a relation: native SQL for PostgreSQL/MySQL, DuckDB's for SQLite."""
-        kind = _attach_target(self.url, self.name)[0]
-        if kind in ("postgres", "mysql"):
-            relation = (
-                f"{kind}_query({connection.quote_literal(_ALIAS)}, {connection.quote_literal(sql)})"
-            )
-        else:
-            self.con.execute(f"USE {_ALIAS}")
-            relation = f"({sql})"
-        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation} AS q").fetchall()
-        return f"{relation} AS q", [(row[0], row[1]) for row in described]
-
-    def _cursor_column(
-        self, wanted: str, columns: list[tuple[str, str]], rename: dict[str, str], entity: str
-    ) -> str:
-        for column, _ in columns:
-            if wanted in (column, rename[column]):
+    def _cursor_column(self, wanted: str, columns: list[str], entity: str) -> str:
+        for column in columns:
+            if wanted in (column, self._rename(column)):
                 return column
         raise ConfigError(
             f"source '{self.name}': cursor '{wanted}' is not a column of {entity} "
-            f"(columns: {', '.join(rename.values())})"
+            f"(columns: {', '.join(self._rename(c) for c in columns)})"
         )
 
     def _execute(self, sql: str, entity: str) -> pa.RecordBatchReader:
@@ -313,7 +458,7 @@ class SqlSource:
 
 
 def _tracking_max(
-    reader: pa.RecordBatchReader, column: str, capture: Capture
+    reader: Iterator[pa.RecordBatch], column: str, capture: Capture
 ) -> Iterator[pa.RecordBatch]:
     """Pass batches through, leaving the column's maximum (as text) in `capture.cursor`."""
     import pyarrow.compute as pc
@@ -329,11 +474,18 @@ def _tracking_max(
 
 
 def _select(relation: str, columns: list[tuple[str, str]], rename: dict[str, str]) -> str:
-    """SELECT every column of `relation` under its captured name."""
-    projections = ", ".join(
-        f"{connection.quote_ident(c)} AS {connection.quote_ident(rename[c])}" for c, _ in columns
-    )
-    return f"SELECT {projections} FROM {relation}"
+    """SELECT every column of `relation` under its captured name.
+
+    `TIME WITH TIME ZONE` becomes ISO text with its offset ('13:45:01.5+05:30'): Arrow's
+    time types have no offset, and DuckDB's conversion would drop it.
+    """
+
+    def projection(column: str, kind: str) -> str:
+        quoted = connection.quote_ident(column)
+        value = f"CAST({quoted} AS VARCHAR)" if kind == "TIME WITH TIME ZONE" else quoted
+        return f"{value} AS {connection.quote_ident(rename[column])}"
+
+    return f"SELECT {', '.join(projection(c, k) for c, k in columns)} FROM {relation}"
 
 
 def _cursor_window(column: str, kind: str, state: EntityState) -> str:
@@ -347,133 +499,6 @@ def _cursor_window(column: str, kind: str, state: EntityState) -> str:
     if state.until is not None:
         conditions.append(f"{quoted} <= CAST({connection.quote_literal(state.until)} AS {kind})")
     return f" WHERE {' AND '.join(conditions)}" if conditions else ""
-
-
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
-                  "UINTEGER", "UBIGINT"}  # fmt: skip
-
-
-def _split_column(
-    options: SqlEntitySettings | SqlQuerySettings | None,
-    columns: list[tuple[str, str]],
-    rename: dict[str, str],
-) -> str | None:
-    """The column a read may be split on: a primary key of one integer column."""
-    if options is None or len(options.primary_key) != 1:
-        return None
-    wanted = options.primary_key[0]
-    for column, kind in columns:
-        if wanted in (column, rename[column]) and kind.upper() in _INTEGER_TYPES:
-            return column
-    return None
-
-
-def _connectorx_reader(
-    url: str,
-    database: str,
-    table: str,
-    rename: dict[str, str],
-    target: pa.Schema,
-    cursor_column: str | None,
-    since: str | None,
-    *,
-    batch_rows: int,
-    split: str | None = None,
-    partitions: int = 1,
-) -> tuple[pa.RecordBatchReader, Callable[[pa.RecordBatch], int] | None] | None:
-    """Stream a MySQL table with ConnectorX, cast to the exact types DuckDB reports.
-
-    ConnectorX widens DECIMAL to (38,10) and TINYINT(1) to int8: each batch is cast back
-    (safely: a value that does not fit fails). MySQL TIMESTAMP columns depend on the
-    session time zone, so tables with them are left to DuckDB's scanner (None).
-
-    With a `split` column (an integer primary key) and `partitions` > 1 the table is read
-    as that many ranges of the key in parallel. Each ConnectorX batch comes from one
-    range, so the batch's first key tells its stream (the second value returned).
-    """
-    import connectorx as cx
-    import pyarrow as pa
-
-    if any(pa.types.is_timestamp(f.type) and f.type.tz for f in target):
-        return None
-    columns = ", ".join(f"{_my_ident(c)} AS {_my_ident(rename[c])}" for c in rename)
-    source = f"{_my_ident(database)}.{_my_ident(table)}"
-    select = f"SELECT {columns} FROM {source}"
-    conditions = []
-    if cursor_column is not None and since is not None:
-        conditions.append(f"{_my_ident(cursor_column)} > {_my_literal(since.replace('T', ' '))}")
-    parts = urlsplit(url)
-    login = f"{unquote(parts.username or 'root')}:{unquote(parts.password or '')}"
-    cx_url = f"mysql://{login}@{parts.hostname or 'localhost'}:{parts.port or 3306}{parts.path}"
-    edges = _ranges(cx, cx_url, source, conditions, split, partitions) if split else []
-    if len(edges) > 2:
-        assert split is not None
-        key = _my_ident(split)
-        queries = [
-            _where(select, [*conditions, f"{key} >= {low}", f"{key} < {high}"])
-            for low, high in itertools.pairwise(edges)
-        ]
-    else:
-        queries = [_where(select, conditions)]
-    stream = cx.read_sql(
-        cx_url,
-        queries if len(queries) > 1 else queries[0],
-        return_type="arrow_stream",
-        batch_size=batch_rows,
-    )
-
-    def cast() -> Iterator[pa.RecordBatch]:
-        for batch in stream:
-            arrays = [batch.column(f.name).cast(f.type, safe=True) for f in target]
-            yield pa.RecordBatch.from_arrays(arrays, schema=target)
-
-    reader = pa.RecordBatchReader.from_batches(target, cast())
-    if len(queries) == 1:
-        return reader, None
-    assert split is not None
-    column = rename[split]
-
-    def stream_of(batch: pa.RecordBatch) -> int:
-        keys = batch.column(column)
-        first, last = (bisect.bisect_right(edges, keys[i].as_py()) for i in (0, -1))
-        if first != last:  # ConnectorX mixed two ranges in one batch: the hash would vary
-            raise SourceError(
-                f"a partitioned read of {table} returned rows of two ranges in one batch; "
-                "set partitions = 1 on the source"
-            )
-        return first
-
-    return reader, stream_of
-
-
-def _my_ident(name: str) -> str:
-    """A MySQL identifier, quoted (sqlglot would do it too, at 0.06 s of import per capture)."""
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _my_literal(value: str) -> str:
-    """A MySQL string literal; backslashes escaped for the default (non-ANSI) SQL mode."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def _where(select: str, conditions: list[str]) -> str:
-    return f"{select} WHERE {' AND '.join(conditions)}" if conditions else select
-
-
-def _ranges(
-    cx: Any, url: str, source: str, conditions: list[str], split: str, partitions: int
-) -> list[int]:
-    """Edges of `partitions` equal ranges of the key: [e0, e1), [e1, e2)...; [] if small."""
-    if partitions < 2:
-        return []
-    key = _my_ident(split)
-    bounds = _where(f"SELECT MIN({key}) AS lo, MAX({key}) AS hi FROM {source}", conditions)
-    found = cx.read_sql(url, bounds, return_type="arrow")
-    low, high = found.column("lo")[0].as_py(), found.column("hi")[0].as_py()
-    if low is None or high - low + 1 < partitions * 10_000:  # small: one stream is quicker
-        return []
-    span = high - low + 1
-    return [low + span * i // partitions for i in range(partitions)] + [high + 1]
 
 
 def _attach_target(url: str, name: str) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from batchlake.capture import Capture, EntityState, redact_url, scrub_url_secret, snake_case
-from batchlake.capture.sql.scanner import _SYSTEM_SCHEMAS, SqlSource
+from batchlake.capture.sql.scanner import _SYSTEM_SCHEMAS, TABLE, VIEW, SqlSource
 from batchlake.config import SqlQuerySettings
 from batchlake.errors import ConfigError, SourceError
 
@@ -47,15 +47,20 @@ class SqlAlchemySource(SqlSource):
             f"check sources.{self.name}.url"
         )
 
-    def _list_tables(self) -> tuple[list[tuple[str, str]], str]:
+    def _list_tables(self) -> tuple[list[tuple[str, str, str]], str]:
         try:
             inspector = sa.inspect(self.engine)
             default = inspector.default_schema_name or ""
             schemas = [s for s in inspector.get_schema_names() if s not in _SYSTEM_SCHEMAS]
             rows = [
-                (schema, table)
+                (schema, table, TABLE)
                 for schema in sorted(schemas)
                 for table in sorted(inspector.get_table_names(schema=schema))
+            ]
+            rows += [
+                (schema, view, VIEW)
+                for schema in sorted(schemas)
+                for view in sorted(inspector.get_view_names(schema=schema))
             ]
         except sa.exc.SQLAlchemyError as exc:
             raise self._connect_error(exc) from None
