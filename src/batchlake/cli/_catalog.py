@@ -81,11 +81,8 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
             "used_by": ", ".join(downstream),
         }
         columns = raw.columns
-<<<<<<< HEAD
         batches = lake.metadata.batches(raw.source, raw.entity, status=None)
-=======
         required = _raw_required(lake, raw.source, raw.entity)
->>>>>>> types
         snapshots: list[tuple[object, ...]] = [
             (b.batch_id, b.finished_at, b.status, b.rows) for b in batches
         ]
@@ -133,15 +130,11 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
                 json_value(
                     {
                         **header,
-<<<<<<< HEAD
                         **(_layout_json(layout) if layout is not None else {}),
-                        "columns": [{"name": c, "type": t} for c, t in columns],
-=======
                         "columns": [
                             {"name": c, "type": t, "nullable": c not in required}
                             for c, t in columns
                         ],
->>>>>>> types
                         "snapshots": [
                             dict(zip(snapshot_columns, s, strict=True)) for s in snapshots
                         ],
@@ -152,25 +145,20 @@ def describe_table(lake: Lake, name: str, fmt: Format) -> None:
         )
         return
     print_rows(["property", "value"], list(header.items()), fmt, title=name)
-<<<<<<< HEAD
     if layout is not None and layout.watermark:  # what an incremental model last consumed
         watermark = [(w.input, w.type, w.consumed) for w in layout.watermark]
         print_rows(["input", "type", "consumed"], watermark, fmt, title="watermark")
-    print_rows(["column", "type"], columns, fmt, title="columns")
-=======
     print_rows(
         ["column", "type", "nullable"],
         [(c, t, "no" if c in required else "yes") for c, t in columns],
         fmt,
         title="columns",
     )
->>>>>>> types
     print_rows(
         snapshot_columns, snapshots, fmt, title="snapshots" if name[:4] != "raw." else "batches"
     )
 
 
-<<<<<<< HEAD
 def _layout_json(layout: TableLayout) -> dict[str, object]:
     """The layout in the JSON description: the spec as a list, the watermark per input."""
     return {
@@ -179,7 +167,8 @@ def _layout_json(layout: TableLayout) -> dict[str, object]:
             {"input": w.input, "type": w.type, "consumed": w.consumed} for w in layout.watermark
         ],
     }
-=======
+
+
 def _raw_required(lake: Lake, source: str, entity: str) -> set[str]:
     """The NOT NULL columns of a raw entity's latest batch (Parquet `required` fields)."""
     import json
@@ -188,7 +177,6 @@ def _raw_required(lake: Lake, source: str, entity: str) -> set[str]:
     if not batches:
         return set()
     return {c["name"] for c in json.loads(batches[-1].schema_json) if c.get("nullable") is False}
->>>>>>> types
 
 
 def list_sources(lake: Lake, fmt: Format) -> None:

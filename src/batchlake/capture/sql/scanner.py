@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-<<<<<<< HEAD
 from batchlake.capture import (
     Capture,
     DiffSpec,
@@ -29,12 +28,9 @@ from batchlake.capture import (
     scrub_url_secret,
     snake_case,
 )
-=======
-from batchlake.capture import Capture, EntityState, redact_url, scrub_url_secret, snake_case
 from batchlake.capture.conform import ColumnRule, Conformer
 from batchlake.capture.sql import mysql, postgres
 from batchlake.capture.sql.connectorx import connectorx_reader, split_column
->>>>>>> types
 from batchlake.config import SqlEntitySettings, SqlQuerySettings
 from batchlake.engines import connection
 from batchlake.errors import ConfigError, SourceError
