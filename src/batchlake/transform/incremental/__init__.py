@@ -84,7 +84,7 @@ def build(
             done.rows,
             done.snapshot_id,
             done.bytes,
-            f"rebuilt in full: {reason}",
+            "; ".join(n for n in (done.message, f"rebuilt in full: {reason}") if n),
             done.engine,
             done.counts,
         )

@@ -333,7 +333,7 @@ class Job:
             return self._advance("result unchanged")
         self.table = table
         note = None
-        if current is not None and spec_of(table) != self.settings.partitions:
+        if not self.settings.incremental and current and spec_of(table) != self.settings.partitions:
             spec = ", ".join(f.text for f in self.settings.partitions) or "unpartitioned"
             note = f"partition spec evolved to {spec}; rebuilt in full"
         return self._commit(
@@ -441,7 +441,7 @@ class Job:
             rows,
             snapshot_id,
             written.bytes,
-            note or written.note,
+            "; ".join(n for n in (written.note, note) if n) or None,
             written.engine or self.engine.name,
             counts,
         )
