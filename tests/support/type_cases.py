@@ -177,3 +177,71 @@ SQLITE = [
     Case("JSON", """'{"a":1}'""", "string", '{"a":1}'),
     Case("(no type)", "'anything'", "binary", b"anything", ddl=""),
 ]
+
+# Documents (MongoDB, REST, JSON files) and CSV: the value as written in the source, the
+# Arrow type of the raw table (MongoDB and REST: as `raw.<source>.<entity>` reads the
+# kept JSON Lines; CSV and JSON files: the raw Parquet) and the value read back.
+MONGODB = [
+    Case("ObjectId", "ObjectId('65f0a1b2c3d4e5f601234567')", "struct<$oid: string>",
+         {"$oid": "65f0a1b2c3d4e5f601234567"}),
+    Case("string", "'héllo'", "string", "héllo"),
+    Case("int32", "7", "struct<$numberInt: string>", {"$numberInt": "7"}),
+    Case("int64", "Int64(9007199254740993)", "struct<$numberLong: string>",
+         {"$numberLong": "9007199254740993"}),
+    Case("double", "0.1", "struct<$numberDouble: string>", {"$numberDouble": "0.1"}),
+    Case("decimal128", "Decimal128('1234567890.123456789012')",
+         "struct<$numberDecimal: string>", {"$numberDecimal": "1234567890.123456789012"}),
+    Case("bool", "True", "bool", True),
+    Case("date", "datetime(2024, 2, 29, 13, 45, 1, 123000, UTC)",
+         "struct<$date: struct<$numberLong: string>>", {"$date": {"$numberLong": "1709214301123"}}),
+    Case("null", "None", "string", None),
+    Case("binary (UUID, subtype 4)", "Binary.from_uuid(UUID('a0eebc99-…'))",
+         "struct<$binary: struct<base64: string, subType: string>>",
+         {"$binary": {"base64": "oO68mZwLTvi7bWu5vTgKEQ==", "subType": "04"}}),
+    Case("array (mixed)", "[1, 'x']", "list<l: string>", ['{"$numberInt":"1"}', '"x"']),
+    Case("embedded document", "{'a': 1}", "struct<a: struct<$numberInt: string>>",
+         {"a": {"$numberInt": "1"}}),
+]  # fmt: skip
+
+REST = [  # a JSON record as an API sends it; read with DuckDB's read_json
+    Case("integer", "1", "int64", 1),
+    Case("integer past 2^53", "9007199254740993", "int64", 9007199254740993),
+    Case("integer past 2^63", "123456789012345678901234567890", "double",
+         1.2345678901234568e29),
+    Case("fraction", "0.1", "double", 0.1),
+    Case("fraction past 17 digits", "1234567890.123456789012", "double", 1234567890.1234567),
+    Case("string", '"héllo"', "string", "héllo"),
+    Case("date string", '"2024-02-29"', "date32[day]", date(2024, 2, 29)),
+    Case("timestamp string", '"2024-02-29T13:45:01+02:00"', "string", "2024-02-29T13:45:01+02:00"),
+    Case("boolean", "true", "bool", True),
+    Case("object", '{"a": 1, "b": "x"}', "struct<a: int64, b: string>", {"a": 1, "b": "x"}),
+    Case("array", "[1, 2]", "list<l: int64>", [1, 2]),
+]  # fmt: skip
+
+CSV = [  # a CSV column's text, inferred (or declared with `columns`)
+    Case("integers", "9007199254740993", "int64", 9007199254740993),
+    Case("fractions", "0.1", "double", 0.1),
+    Case("decimals past 15 digits", "1234567890.123456789012", "decimal128(22, 12)",
+         Decimal("1234567890.123456789012")),
+    Case("leading zeros", "007", "string", "007"),
+    Case("booleans", "true", "bool", True),
+    Case("dates", "2024-02-29", "date32[day]", date(2024, 2, 29)),
+    Case("timestamps", "2024-02-29 13:45:01.123456", "timestamp[us]",
+         datetime(2024, 2, 29, 13, 45, 1, 123456)),
+    Case("timestamps with offset", "2024-02-29T13:45:01+02:00", "timestamp[us, tz=UTC]",
+         datetime(2024, 2, 29, 11, 45, 1, tzinfo=UTC)),
+    Case("text", "héllo", "string", "héllo"),
+    Case("declared DECIMAL(10,2)", "19.99", "decimal128(10, 2)", Decimal("19.99"),
+         ddl="DECIMAL(10,2)"),
+]  # fmt: skip
+
+JSON_FILES = [  # a JSON (Lines) file's field
+    Case("integers", "9007199254740993", "int64", 9007199254740993),
+    Case("integers and fractions", "1.5", "double", 1.5),
+    Case("integers past 2^53 and fractions", "9007199254740993", "string", "9007199254740993"),
+    Case("integers past 2^63", "123456789012345678901234567890", "string",
+         "123456789012345678901234567890"),
+    Case("strings", '"héllo"', "string", "héllo"),
+    Case("booleans", "true", "bool", True),
+    Case("objects and arrays", '{"a": [1, 2]}', "string", '{"a":[1,2]}'),
+]  # fmt: skip
