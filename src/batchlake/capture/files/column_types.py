@@ -109,13 +109,19 @@ def parse_type(name: str, key: str) -> pa.DataType:
 
 
 def infer_text_type(strings: pa.Array) -> pa.DataType:
-    """The narrowest type every non-null value of a text column reads as (else text)."""
+    """The narrowest type every non-null value of a text column reads as exactly (else text).
+
+    Numbers with a leading zero (`007`, zip codes) stay text; decimal text with more
+    significant digits than a double keeps (15) becomes an exact decimal(p, s) when it
+    fits 38 digits, else stays text.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     values = strings.drop_null()
     if len(values) == 0:
         return pa.string()
+    padded = pc.any(pc.match_substring_regex(values, r"^[+-]?0[0-9]")).as_py()
     candidates = [
         pa.int64(),
         pa.float64(),
@@ -124,6 +130,8 @@ def infer_text_type(strings: pa.Array) -> pa.DataType:
         pa.timestamp("us"),
         pa.timestamp("us", tz="UTC"),
     ]
+    if padded:
+        candidates = candidates[2:]
     head = values.slice(0, 1000)  # a failing cast is slow: rule most types out on a few
     for candidate in candidates:
         try:
@@ -131,8 +139,37 @@ def infer_text_type(strings: pa.Array) -> pa.DataType:
             pc.cast(values, candidate, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
+        if candidate == pa.float64():
+            return _exact_decimal(values) or candidate
         return candidate
     return pa.string()
+
+
+_DECIMAL_TEXT = r"^[+-]?(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?$"
+
+
+def _exact_decimal(values: pa.Array) -> pa.DataType | None:
+    """decimal(p, s) when some value has more significant digits than a double keeps.
+
+    None when a double holds every value (15 significant digits or fewer); text when a
+    value has an exponent or needs more than 38 digits.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    digits = pc.utf8_length(
+        pc.utf8_ltrim(pc.replace_substring_regex(values, r"[eE].*$|[^0-9]", ""), "0")
+    )
+    if pc.max(digits).as_py() <= 15:
+        return None
+    parts = pc.extract_regex(values, _DECIMAL_TEXT)
+    if parts.null_count:  # an exponent: not a plain decimal
+        return pa.string()
+    whole = pc.max(pc.utf8_length(pc.utf8_ltrim(pc.struct_field(parts, "whole"), "0"))).as_py()
+    scale = pc.max(pc.utf8_length(pc.struct_field(parts, "fraction"))).as_py() or 0
+    if whole + scale > 38:
+        return pa.string()
+    return pa.decimal128(max(whole + scale, 1), scale)
 
 
 def null_markers(strings: pa.Array) -> pa.Array:

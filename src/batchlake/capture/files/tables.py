@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 CHUNK_ROWS = 10_000
 _INT64 = range(-(2**63), 2**63)
+_DOUBLE_EXACT = range(-(2**53), 2**53 + 1)  # integers a double holds exactly
 
 
 class JsonColumns:
@@ -50,7 +51,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int):
-        return "int" if value in _INT64 else "bigint"
+        if value not in _INT64:
+            return "bigint"
+        return "int" if value in _DOUBLE_EXACT else "wideint"
     if isinstance(value, float):
         return "float"
     if isinstance(value, str):
@@ -64,11 +67,11 @@ def _arrow_type(kinds: set[str]) -> pa.DataType:
     kinds = kinds - {"null"}
     if kinds == {"bool"}:
         return pa.bool_()
-    if kinds == {"int"}:
+    if kinds and kinds <= {"int", "wideint"}:
         return pa.int64()
     if kinds and kinds <= {"int", "float"}:
         return pa.float64()
-    return pa.string()
+    return pa.string()  # an integer past 2^53 beside fractions stays exact, as its text
 
 
 def _value(value: Any, type_: pa.DataType) -> Any:

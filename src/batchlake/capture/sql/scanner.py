@@ -259,11 +259,17 @@ class SqlSource:
                 sql += _cursor_window(cursor_column, dict(columns)[cursor_column], state)
         read = None
         windowed = state.until is not None  # backfills take DuckDB's scanner
-        if located is not None and not windowed and not plan.native and self._use_connectorx():
+        if (
+            located is not None
+            and not windowed
+            and not plan.native
+            and not any(r.declared.startswith("time") for r in plan.rules.values())
+            and self._use_connectorx()
+        ):  # ConnectorX cannot read MySQL TIME past 24 h (a duration): DuckDB does
             since = state.cursor if cursor_column is not None else None
             split = split_column(options, columns, rename)
             read = self._connectorx_read(sql, located, rename, cursor_column, since, split)
-        reader, stream_of = read if read is not None else (self._execute(sql, entity), None)
+        reader, stream_of = read if read is not None else (self._execute(sql, entity, plan), None)
         conformer = Conformer(
             f"source '{self.name}', {entity}",
             reader.schema,
@@ -308,15 +314,27 @@ class SqlSource:
                 if cursor is not None:
                     column = self._cursor_column(cursor, names, entity)
                     window = mysql.cursor_window(column, state.cursor, state.until)
+                plan = self._native_plan(
+                    mysql.select(schema, table, names, read_as) + window, rules
+                )
+                # mysql_query reads JSON, UUID and INET6 as bytes where the attached scan
+                # reads text: the same columns must keep the same types.
+                attached = dict(self._describe(_attached(schema, table)))
+                for column, kind in plan.columns:
+                    if column not in read_as and kind != attached[column] == "VARCHAR":
+                        read_as[column] = f"CAST({mysql.ident(column)} AS CHAR)"
                 sql = mysql.select(schema, table, names, read_as) + window
                 return self._native_plan(sql, rules)
-        relation = ".".join(connection.quote_ident(p) for p in (_ALIAS, schema, table))
+        relation = _attached(schema, table)
         # DESCRIBE loads this table only; duckdb_columns() would load the whole catalog.
         described = self.con.execute(f"DESCRIBE {relation}").fetchall()
         columns = [(row[0], row[1]) for row in described]
         if self.kind == "sqlite":
             rules = {row[0]: ColumnRule(nullable=row[2] != "NO") for row in described}
         return _Plan(relation, columns, rules)
+
+    def _describe(self, relation: str) -> list[tuple[str, str]]:
+        return [(row[0], row[1]) for row in self.con.execute(f"DESCRIBE {relation}").fetchall()]
 
     def _native_plan(self, sql: str, rules: dict[str, ColumnRule]) -> _Plan:
         relation = (
@@ -348,23 +366,24 @@ class SqlSource:
         try:
             yield from reader
         except duckdb.Error as exc:
-            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
-            column = self._failing_column(plan)
-            if column is None:
-                raise SourceError(
-                    f"source '{self.name}': reading {entity} failed: {detail}"
-                ) from None
-            name, kind = column
-            fix = (
-                f'set sources.{self.name}.reader = "sqlalchemy" (it reads SQLite\'s declared '
-                "types as Python does), or leave the column out with a custom query"
-                if self.kind == "sqlite"
-                else f"capture {entity} with a custom query that casts the column"
-            )
-            raise SourceError(
-                f"source '{self.name}': reading {entity} failed at column '{name}' (read as "
-                f"{kind}): {detail}; {fix}"
-            ) from None
+            raise self._read_failure(exc, entity, plan) from None
+
+    def _read_failure(self, exc: Exception, entity: str, plan: _Plan | None) -> SourceError:
+        detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
+        column = self._failing_column(plan) if plan is not None else None
+        if column is None:
+            return SourceError(f"source '{self.name}': reading {entity} failed: {detail}")
+        name, kind = column
+        fix = (
+            f'set sources.{self.name}.reader = "sqlalchemy" (it reads SQLite\'s declared '
+            "types as Python does), or leave the column out with a custom query"
+            if self.kind == "sqlite"
+            else f"capture {entity} with a custom query that casts the column"
+        )
+        return SourceError(
+            f"source '{self.name}': reading {entity} failed at column '{name}' (read as "
+            f"{kind}): {detail}; {fix}"
+        )
 
     def _failing_column(self, plan: _Plan) -> tuple[str, str] | None:
         """The first column of `plan` that cannot be read on its own, if one is to blame."""
@@ -428,14 +447,15 @@ class SqlSource:
             f"(columns: {', '.join(self._rename(c) for c in columns)})"
         )
 
-    def _execute(self, sql: str, entity: str) -> pa.RecordBatchReader:
+    def _execute(self, sql: str, entity: str, plan: _Plan | None = None) -> pa.RecordBatchReader:
         import duckdb
 
         try:
             return self.con.execute(sql).fetch_record_batch(self.settings.batch_rows)
+        except (duckdb.ConversionException, duckdb.InvalidInputException) as exc:
+            raise self._read_failure(exc, entity, plan) from None  # a value: find its column
         except duckdb.Error as exc:
-            detail = scrub_url_secret(str(exc).splitlines()[0], self.url)
-            raise SourceError(f"source '{self.name}': reading {entity} failed: {detail}") from None
+            raise self._read_failure(exc, entity, None) from None
 
     def windowed_entities(self) -> list[str] | None:
         """The incremental entities and queries: a cursor window can be re-read."""
@@ -451,6 +471,11 @@ class SqlSource:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _attached(schema: str, table: str) -> str:
+    """A table of the attached database, as DuckDB names it."""
+    return ".".join(connection.quote_ident(p) for p in (_ALIAS, schema, table))
 
 
 def _tracking_max(
