@@ -158,6 +158,9 @@ def standalone_cluster(logs: Path, workers: int = WORKERS) -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     require_java()
+    from batchlake.engines.spark import stop_session
+
+    stop_session()  # an earlier test's local[2] session must not serve the cluster's lake
     with standalone_cluster(tmp_path_factory.mktemp("spark-cluster")) as running:
         yield running
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from batchlake.engines.duckdb import DuckDBEngine
     from batchlake.storage.s3 import S3Options
 
+_log = logging.getLogger(__name__)
 _SESSION: SparkSession | None = None
 _SESSION_LOCK = threading.Lock()
 
@@ -64,7 +66,16 @@ def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> Spar
     global _SESSION
     with _SESSION_LOCK:
         if _SESSION is not None:
-            return _SESSION
+            running = _SESSION.sparkContext.master
+            if not settings.master or settings.master == running:
+                return _SESSION
+            # One SparkContext per JVM: a project that names another master (a test
+            # suite, a server opening two projects) gets a new application, not
+            # silently the old one's executors.
+            _log.warning("stopping the Spark session on %s to start one on %s",
+                         running, settings.master)
+            _SESSION.stop()
+            _SESSION = None
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:  # pragma: no cover - create_engine reports it first
