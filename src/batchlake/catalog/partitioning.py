@@ -130,8 +130,10 @@ def data_files(
     """Iceberg data files for Parquet files that each hold one partition of the spec.
 
     Order-preserving transforms get their value from the file's column statistics, as
-    PyIceberg's `add_files` does; a bucket's value is computed from the file's first
-    non-null value (every row of the file is in the same bucket by construction).
+    PyIceberg's `add_files` does; a bucket's value, and any value the statistics do not
+    give (text columns written by DuckDB carry none PyIceberg reads), is computed from
+    the file's first non-null value (every row of a file is in one partition by
+    construction).
     """
     import pyarrow.parquet as pq
     from pyiceberg.io.pyarrow import (
@@ -156,10 +158,14 @@ def data_files(
         )
         values = []
         for field in spec.fields:
+            value = None
             if field.transform.preserves_order:
-                values.append(statistics._partition_value(field, schema))
-            else:
-                values.append(_first_value_partition(io, path, field, schema))
+                value = statistics._partition_value(field, schema)
+            if value is None:
+                # A bucket, or a column the writer left without statistics PyIceberg
+                # reads (DuckDB's text columns): the value of the file's first row.
+                value = _first_value_partition(io, path, field, schema)
+            values.append(value)
         found.append(
             DataFile.from_args(
                 content=DataFileContent.DATA,

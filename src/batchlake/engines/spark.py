@@ -16,9 +16,9 @@ read their inputs as DataFrames (`frame`) and may return DataFrames, written by 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-import logging
 import threading
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -72,8 +72,9 @@ def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> Spar
             # One SparkContext per JVM: a project that names another master (a test
             # suite, a server opening two projects) gets a new application, not
             # silently the old one's executors.
-            _log.warning("stopping the Spark session on %s to start one on %s",
-                         running, settings.master)
+            _log.warning(
+                "stopping the Spark session on %s to start one on %s", running, settings.master
+            )
             _SESSION.stop()
             _SESSION = None
         try:
