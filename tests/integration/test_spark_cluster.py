@@ -12,9 +12,9 @@ What separate processes needed (docs/scale-out.md, "A standalone cluster"):
   SPARK_SCALA_VERSION in their environment, else every executor fails to launch
   ("Cannot find any build directories") and the driver sees its application killed;
 - the driver must be reachable from the executors (`spark.driver.host`), and the Python
-  the executors run is the driver's PYSPARK_PYTHON (`spark.pyspark.python` in [engine]
-  conf is ignored when the session is built in-process): a Python with pyspark and numpy
-  at that path on every worker;
+  the executors run is named by `spark.pyspark.python` in [engine] conf (batchlake
+  applies it to the in-process session, which PySpark alone would not) or the driver's
+  PYSPARK_PYTHON: a Python with pyspark and numpy at that path on every worker;
 - the lake must be on storage every executor reaches at the same path: here a local
   folder (all processes on one machine); across machines, S3 — which Spark reaches only
   through hadoop-aws (s3a), not shipped with pyspark and not obtainable on this machine,
@@ -174,6 +174,8 @@ def cluster_engine(master_url: str, jars: list[str] | None = None) -> str:
         "spark.executor.cores": "1",
         "spark.cores.max": str(WORKERS),
         "spark.sql.shuffle.partitions": "2",
+        # The executors' Python (else `python3` on the workers' PATH, without pyiceberg).
+        "spark.pyspark.python": sys.executable,
     }
     if jars:
         conf["spark.jars"] = ",".join(jars)
@@ -188,16 +190,6 @@ def _build(project: Path) -> tuple[Lake, float]:
     failed = [(s.name, s.message) for s in result.steps if s.status != "success"]
     assert result.ok, f"{lake.settings.engine.type} run failed: {failed[:3]}"
     return lake, time.perf_counter() - started
-
-
-@pytest.fixture(scope="module", autouse=True)
-def executor_python() -> Iterator[None]:
-    """The Python the executors start is the driver's PYSPARK_PYTHON (default: `python3`
-    on the workers' PATH). `spark.pyspark.python` in [engine] conf is not enough: PySpark
-    reads only the variable when a session is built in-process, as batchlake builds it."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYSPARK_PYTHON", sys.executable)
-        yield
 
 
 @pytest.fixture(scope="module")

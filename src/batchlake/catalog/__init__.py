@@ -276,7 +276,8 @@ class LakeCatalog:
         The table's properties are set in the same catalog commit, so what a model
         consumed (`summary` and `properties`) is committed exactly with its data. The
         schema (and, when given, the partition spec) evolve in that commit too. Returns
-        the new snapshot id, or the current one when nothing was added or removed.
+        the new snapshot id, or the current one when nothing was added or removed (a
+        table's first commit always makes a snapshot, empty or not).
         """
         from pyiceberg.exceptions import CommitFailedException, ValidationError
 
@@ -289,7 +290,9 @@ class LakeCatalog:
                         _evolve_spec(tx, table, list(partition_by))
                     _ensure_name_mapping(tx)
                     removed = self.data_file_entries(table) if remove is None else remove
-                    if add or removed:
+                    # A table's first commit is a snapshot even when empty: it carries
+                    # what the build consumed, so the next run knows it was built.
+                    if add or removed or table.current_snapshot() is None:
                         producer = tx.update_snapshot(snapshot_properties=snapshot_properties)
                         with producer.overwrite() as overwrite:
                             for data_file in removed:

@@ -96,12 +96,14 @@ def spark_session(settings: EngineSettings, s3: S3Options | None = None) -> Spar
             builder = builder.config(key, str(value).lower() if isinstance(value, bool) else value)
         _SESSION = builder.getOrCreate()
         _SESSION.sparkContext.setLogLevel("ERROR")
-        if settings.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-            # Local Python workers (bucket partitions run PyIceberg there) use this
-            # interpreter, which has batchlake's dependencies, not the first `python3` on
-            # PATH. Clusters name theirs: PYSPARK_PYTHON or spark.pyspark.python.
-            python = str(conf.get("spark.pyspark.python") or sys.executable)
-            _SESSION.sparkContext.pythonExec = python
+        named = conf.get("spark.pyspark.python")
+        if named or (settings.master.startswith("local") and "PYSPARK_PYTHON" not in os.environ):
+            # The Python the executors start (bucket partitions run PyIceberg there).
+            # PySpark takes it from PYSPARK_PYTHON only when a session is built in-process,
+            # as here, so `spark.pyspark.python` in [engine] conf is applied explicitly;
+            # locally the default is this interpreter (it has batchlake's dependencies),
+            # not the first `python3` on PATH.
+            _SESSION.sparkContext.pythonExec = str(named or sys.executable)
         return _SESSION
 
 
