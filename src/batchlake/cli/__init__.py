@@ -300,7 +300,14 @@ def _seconds(row: dict[str, Any]) -> float | None:
 
 
 # Commands of their own modules (they register on `app` when imported).
-from batchlake.cli import _backfill, _doctor, _maintain, _quality, _scheduler  # noqa: E402, F401
+from batchlake.cli import (  # noqa: E402, F401
+    _api_spec,
+    _backfill,
+    _doctor,
+    _maintain,
+    _quality,
+    _scheduler,
+)
 
 
 def main() -> None:
