@@ -47,7 +47,11 @@ def api_spec(
     settings = lake.settings.serve
     spec = create_app(lake, settings).openapi()
     if fmt is SpecFormat.postman:
-        spec = postman_collection(spec, base_url or f"http://{settings.host}:{settings.port}")
+        spec = postman_collection(
+            spec,
+            base_url or f"http://{settings.host}:{settings.port}",
+            **_examples(lake.catalog.table_names()),
+        )
     text = json.dumps(spec, indent=2) + "\n"
     if output is None:
         print(text, end="")
@@ -57,3 +61,15 @@ def api_spec(
     count = sum(len(folder["item"]) for folder in spec["item"]) if "item" in spec else None
     what = f"{count} requests" if count is not None else f"{len(spec['paths'])} paths"
     stderr.print(f"[green]wrote[/green] {output} ({fmt.value}, {what})")
+
+
+def _examples(tables: list[str]) -> dict[str, dict[str, str]]:
+    """Example values from this lake: a table for the path variables and the query."""
+    if not tables:
+        return {}
+    table = next((t for t in tables if t.startswith("refined.")), tables[0])
+    zone, name = table.split(".", 1)
+    return {
+        "path_values": {"zone": zone, "name": name},
+        "body_values": {"sql": f"SELECT * FROM {table} LIMIT 10"},
+    }

@@ -11,14 +11,26 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 
-def postman_collection(openapi: dict[str, Any], base_url: str) -> dict[str, Any]:
-    """A Postman v2.1 collection with every operation of `openapi`."""
+def postman_collection(
+    openapi: dict[str, Any],
+    base_url: str,
+    *,
+    path_values: dict[str, str] | None = None,
+    body_values: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Postman v2.1 collection with every operation of `openapi`.
+
+    `path_values` fill path variables (`zone`, `name`) and `body_values` the fields of
+    example bodies (`sql`), so the requests work as imported on this lake.
+    """
+    filled = _Filled(path_values or {}, body_values or {})
     info = openapi.get("info", {})
     name = str(info.get("title", "batchlake API"))
     folders: dict[str, list[dict[str, Any]]] = {}
@@ -27,7 +39,8 @@ def postman_collection(openapi: dict[str, Any], base_url: str) -> dict[str, Any]
             if method not in METHODS:
                 continue
             tag = (operation.get("tags") or ["api"])[0]
-            folders.setdefault(tag, []).append(_request_item(openapi, path, method, operation))
+            item = _request_item(openapi, path, method, operation, filled)
+            folders.setdefault(tag, []).append(item)
     return {
         "info": {
             "_postman_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchlake:{name}")),
@@ -59,8 +72,14 @@ def _bearer() -> dict[str, Any]:
     return {"type": "bearer", "bearer": [{"key": "token", "value": "{{apiKey}}", "type": "string"}]}
 
 
+@dataclass(frozen=True)
+class _Filled:
+    path: dict[str, str]
+    body: dict[str, Any]
+
+
 def _request_item(
-    openapi: dict[str, Any], path: str, method: str, operation: dict[str, Any]
+    openapi: dict[str, Any], path: str, method: str, operation: dict[str, Any], filled: _Filled
 ) -> dict[str, Any]:
     parameters = operation.get("parameters", [])
     segments = [_segment(s) for s in path.strip("/").split("/")]
@@ -70,7 +89,11 @@ def _request_item(
         "path": segments,
     }
     variables = [
-        {"key": p["name"], "value": "", "description": p.get("description", p["name"])}
+        {
+            "key": p["name"],
+            "value": filled.path.get(p["name"], ""),
+            "description": p.get("description", p["name"]),
+        }
         for p in parameters
         if p.get("in") == "path"
     ]
@@ -100,6 +123,8 @@ def _request_item(
     if body is not None:
         request["header"].append({"key": "Content-Type", "value": "application/json"})
         example = _example(openapi, body.get("schema", {}))
+        if isinstance(example, dict):
+            example.update({k: v for k, v in filled.body.items() if k in example})
         request["body"] = {
             "mode": "raw",
             "raw": json.dumps(example, indent=2),
