@@ -16,6 +16,7 @@ import typer
 from rich.markup import escape
 
 from batchlake.cli._app import FormatOption, ProjectOption, _lake, _run, _state, app
+from batchlake.cli._connect import Reader
 from batchlake.cli._output import Format, print_arrow, print_rows, stderr
 from batchlake.errors import BatchlakeError
 
@@ -184,11 +185,24 @@ def catalog(
     table: Annotated[str | None, typer.Argument(help="A table to describe in detail.")] = None,
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.table,
+    connect: Annotated[
+        Reader | None,
+        typer.Option(
+            "--connect",
+            help="Print a script that reads this lake (TABLE, or a refined table) "
+            "with duckdb, pyiceberg or spark, without batchlake.",
+        ),
+    ] = None,
 ) -> None:
     """List every table (zone, rows, columns, snapshot, lineage), or describe one."""
     from batchlake.cli import _catalog
 
     lake = _lake(project)
+    if connect is not None:
+        from batchlake.cli._connect import snippet
+
+        print(snippet(lake, connect, table), end="")
+        return
     if table is None:
         _catalog.list_tables(lake, fmt)
     else:
@@ -286,7 +300,14 @@ def _seconds(row: dict[str, Any]) -> float | None:
 
 
 # Commands of their own modules (they register on `app` when imported).
-from batchlake.cli import _backfill, _doctor, _maintain, _quality, _scheduler  # noqa: E402, F401
+from batchlake.cli import (  # noqa: E402, F401
+    _api_spec,
+    _backfill,
+    _doctor,
+    _maintain,
+    _quality,
+    _scheduler,
+)
 
 
 def main() -> None:

@@ -67,7 +67,10 @@ class TableDetail(TableSummary):
 
 
 class QueryIn(BaseModel):
-    sql: str = Field(description="One SELECT over catalog tables, DuckDB dialect.")
+    sql: str = Field(
+        description="One SELECT over catalog tables, DuckDB dialect.",
+        examples=["SELECT * FROM refined.sales_by_day LIMIT 10"],
+    )
     max_rows: int | None = Field(default=None, ge=1, description="At most the server's limit.")
     format: Literal["json", "csv"] = "json"
 
