@@ -286,7 +286,7 @@ def _seconds(row: dict[str, Any]) -> float | None:
 
 
 # Commands of their own modules (they register on `app` when imported).
-from batchlake.cli import _backfill, _doctor, _maintain, _quality, _scheduler  # noqa: E402, F401
+from batchlake.cli import _backfill, _check, _doctor, _maintain, _quality, _scheduler  # noqa: E402, F401
 
 
 def main() -> None:
