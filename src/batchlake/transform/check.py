@@ -395,7 +395,9 @@ def create_table(con: duckdb.DuckDBPyConnection, table: str, columns: Columns) -
     if table.startswith("raw."):
         con.execute(f"CREATE SCHEMA IF NOT EXISTS raw.{parts[1].sql(dialect='duckdb')}")
     target = exp.Table(
-        this=parts[-1], db=parts[-2], catalog=parts[0] if len(parts) == 3 else None
+        this=parts[-1],
+        db=parts[-2] if len(parts) > 1 else None,
+        catalog=parts[0] if len(parts) == 3 else None,
     )
     schema = exp.Schema(
         this=target,
