@@ -134,7 +134,10 @@ class TestOutcome:
         table += [["-", *map(_show, row)] for row in self.missing]
         table += [["+", *map(_show, row)] for row in self.unexpected]
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in table]
+        lines += [
+            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in table
+        ]
         return "\n".join(lines)
 
 
@@ -192,9 +195,7 @@ def run_unit_tests(root: Path, *, select: list[str] | None = None) -> list[TestO
     return outcomes
 
 
-def run_unit_test(
-    model: Model, test: UnitTest, schemas: ProjectSchemas, where: str
-) -> TestOutcome:
+def run_unit_test(model: Model, test: UnitTest, schemas: ProjectSchemas, where: str) -> TestOutcome:
     """Run one test of `model` in a scratch in-memory DuckDB database."""
     from batchlake.engines import connection
 
@@ -222,7 +223,9 @@ class _TestError(BatchlakeError):
     """The test cannot run as written: the message says what to change."""
 
 
-def _given(con: duckdb.DuckDBPyConnection, model: Model, test: UnitTest, schemas: ProjectSchemas) -> None:
+def _given(
+    con: duckdb.DuckDBPyConnection, model: Model, test: UnitTest, schemas: ProjectSchemas
+) -> None:
     """The model's inputs as tables: the given rows, or empty."""
     for table in test.given:
         if table not in model.depends_on:
@@ -234,12 +237,17 @@ def _given(con: duckdb.DuckDBPyConnection, model: Model, test: UnitTest, schemas
         rows = test.given.get(table)
         columns = schemas.columns.get(table)
         if columns is None:
+            if table in schemas.models:
+                raise _TestError(
+                    f"its input {table} does not compile, so its columns are unknown; "
+                    "run 'batchlake check'"
+                )
             if rows is None:
                 raise _TestError(
                     f"{model.full_name} reads {table}, whose columns are unknown: give its rows "
                     f'([test.given."{table}"]) or declare it in schemas.toml'
                 )
-            columns = [(c, "VARCHAR") for c in rows.columns()]  # typed by the SQL's casts
+            columns = _inferred(rows)
         create_table(con, table, columns)
         if rows is not None:
             _insert(con, table, columns, rows, f"given {table}")
@@ -283,6 +291,24 @@ def _insert(
                 f"{label} row {number}: {message} (columns: "
                 f"{', '.join(f'{c} {types[c]}' for c in names)})"
             ) from exc
+
+
+def _inferred(rows: Rows) -> Columns:
+    """Columns for rows of a table whose columns are not declared: each column's type
+    from its TOML values (CSV values are text)."""
+    columns = []
+    for name in rows.columns():
+        kinds = {type(r[name]) for r in rows.records() if r.get(name) is not None}
+        type_name = "VARCHAR"
+        if len(kinds) == 1:
+            type_name = _TOML_TYPES.get(kinds.pop(), "VARCHAR")
+        elif kinds == {int, float}:
+            type_name = "DOUBLE"
+        columns.append((name, type_name))
+    return columns
+
+
+_TOML_TYPES = {bool: "BOOLEAN", int: "BIGINT", float: "DOUBLE", date: "DATE", datetime: "TIMESTAMP"}
 
 
 def _param(value: Any) -> Any:
