@@ -51,7 +51,9 @@ def check(
         f"{sql} models compiled against their inputs' columns in {result.seconds:.2f}s"
     )
     if result.problems:
-        stderr.print(f"[bold red]check failed[/bold red]: {len(result.problems)} problem(s); {summary}")
+        stderr.print(
+            f"[bold red]check failed[/bold red]: {len(result.problems)} problem(s); {summary}"
+        )
         raise typer.Exit(1)
     stderr.print(f"[green]check passed[/green]: {summary}")
 

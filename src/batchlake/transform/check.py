@@ -174,7 +174,9 @@ def _dependencies(project: Project, result: ProjectSchemas) -> _Graph | None:
             )
     sources = project.settings.sources
     reads: dict[str, frozenset[str]] = {}
-    for name, model in [*result.models.items(), *result.python.items()]:
+    every: list[tuple[str, Model | PythonModel]] = [*result.models.items()]
+    every += result.python.items()
+    for name, model in every:
         where = _where(project, model)
         for dep in sorted(model.depends_on):
             zone = dep.split(".")[0]
@@ -198,14 +200,18 @@ def _dependencies(project: Project, result: ProjectSchemas) -> _Graph | None:
                 if zone in ZONES
                 else "write it as trusted.<name>, refined.<name> or raw.<source>.<entity>"
             )
-            result.problems.append(Problem(where, f"reads '{dep}', which is not in the project; {hint}"))
+            result.problems.append(
+                Problem(where, f"reads '{dep}', which is not in the project; {hint}")
+            )
         reads[name] = frozenset(outputs.get(dep, dep) for dep in model.depends_on)
     try:
         order = list(TopologicalSorter({n: set(d) for n, d in reads.items()}).static_order())
     except CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         result.problems.append(
-            Problem("models/", f"models form a cycle: {cycle}; one of them must stop reading the next")
+            Problem(
+                "models/", f"models form a cycle: {cycle}; one of them must stop reading the next"
+            )
         )
         return None
     return _Graph(order, reads, outputs)
@@ -268,19 +274,18 @@ def _compile_all(con: duckdb.DuckDBPyConnection, graph: _Graph, result: ProjectS
         missing = sorted(dep for dep in graph.reads[name] if dep not in result.columns)
         if missing:
             continue  # noted where they are unknown, or an upstream problem
-        columns = compile_model(con, model, result, graph)
-        if columns is not None:
-            result.columns[name] = columns
-            create_table(con, name, columns)
+        compiled = compile_model(con, model, result)
+        if compiled is not None:
+            result.columns[name] = compiled
+            create_table(con, name, compiled)
             result.compiled.append(name)
-            _check_named_columns(project, model, columns, result)
+            _check_named_columns(project, model, compiled, result)
 
 
 def compile_model(
     con: duckdb.DuckDBPyConnection,
     model: Model,
     result: ProjectSchemas,
-    graph: _Graph | None = None,
 ) -> Columns | None:
     """The columns a model's result has in its Iceberg table (DuckDB types after the casts
     made on write), or None with a problem naming the model file and the fix."""
@@ -312,7 +317,7 @@ def compile_model(
 def _compile_message(error: str, model: Model, result: ProjectSchemas) -> str:
     lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
     text = lines[0] if lines else error
-    extra = []
+    extra: list[str] = []
     for line in lines[1:]:
         if line.startswith("LINE ") or len(extra) == 3:
             break
@@ -358,7 +363,7 @@ def _check_named_columns(
         return  # already reported
     path = model.path.with_name(f"{model.name}{CHECKS_SUFFIX}")
     for check in checks:
-        for column in [*check.columns, check.column]:
+        for column in [*check.columns, check.column or ""]:
             if column and column not in have:
                 result.problems.append(
                     Problem(
@@ -411,4 +416,3 @@ def create_table(con: duckdb.DuckDBPyConnection, table: str, columns: Columns) -
     )
     create = exp.Create(this=schema, kind="TABLE", replace=True)
     con.execute(create.sql(dialect="duckdb"))
-

@@ -62,15 +62,13 @@ def load_schemas(root: Path) -> dict[str, Columns]:
     for table, columns in data.items():
         zone, _, rest = table.partition(".")
         parts = rest.split(".")
-        if not (zone == "raw" and len(parts) == 2 or zone in ZONES and len(parts) == 1):
+        if not ((zone == "raw" and len(parts) == 2) or (zone in ZONES and len(parts) == 1)):
             raise ConfigError(
                 f"{SCHEMAS_FILE}: table '{table}' must be named raw.<source>.<entity> or "
                 f'<zone>.<table>, as a quoted key: ["raw.shop.orders"]'
             )
         if not isinstance(columns, dict) or not columns:
-            raise ConfigError(
-                f'{SCHEMAS_FILE}: ["{table}"] must list its columns: column = "TYPE"'
-            )
+            raise ConfigError(f'{SCHEMAS_FILE}: ["{table}"] must list its columns: column = "TYPE"')
         found[table] = []
         for column, type_name in columns.items():
             if not isinstance(type_name, str):
@@ -100,7 +98,9 @@ def render_schemas(schemas: dict[str, Columns]) -> str:
     lines = [_HEADER]
     for table in sorted(schemas):
         lines.append(f"[{json.dumps(table)}]")
-        lines += [f"{_key(column)} = {json.dumps(type_name)}" for column, type_name in schemas[table]]
+        lines += [
+            f"{_key(column)} = {json.dumps(type_name)}" for column, type_name in schemas[table]
+        ]
         lines.append("")
     return "\n".join(lines)
 
