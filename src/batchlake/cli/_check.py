@@ -42,9 +42,9 @@ def check(
         _write_schemas(project)
     result = check_project(project)
     for note in result.notes:
-        stderr.print(f"[yellow]note[/yellow] {escape(str(note))}", highlight=False)
+        stderr.print(f"[yellow]note[/yellow] {escape(str(note))}", highlight=False, soft_wrap=True)
     for problem in result.problems:
-        stderr.print(f"[red]problem[/red] {escape(str(problem))}", highlight=False)
+        stderr.print(f"[red]problem[/red] {escape(str(problem))}", highlight=False, soft_wrap=True)
     sql = len(result.models)
     summary = (
         f"{sql} SQL models, {len(result.python)} Python steps; {len(result.compiled)} of "
@@ -112,7 +112,9 @@ def test_models(
 def _print_outcome(outcome: TestOutcome) -> None:
     label = f"{outcome.model}: {outcome.name}"
     if outcome.passed:
-        stderr.print(f"[green]PASS[/green] {escape(label)}", highlight=False)
+        stderr.print(f"[green]PASS[/green] {escape(label)}", highlight=False, soft_wrap=True)
         return
-    stderr.print(f"[red]FAIL[/red] {escape(label)} ({outcome.where})", highlight=False)
-    stderr.print(escape(outcome.report()), highlight=False)
+    stderr.print(
+        f"[red]FAIL[/red] {escape(label)} ({outcome.where})", highlight=False, soft_wrap=True
+    )
+    stderr.print(escape(outcome.report()), highlight=False, soft_wrap=True)
