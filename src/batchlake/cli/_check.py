@@ -87,7 +87,10 @@ def test_models(
     input rows and the rows expected out; each test runs the model on DuckDB in a scratch
     database (no lake read or written) and shows the missing and unexpected rows on failure.
 
-    Exit code 1 when a test fails. The file format: docs/ci.md.
+    Each test of the file has a `name`, `given."<table>".rows` for the tables the model
+    reads (a list of {column = value}, or `csv`; columns left out are NULL) and
+    `expect.rows`; only the columns named in expect are compared, as multisets.
+    Exit code 1 when a test fails. The file format, with examples: docs/ci.md.
     """
     from batchlake.transform.unit_tests import run_unit_tests
 
