@@ -173,3 +173,22 @@ def test_a_wrong_schemas_toml_or_project_file_is_a_problem(tmp_path: Path) -> No
     (root / "batchlake.toml").write_text('name = "shop"\n[storage]\nrooot = "lake"\n')
     (problem,) = check_project(root).problems
     assert problem.where == "batchlake.toml" and "rooot" in problem.message
+
+
+def test_unset_variables_do_not_fail_the_check_of_a_pull_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI checks pull requests without secrets: a variable without a default is noted."""
+    monkeypatch.delenv("SHOP_PASSWORD", raising=False)
+    root = _shop(tmp_path, {"refined/x.sql": "SELECT sum(amount) AS s FROM raw.shop.orders"})
+    (root / "schemas.toml").write_text(_ORDERS.format(amount="DOUBLE"))
+    text = (root / "batchlake.toml").read_text()
+    (root / "batchlake.toml").write_text(
+        text.replace('"sqlite:///data/shop.sqlite"', '"postgresql://etl:${SHOP_PASSWORD}@db/shop"')
+    )
+    result = check_project(root)
+    assert result.ok and result.compiled == ["refined.x"]
+    assert [str(n) for n in result.notes] == [
+        "batchlake.toml: checked with placeholders for the unset variables SHOP_PASSWORD "
+        "(nothing is connected to)"
+    ]

@@ -9,16 +9,14 @@ of its `batchlake.toml`: the GitHub workflow maps each from the repository's (or
 
 from __future__ import annotations
 
-import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from batchlake.errors import ConfigError
+from batchlake.transform.check import project_variables
 
 GITHUB_WORKFLOW = Path(".github/workflows/batchlake.yml")
 GITLAB_CI = Path(".gitlab-ci.yml")
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 
 _HEADER = """\
 # CI/CD of this batchlake project, written by `batchlake init` (see batchlake's docs/ci.md).
@@ -123,13 +121,7 @@ deploy:
 
 def secrets_of(project_file: Path) -> list[str]:
     """The environment variables a `batchlake.toml` reads (`${VAR}`, `${VAR:-default}`)."""
-    if not project_file.is_file():
-        return []
-    text = "\n".join(
-        line.split("#", 1)[0] if line.lstrip().startswith("#") else line
-        for line in project_file.read_text(encoding="utf-8").splitlines()
-    )
-    return sorted(set(_VARIABLE.findall(text)))
+    return project_variables(project_file)
 
 
 def _version() -> str:
