@@ -11,7 +11,7 @@ runner = CliRunner()
 
 
 def test_help_of_every_command() -> None:
-    for command in ("init", "demo", "run", "ingest", "query", "catalog", "runs"):
+    for command in ("init", "demo", "run", "ingest", "query", "catalog", "runs", "check", "test"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output

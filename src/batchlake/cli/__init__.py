@@ -303,6 +303,7 @@ def _seconds(row: dict[str, Any]) -> float | None:
 from batchlake.cli import (  # noqa: E402, F401
     _api_spec,
     _backfill,
+    _check,
     _doctor,
     _maintain,
     _quality,

@@ -6,6 +6,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from batchlake.demo.ci import write_ci
 from batchlake.errors import ConfigError
 
 EXAMPLES = {"chinook": "project"}
@@ -76,6 +77,7 @@ def create_project(
         created = [config]
         for zone in ("trusted", "refined"):
             (directory / "models" / zone).mkdir(parents=True, exist_ok=True)
+    created += write_ci(directory, force=force)  # CI: check, test, deploy (docs/ci.md)
     ignore = directory / ".gitignore"
     if not ignore.exists():
         ignore.write_text(_GITIGNORE, encoding="utf-8")

@@ -332,6 +332,11 @@ class DuckDBEngine:
         self.con.close()
 
 
+def portable_type(type_name: str) -> str:
+    """The type a result column of this DuckDB type has once written (the casts above)."""
+    return _cast_for(type_name) or type_name
+
+
 def _cast_for(type_name: str) -> str | None:
     base = type_name.split("(")[0].strip().upper()
     if base.startswith("ENUM"):

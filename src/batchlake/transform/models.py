@@ -204,29 +204,33 @@ def load_models(models_dir: Path) -> dict[str, Model]:
     models: dict[str, Model] = {}
     for zone in ZONES:
         for path in sorted((models_dir / zone).glob("*.sql")):
-            sql = path.read_text(encoding="utf-8")
-            where = str(path.relative_to(models_dir.parent))
-            body = sql.strip().rstrip(";").strip()
-            deps = table_references(body, where=where)
-            description = " ".join(
-                line.strip()[2:].strip()
-                for line in body.splitlines()
-                if line.strip().startswith("--")
-            )[:500]
-            settings = load_model_settings(path, models_dir.parent)
-            checks = path.with_name(f"{path.stem}{CHECKS_SUFFIX}")
-            model = Model(
-                zone,
-                path.stem,
-                body,
-                path,
-                frozenset(deps),
-                description,
-                settings,
-                checks.read_text(encoding="utf-8") if checks.is_file() else "",
-            )
+            model = load_model(path, zone, models_dir)
             models[model.full_name] = model
     return models
+
+
+def load_model(path: Path, zone: str, models_dir: Path) -> Model:
+    """One `models/<zone>/<name>.sql` file with its kind and checks; ModelError naming the
+    file when its SQL does not parse or its `<name>.toml` is wrong."""
+    sql = path.read_text(encoding="utf-8")
+    where = str(path.relative_to(models_dir.parent))
+    body = sql.strip().rstrip(";").strip()
+    deps = table_references(body, where=where)
+    description = " ".join(
+        line.strip()[2:].strip() for line in body.splitlines() if line.strip().startswith("--")
+    )[:500]
+    settings = load_model_settings(path, models_dir.parent)
+    checks = path.with_name(f"{path.stem}{CHECKS_SUFFIX}")
+    return Model(
+        zone,
+        path.stem,
+        body,
+        path,
+        frozenset(deps),
+        description,
+        settings,
+        checks.read_text(encoding="utf-8") if checks.is_file() else "",
+    )
 
 
 def project_models(project: Project) -> dict[str, Model | PythonModel]:
