@@ -5,27 +5,40 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# uv installs several times faster than pip here (measured in docs/first-run.md); it is
-# bootstrapped into the venv with pip. INSTALLER=pip installs with pip alone.
+# uv installs several times faster than pip here (measured: docs/first-run.md). It is
+# bootstrapped with pip: Python's own pip installs it into .venv/uv-bootstrap (a venv
+# made with its pip would cost ensurepip's time), else a pip in the venv does.
+# INSTALLER=pip installs with pip alone.
 INSTALLER ?= uv
 DEMO_STAMP := $(VENV)/.installed-demo
 STAMP := $(VENV)/.installed
 
 ifeq ($(INSTALLER),uv)
+VENV_FLAGS := --without-pip
 INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python
 INSTALLER_BIN := $(BIN)/uv
 else
+VENV_FLAGS :=
 INSTALL := $(BIN)/python -m pip install --quiet
-INSTALLER_BIN :=
+INSTALLER_BIN := $(VENV)/.pip
 endif
 
 .PHONY: install demo test test-unit lint typecheck bench clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
 
 $(BIN)/uv: | $(BIN)/python
-	$(BIN)/python -m pip install --quiet uv
+	@if $(PYTHON) -m pip --version >/dev/null 2>&1; then pip=$(PYTHON); \
+	else $(BIN)/python -m ensurepip --default-pip >/dev/null && pip=$(BIN)/python; fi; \
+	echo "$$pip -m pip install --target $(VENV)/uv-bootstrap uv"; \
+	$$pip -m pip install --quiet --target $(VENV)/uv-bootstrap uv
+	ln -sf ../uv-bootstrap/bin/uv $@
+
+# A venv made for uv (no pip in it) gets pip when INSTALLER=pip is asked for.
+$(VENV)/.pip: | $(BIN)/python
+	$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --default-pip
+	touch $@
 
 # What `make demo` needs: batchlake and its own dependencies.
 $(DEMO_STAMP): pyproject.toml | $(BIN)/python $(INSTALLER_BIN)
