@@ -26,7 +26,7 @@ endif
 .PHONY: install demo test test-unit lint typecheck bench clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
+	$(strip $(PYTHON) -m venv $(VENV_FLAGS) $(VENV))
 
 $(BIN)/uv: | $(BIN)/python
 	@if $(PYTHON) -m pip --version >/dev/null 2>&1; then pip=$(PYTHON); \
