@@ -139,3 +139,32 @@ def test_replay_server_finds_datasets_named_by_option_or_variable(
     finally:
         server.terminate()
         server.communicate(timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "driver"),
+    [
+        ("store-api", ["--mysql", "mysql://root@127.0.0.1:1/x"], "pymysql"),
+        ("multi-db", ["--mysql", "mysql://root@127.0.0.1:1/x"], "pymysql"),
+        ("multi-db", ["--postgres", "postgresql://postgres@127.0.0.1:1/x"], "psycopg"),
+        ("multi-db", ["--mongo", "mongodb://127.0.0.1:1/x"], "pymongo"),
+    ],
+)
+def test_generator_without_its_driver_fails_with_one_line(
+    name: str, args: list[str], driver: str
+) -> None:
+    """As after `make demo` alone, which does not install the example's database drivers:
+    the driver is made unimportable (None in sys.modules), the script runs as __main__."""
+    script = REPO / "examples" / name / "generate.py"
+    code = (
+        f"import runpy, sys; sys.modules[{driver!r}] = None; "
+        f"sys.argv = [{str(script)!r}, *{args!r}]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"generate.py needs {driver}: `make install` at the repository root installs it "
+        f"(the dev extra), or `.venv/bin/uv pip install {driver}`"
+    ]
