@@ -32,7 +32,8 @@ $(BIN)/uv: | $(BIN)/python
 	@if $(PYTHON) -m pip --version >/dev/null 2>&1; then pip=$(PYTHON); \
 	else $(BIN)/python -m ensurepip --default-pip >/dev/null && pip=$(BIN)/python; fi; \
 	echo "$$pip -m pip install --target $(VENV)/uv-bootstrap uv"; \
-	PIP_ROOT_USER_ACTION=ignore $$pip -m pip install --quiet --target $(VENV)/uv-bootstrap uv
+	PIP_ROOT_USER_ACTION=ignore $$pip -m pip install --quiet --disable-pip-version-check \
+		--no-deps --target $(VENV)/uv-bootstrap uv
 	ln -sf ../uv-bootstrap/bin/uv $@
 
 # A venv made for uv (no pip in it) gets pip when INSTALLER=pip is asked for.

@@ -37,7 +37,8 @@ def _plan(folder: Path, *targets: str) -> list[str]:
 
 
 def _installs(plan: list[str]) -> list[str]:
-    return [line for line in plan if "pip install" in line and "uv-bootstrap" not in line]
+    """The installs of batchlake (not the bootstrap of uv, which mentions $pip)."""
+    return [line for line in plan if "pip install" in line and "$pip" not in line]
 
 
 def _touch(path: Path) -> None:
