@@ -55,7 +55,7 @@ sh "$REPO/deploy/compose/seed-store.sh"
 sh "$REPO/deploy/compose/seed-store.sh" | grep -q "nothing to do"
 
 # The project as the image holds it.
-batchlake init --example chinook "$WORK/lake" >/dev/null
+batchlake init --example chinook --no-data "$WORK/lake" >/dev/null
 cp "$REPO/deploy/project/batchlake.toml" "$WORK/lake/batchlake.toml"
 export BATCHLAKE_PROJECT="$WORK/lake" \
     BATCHLAKE_STORAGE_ROOT=s3://lake/chinook \

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATASETS = REPO.parent / "shared" / "datasets"
+DATASETS_ENV = "BATCHLAKE_DATASETS"  # the same variable the examples' replay servers read
+DATASETS = REPO.parent / "shared" / "datasets"  # the default: shared/ beside the clone
 REQUIRE_SERVICES = os.environ.get("BATCHLAKE_REQUIRE_SERVICES") == "1"
 
 
@@ -30,15 +31,27 @@ def unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def dataset(relative: str) -> Path:
-    """A file of ../shared/datasets; a clean skip when absent, a failure in CI.
+def datasets_dir() -> Path:
+    """The shared datasets folder: $BATCHLAKE_DATASETS, else ../shared/datasets."""
+    configured = os.environ.get(DATASETS_ENV)
+    return Path(configured) if configured else DATASETS
 
+
+def dataset(relative: str) -> Path:
+    """A file of the shared datasets; a clean skip when absent, a failure in CI.
+
+    A clone that is not beside shared/ sets BATCHLAKE_DATASETS to the datasets folder.
     CI (BATCHLAKE_REQUIRE_SERVICES=1) runs with shared/ beside the clone, so a missing
     dataset there is a broken setup, not a reason to skip silently.
     """
-    path = DATASETS / relative
+    folder = datasets_dir()
+    path = folder / relative
     if not path.exists():
-        unavailable(f"dataset {relative} not found under {DATASETS}")
+        where = DATASETS_ENV if os.environ.get(DATASETS_ENV) else "the default beside the clone"
+        unavailable(
+            f"dataset {relative} not found under {folder} ({where}); "
+            f"set {DATASETS_ENV} to the shared datasets folder"
+        )
     return path
 
 

@@ -12,7 +12,7 @@ running it without the internet, and for its tests.
 
 The datasets have no ISO2 codes: `country.id` carries the ISO3 code, as
 `countryiso3code` does. DIR defaults to $BATCHLAKE_DATASETS, else ../shared/datasets
-beside the repository.
+beside the repository; when the files are not there it stops with one line saying so.
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ import csv
 import hashlib
 import json
 import os
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATASETS_ENV = "BATCHLAKE_DATASETS"
+NEEDED = ("covid19/countries-aggregated.csv", "worldbank/population.csv")
 COVID_PATH = "/data/countries-aggregated.csv"
 POPULATION_PATH = "/v2/country/all/indicator/SP.POP.TOTL"
 
@@ -101,12 +104,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+def find_datasets(option: Path | None) -> Path:
+    """The datasets folder: `--datasets`, else $BATCHLAKE_DATASETS, else shared/datasets beside
+    the repository. Exits with one line naming the option and the variable when the two
+    files are not in it."""
+    folder, where = option, "--datasets"
+    if folder is None and os.environ.get(DATASETS_ENV):
+        folder, where = Path(os.environ[DATASETS_ENV]), DATASETS_ENV
+    if folder is None:
+        folder, where = DATASETS, "the default beside the repository"
+    missing = [name for name in NEEDED if not (folder / name).is_file()]
+    if missing:
+        sys.exit(
+            f"serve.py: no {missing[0]} under {folder} ({where}); pass "
+            f"--datasets DIR or set {DATASETS_ENV}=DIR, DIR being the shared datasets folder"
+        )
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8701)
-    parser.add_argument("--datasets", type=Path, default=os.environ.get("BATCHLAKE_DATASETS"))
+    parser.add_argument(
+        "--datasets",
+        type=Path,
+        help=f"the shared datasets folder (default: ${DATASETS_ENV}, else {DATASETS})",
+    )
     args = parser.parse_args()
-    datasets = args.datasets or DATASETS
+    datasets = find_datasets(args.datasets)
     covid = (datasets / "covid19" / "countries-aggregated.csv").read_bytes()
     population = worldbank_records((datasets / "worldbank" / "population.csv").read_text("utf-8"))
     server = IndicatorsServer(covid, population, port=args.port)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -375,6 +376,9 @@ def fill_mongo(database: Any, world: World, *, fresh: bool) -> None:
             collection.create_index("started_at" if name == "sessions" else "user_id")
 
 
+DRIVERS = ("pymysql", "psycopg", "pymongo")  # not batchlake's own dependencies
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mysql", help="mysql://user:password@host:3306/database (the shop)")
@@ -386,18 +390,26 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     world = simulate(args.seed, args.scale, args.round)
     fresh = args.round == 0
-    if args.mysql:
-        fill_mysql(args.mysql, world, fresh=fresh)
-    if args.postgres:
-        fill_postgres(args.postgres, world, fresh=fresh)
-    if args.mongo:
-        import pymongo
+    try:
+        if args.mysql:
+            fill_mysql(args.mysql, world, fresh=fresh)
+        if args.postgres:
+            fill_postgres(args.postgres, world, fresh=fresh)
+        if args.mongo:
+            import pymongo
 
-        client: Any = pymongo.MongoClient(args.mongo, tz_aware=True)
-        try:
-            fill_mongo(client.get_default_database("multidb_app"), world, fresh=fresh)
-        finally:
-            client.close()
+            client: Any = pymongo.MongoClient(args.mongo, tz_aware=True)
+            try:
+                fill_mongo(client.get_default_database("multidb_app"), world, fresh=fresh)
+            finally:
+                client.close()
+    except ModuleNotFoundError as missing:
+        if missing.name not in DRIVERS:
+            raise
+        sys.exit(
+            f"generate.py needs {missing.name}: `make install` at the repository root "
+            f"installs it (the dev extra), or `.venv/bin/uv pip install {missing.name}`"
+        )
     written = {t: len(rows) for t, rows in world.changed.items() if rows}
     print(f"round {args.round} (seed {args.seed}, scale {args.scale}): {written}")
 

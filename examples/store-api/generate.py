@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -123,7 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--round", type=int, default=0, help="0: recreate; N: moves of day N")
     args = parser.parse_args(argv)
     _, changed = simulate(args.seed, args.products, args.round)
-    fill_mysql(args.mysql, changed, fresh=args.round == 0)
+    try:
+        fill_mysql(args.mysql, changed, fresh=args.round == 0)
+    except ModuleNotFoundError as missing:
+        if missing.name != "pymysql":
+            raise
+        sys.exit(
+            "generate.py needs pymysql: `make install` at the repository root installs it "
+            "(the dev extra), or `.venv/bin/uv pip install pymysql`"
+        )
     print(f"round {args.round} (seed {args.seed}): {len(changed)} inventory rows written")
 
 

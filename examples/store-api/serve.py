@@ -5,7 +5,8 @@ example without the internet (or without hitting the public API), and for its te
 
 It serves `/products`, `/users` and `/carts` from DIR/fakestore/*.json (the responses of
 https://fakestoreapi.com recorded in the shared datasets; DIR defaults to
-$BATCHLAKE_DATASETS, else ../shared/datasets beside the repository). Like the real API,
+$BATCHLAKE_DATASETS, else ../shared/datasets beside the repository; when the files are not
+there it stops with one line saying so). Like the real API,
 `limit` caps an answer and `startdate` keeps the carts dated on or after it. Unlike it,
 `page` is honoured too, as by most APIs that page, so that the example's paginator pages.
 With --token, requests need `Authorization: Bearer SECRET` (STORE_API_AUTH=bearer).
@@ -16,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+DATASETS_ENV = "BATCHLAKE_DATASETS"
 ENDPOINTS = ("products", "users", "carts")
 
 
@@ -76,13 +79,36 @@ def load(datasets: Path) -> dict[str, list[dict[str, Any]]]:
     return {name: json.loads((folder / f"{name}.json").read_text("utf-8")) for name in ENDPOINTS}
 
 
+def find_datasets(option: Path | None) -> Path:
+    """The datasets folder: `--datasets`, else $BATCHLAKE_DATASETS, else shared/datasets beside
+    the repository. Exits with one line naming the option and the variable when the recorded
+    answers are not in it."""
+    folder, where = option, "--datasets"
+    if folder is None and os.environ.get(DATASETS_ENV):
+        folder, where = Path(os.environ[DATASETS_ENV]), DATASETS_ENV
+    if folder is None:
+        folder, where = DATASETS, "the default beside the repository"
+    missing = [n for n in ENDPOINTS if not (folder / "fakestore" / f"{n}.json").is_file()]
+    if missing:
+        sys.exit(
+            f"serve.py: no fakestore/{missing[0]}.json under {folder} ({where}); pass "
+            f"--datasets DIR or set {DATASETS_ENV}=DIR, DIR being the shared datasets folder"
+        )
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8700)
     parser.add_argument("--token", help="require this bearer token")
-    parser.add_argument("--datasets", type=Path, default=os.environ.get("BATCHLAKE_DATASETS"))
+    parser.add_argument(
+        "--datasets",
+        type=Path,
+        help=f"the shared datasets folder (default: ${DATASETS_ENV}, else {DATASETS})",
+    )
     args = parser.parse_args()
-    server = StoreServer(load(args.datasets or DATASETS), port=args.port, token=args.token)
+    data = load(find_datasets(args.datasets))
+    server = StoreServer(data, port=args.port, token=args.token)
     print(f"Fake Store replay on {server.url} (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()

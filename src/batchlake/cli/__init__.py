@@ -30,15 +30,23 @@ def init(
         str | None, typer.Option("--example", "-e", help="Start from an example: chinook.")
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite files that already exist.")] = False,
+    data: Annotated[
+        bool,
+        typer.Option(
+            help="With --example chinook: generate the store it captures (data/chinook.sqlite)."
+        ),
+    ] = True,
 ) -> None:
     """Create a lake project: batchlake.toml, models/trusted, models/refined."""
+    from batchlake.cli._demo import prepare_example
     from batchlake.demo.scaffold import create_project
 
     created = create_project(directory, example=example, force=force)
     stderr.print(
         f"[green]created[/green] lake project in {directory.resolve()} ({len(created)} files)"
     )
-    stderr.print(f"next: cd {directory} && batchlake run")
+    next_command = prepare_example(directory, example, data=data)
+    stderr.print(f"next: {escape(next_command)}", highlight=False)
 
 
 @app.command()

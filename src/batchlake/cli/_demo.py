@@ -7,6 +7,7 @@ already generated with the same parameters); the project itself is in `batchlake
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,51 @@ def generate_if_needed(project_dir: Path, *, invoices: int, seed: int) -> Path:
     return target
 
 
+EXAMPLE_INVOICES = 5000  # what `batchlake demo` generates by default
+EXAMPLE_SEED = 42
+
+
+def prepare_example(directory: Path, example: str | None, *, data: bool) -> str:
+    """After `init`: generate what the example reads (Chinook: its store database, as
+    `batchlake demo` does) unless `data` is false; return the command to run next.
+
+    The command is printed for the user to paste, so it must work as printed: after `cd`,
+    a `batchlake` that is not on PATH is named by its absolute path.
+    """
+    import shlex
+
+    exe = _runnable_command()
+    into = (
+        ""
+        if directory.resolve() == Path.cwd().resolve()
+        else f"cd {shlex.quote(str(directory))} && "
+    )
+    if example != "chinook":
+        return f"{into}{exe} run"
+    if not data:
+        return (
+            f"{into}CHINOOK_URL=<your Chinook store: sqlite:///… or postgresql://…> {exe} run"
+            f"   (or {into}{exe} demo -p . to generate {DEMO_DB} and run)"
+        )
+    generate_if_needed(directory, invoices=EXAMPLE_INVOICES, seed=EXAMPLE_SEED)
+    return f"{into}{exe} run"
+
+
+def _runnable_command() -> str:
+    """How to run this `batchlake` from any folder: its name when the shell finds it there,
+    else its absolute path (or `python -m batchlake`)."""
+    import shlex
+    import shutil
+
+    running = Path(sys.argv[0]).resolve()
+    found = shutil.which("batchlake")
+    if found and (running.name != "batchlake" or Path(found).resolve() == running):
+        return "batchlake"
+    if running.name == "batchlake":
+        return shlex.quote(str(running))
+    return f"{shlex.quote(sys.executable)} -m batchlake"
+
+
 def print_demo_summary(lake: Lake, result: RunResult, seconds: float) -> None:
     """Tables, rows and time per step, then the commands to try next."""
     from batchlake.cli._output import Format, print_rows
@@ -86,7 +132,6 @@ def print_demo_summary(lake: Lake, result: RunResult, seconds: float) -> None:
 def _command_name() -> str:
     """`batchlake` when that is what the shell finds, else the path that ran this process."""
     import shutil
-    import sys
 
     running = Path(sys.argv[0]).resolve()
     found = shutil.which("batchlake")
