@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 
@@ -74,4 +75,10 @@ def s3_secret_sql(options: S3Options, name: str = "batchlake_s3") -> str:
         parts.append(f"USE_SSL {'true' if options.uses_ssl else 'false'}")
     if options.path_style:
         parts.append("URL_STYLE 'path'")
+    return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
+
+
+def azure_secret_sql(options: AzureOptions, name: str = "batchlake_azure") -> str:
+    """`CREATE SECRET` for DuckDB's azure extension (offline wheel), reading `az://`."""
+    parts = ["TYPE azure"] + [f"{k} {quote_literal(v)}" for k, v in options.duckdb_secret_parts()]
     return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
