@@ -18,6 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow.fs as pafs
 
 AZURITE_VERSION = "3.37.0"
 # Azurite's well-known development account (public, documented by Microsoft).
@@ -59,8 +63,16 @@ def azurite_binary() -> str:
         )
     prefix.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [npm, "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--loglevel=error",
-         f"azurite@{AZURITE_VERSION}"],
+        [
+            npm,
+            "install",
+            "--prefix",
+            str(prefix),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"azurite@{AZURITE_VERSION}",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
@@ -84,17 +96,33 @@ class AzuriteServer:
             f"BlobEndpoint={self.blob_endpoint};"
         )
 
-    def service(self):  # type: ignore[no-untyped-def]
-        from azure.storage.blob import BlobServiceClient
+    def filesystem(self) -> pafs.AzureFileSystem:
+        """pyarrow's client of the account, set up here independently of batchlake."""
+        import pyarrow.fs as pafs
 
-        return BlobServiceClient.from_connection_string(self.connection_string)
+        host = self.blob_endpoint.split("://", 1)[1].split("/", 1)[0]
+        return pafs.AzureFileSystem(
+            ACCOUNT,
+            account_key=ACCOUNT_KEY,
+            blob_storage_authority=host,
+            blob_storage_scheme="http",
+            dfs_storage_authority=host,
+            dfs_storage_scheme="http",
+        )
 
     def create_container(self, name: str) -> None:
-        self.service().create_container(name)
+        self.filesystem().create_dir(name)
 
     def blobs(self, container: str, prefix: str = "") -> list[str]:
-        client = self.service().get_container_client(container)
-        return [b.name for b in client.list_blobs(name_starts_with=prefix)]
+        """Names of the blobs under `container/prefix` (relative to the container)."""
+        import pyarrow.fs as pafs
+
+        selector = pafs.FileSelector(f"{container}/{prefix}", recursive=True, allow_not_found=True)
+        return [
+            i.path.split("/", 1)[1]
+            for i in self.filesystem().get_file_info(selector)
+            if i.type == pafs.FileType.File
+        ]
 
 
 @contextmanager
@@ -105,8 +133,18 @@ def azurite_server(location: Path) -> Iterator[AzuriteServer]:
     location.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         process = subprocess.Popen(
-            [binary, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location",
-             str(location / "data"), "--skipApiVersionCheck", "--loose"],
+            [
+                binary,
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                "0",
+                "--location",
+                str(location / "data"),
+                "--skipApiVersionCheck",
+                "--loose",
+                "--silent",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

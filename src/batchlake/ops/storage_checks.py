@@ -155,7 +155,7 @@ def _azure_fix(lowered: str, location: str, lake: Lake, step: str | None) -> str
         source = f"the account key in {settings.azure_account_key_env}"
     else:
         source = "AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_ACCOUNT_KEY or Azure's chain"
-    if any(s in lowered for s in ("connection refused", "couldn't connect", "resolve host")):
+    if any(s in lowered for s in ("connection refused", "connect to server", "resolve host")):
         return (
             f"check the blob endpoint ({lake.azure.where()}; storage.azure_endpoint or the "
             "connection string's BlobEndpoint): is it running and reachable?"
