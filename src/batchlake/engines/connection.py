@@ -82,3 +82,20 @@ def azure_secret_sql(options: AzureOptions, name: str = "batchlake_azure") -> st
     """`CREATE SECRET` for DuckDB's azure extension (offline wheel), reading `az://`."""
     parts = ["TYPE azure"] + [f"{k} {quote_literal(v)}" for k, v in options.duckdb_secret_parts()]
     return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
+
+
+def create_azure_secret(con: duckdb.DuckDBPyConnection, options: AzureOptions) -> None:
+    """The azure secret on `con`; names the package when the extension is missing."""
+    import duckdb
+
+    try:
+        con.execute(azure_secret_sql(options))
+    except duckdb.Error as exc:
+        if "azure" in str(exc).lower() and "extension" in str(exc).lower():
+            from batchlake.errors import ConfigError
+
+            raise ConfigError(
+                "DuckDB's azure extension is not installed (a lake on abfs:// needs it); "
+                "run pip install 'batchlake[azure]'"
+            ) from exc
+        raise

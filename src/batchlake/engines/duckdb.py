@@ -88,7 +88,7 @@ class DuckDBEngine:
             self.con.execute(connection.s3_secret_sql(s3))
         if azure is not None:
             # abfs:// paths as az:// through the azure extension (offline wheel).
-            self.con.execute(connection.azure_secret_sql(azure))
+            connection.create_azure_secret(self.con, azure)
         self._schemas: set[str] = set()
         self._counter = itertools.count()
         self._functions: set[str] = set()

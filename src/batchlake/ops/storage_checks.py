@@ -160,11 +160,14 @@ def _azure_fix(lowered: str, location: str, lake: Lake, step: str | None) -> str
             f"check the blob endpoint ({lake.azure.where()}; storage.azure_endpoint or the "
             "connection string's BlobEndpoint): is it running and reachable?"
         )
-    if "authorizationpermissionmismatch" in lowered or "authorizationfailure" in lowered:
+    # A wrong key or an expired SAS: "Server failed to authenticate the request" (Azure
+    # says AuthenticationFailed, Azurite AuthorizationFailure); a missing role says
+    # AuthorizationPermissionMismatch ("not authorized to perform this operation").
+    if any(s in lowered for s in ("authenticationfailed", "failed to authenticate", "401")):
+        return f"fix the credentials ({source})"
+    if any(s in lowered for s in ("authorizationpermissionmismatch", "not authorized", "403")):
         role = "Storage Blob Data Contributor" if step in ("write", "delete") else "Reader"
         return f"grant the '{role}' role on {location} to the identity in use ({source})"
-    if any(s in lowered for s in ("authenticationfailed", "authenticate", "403", "401")):
-        return f"fix the credentials ({source})"
     return "check [storage] in batchlake.toml (root, azure_account, azure_endpoint)"
 
 
