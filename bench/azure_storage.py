@@ -29,7 +29,7 @@ def timed(action: Callable[[], object]) -> float:
     return round(time.perf_counter() - start, 3)
 
 
-def filesystem_round(fs: Any, name: str, mb: int) -> dict[str, float]:
+def filesystem_round(fs: Any, name: str, mb: int) -> dict[str, Any]:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -48,18 +48,19 @@ def filesystem_round(fs: Any, name: str, mb: int) -> dict[str, float]:
         with fs.open_input_stream(f"{base}/blob.bin") as src:
             assert src.read() == payload
 
-    def small() -> None:
-        with fs.open_output_stream(f"{base}/small.bin") as out:
+    deletes = []
+    for i in range(5):  # a raw batch's move ends in one such delete
+        with fs.open_output_stream(f"{base}/small/{i}.bin") as out:
             out.write(b"x")
-
-    small()
+    for i in range(5):
+        deletes.append(timed(lambda i=i: fs.delete_file(f"{base}/small/{i}.bin")))
     return {
+        "delete_5_small_s": deletes,
         "write_blob_s": timed(write),
         "read_blob_s": timed(read),
         "write_parquet_s": timed(lambda: pq.write_table(table, f"{base}/t.parquet", filesystem=fs)),
         "read_parquet_s": timed(lambda: pq.read_table(f"{base}/t.parquet", filesystem=fs)),
         "list_s": timed(lambda: fs.get_file_info(FileSelector(base, recursive=True))),
-        "delete_small_s": timed(lambda: fs.delete_file(f"{base}/small.bin")),
     }
 
 
@@ -110,6 +111,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=120)
+    parser.add_argument("--no-chinook", action="store_true", help="skip the pipeline runs")
     args = parser.parse_args()
 
     from tests.support.azurite import CONNECTION_VAR, azure_storage_block, azurite_server
@@ -123,7 +125,7 @@ def main() -> None:
         options = AzureOptions(connection_string_env=CONNECTION_VAR)
         native = options.native_filesystem()
         results["pyarrow"] = filesystem_round(native, "pyarrow", args.mb)
-        results["batchlake"] = filesystem_round(options.pyarrow_filesystem(), "batchlake", 8)
+        results["batchlake"] = filesystem_round(options.pyarrow_filesystem(), "batchlake", args.mb)
         try:
             import adlfs
             from pyarrow.fs import FSSpecHandler, PyFileSystem
@@ -135,6 +137,9 @@ def main() -> None:
         except ImportError:
             results["adlfs"] = "not installed (pip install adlfs)"
         results["reads"] = duckdb_reads(options, native)
+        if args.no_chinook:
+            print(json.dumps(results, indent=2))
+            return
         server.create_container("lake")
         results["chinook_local_s"] = chinook(Path(tmp) / "c", None, args.invoices)
         block = azure_storage_block("abfs://lake/chinook")
