@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
     from batchlake.config import CatalogSettings
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 ZONES = ("trusted", "refined")
@@ -95,12 +96,14 @@ class LakeCatalog:
         uri: str,
         warehouse: str,
         s3: S3Options | None = None,
+        azure: AzureOptions | None = None,
         owned: bool = False,
     ) -> None:
         self.settings = settings
         self.uri = uri
         self.warehouse = warehouse
         self.s3 = s3
+        self.azure = azure
         self.owned = owned  # the catalog database lives in the project (moves with it)
 
     @cached_property
@@ -112,7 +115,9 @@ class LakeCatalog:
             Path(self.uri.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
         if self.warehouse.startswith("file://"):
             Path(self.warehouse[len("file://") :]).mkdir(parents=True, exist_ok=True)
-        catalog = open_catalog(self.settings, uri=self.uri, warehouse=self.warehouse, s3=self.s3)
+        catalog = open_catalog(
+            self.settings, uri=self.uri, warehouse=self.warehouse, s3=self.s3, azure=self.azure
+        )
         for zone in ZONES:
             catalog.create_namespace_if_not_exists(zone)
         rebase_catalog(catalog, self.warehouse, owned=self.owned)  # a moved or copied project

@@ -2,7 +2,8 @@
 
 Every kind gets the lake's one S3 setting as FileIO properties (`s3.*`), so table files
 on `s3://` are read and written with the same endpoint, region and credentials as the
-raw zone. Explicit `[catalog] properties` win over what is derived here.
+raw zone; a lake on Azure gets its account the same way (`adls.*`). Explicit
+`[catalog] properties` win over what is derived here.
 """
 
 from __future__ import annotations
@@ -15,18 +16,26 @@ if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
 
     from batchlake.config import CatalogSettings
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 CATALOG_NAME = "batchlake"
 
 
 def catalog_properties(
-    settings: CatalogSettings, *, uri: str, warehouse: str, s3: S3Options | None
+    settings: CatalogSettings,
+    *,
+    uri: str,
+    warehouse: str,
+    s3: S3Options | None,
+    azure: AzureOptions | None = None,
 ) -> dict[str, str]:
     """The PyIceberg properties of the configured catalog (what `open_catalog` passes)."""
     props: dict[str, str] = {"warehouse": warehouse}
     if s3 is not None:
         props.update(s3.pyiceberg_properties())
+    if azure is not None:
+        props.update(azure.pyiceberg_properties())
     if settings.type == "sql":
         props["uri"] = uri
     elif settings.type == "rest":
@@ -51,9 +60,14 @@ def catalog_properties(
 
 
 def open_catalog(
-    settings: CatalogSettings, *, uri: str, warehouse: str, s3: S3Options | None
+    settings: CatalogSettings,
+    *,
+    uri: str,
+    warehouse: str,
+    s3: S3Options | None,
+    azure: AzureOptions | None = None,
 ) -> Catalog:
-    props = catalog_properties(settings, uri=uri, warehouse=warehouse, s3=s3)
+    props = catalog_properties(settings, uri=uri, warehouse=warehouse, s3=s3, azure=azure)
     where = props.get("uri") or props.get("glue.endpoint") or "AWS Glue"
     try:
         if settings.type == "sql":

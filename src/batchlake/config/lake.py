@@ -15,8 +15,9 @@ class StorageSettings(_Settings):
 
     For `s3://bucket/prefix` roots (and an `s3://` catalog warehouse) the other keys say
     how to reach the store; they are rendered for every library that touches storage
-    (pyarrow/fsspec, PyIceberg, DuckDB, Spark) by `batchlake.storage.s3`. Credentials come from the
-    standard AWS chain (environment, profile, instance role) unless `*_env` name the
+    (pyarrow/fsspec, PyIceberg, DuckDB, Spark) by `batchlake.storage.s3`, and the
+    `azure_*` keys for `abfs://container/prefix` roots by `batchlake.storage.azure`.
+    Credentials come from the standard AWS (or Azure) chain unless `*_env` name the
     environment variables holding them.
     """
 
@@ -27,6 +28,15 @@ class StorageSettings(_Settings):
     access_key_id_env: str | None = None  # e.g. "LAKE_S3_KEY_ID"
     secret_access_key_env: str | None = None
     session_token_env: str | None = None
+    # abfs://container/prefix (or az://) roots: the storage account, its blob endpoint when
+    # not Azure's own (Azurite: http://127.0.0.1:10000/devstoreaccount1), and the names of
+    # the variables holding a key or a connection string. Without them:
+    # AZURE_STORAGE_CONNECTION_STRING, AZURE_STORAGE_ACCOUNT_NAME/_KEY, else Azure's
+    # default credential chain (managed identity, az login).
+    azure_account: str | None = None
+    azure_endpoint: str | None = None
+    azure_account_key_env: str | None = None  # e.g. "LAKE_AZURE_KEY"
+    azure_connection_string_env: str | None = None  # e.g. "LAKE_AZURE_CONNECTION"
 
     @model_validator(mode="after")
     def _keys_in_pairs(self) -> StorageSettings:
@@ -38,6 +48,13 @@ class StorageSettings(_Settings):
         if self.endpoint and not self.endpoint.startswith(("http://", "https://")):
             raise ValueError(
                 f"endpoint '{self.endpoint}' needs a scheme: write http://host:port or https://host"
+            )
+        if self.azure_account_key_env and self.azure_connection_string_env:
+            raise ValueError("set azure_account_key_env or azure_connection_string_env, not both")
+        if self.azure_endpoint and not self.azure_endpoint.startswith(("http://", "https://")):
+            raise ValueError(
+                f"azure_endpoint '{self.azure_endpoint}' needs a scheme: write "
+                "https://<account>.blob.core.windows.net or http://127.0.0.1:10000/<account>"
             )
         return self
 

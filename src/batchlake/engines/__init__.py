@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 
@@ -149,11 +150,16 @@ _ENGINES = {
 
 
 def create_engine(
-    settings: EngineSettings, *, temp_directory: str | None = None, s3: S3Options | None = None
+    settings: EngineSettings,
+    *,
+    temp_directory: str | None = None,
+    s3: S3Options | None = None,
+    azure: AzureOptions | None = None,
 ) -> Engine:
     """The engine named by `engine.type`, with a clear message when its extra is missing.
 
-    `s3` says how to reach `s3://` locations (rendered as each engine's own settings).
+    `s3` and `azure` say how to reach `s3://` and `abfs://` locations (rendered as each
+    engine's own settings).
     """
     module_name, class_name, extra = _ENGINES[settings.type]
     try:
@@ -161,5 +167,7 @@ def create_engine(
     except ImportError as exc:
         hint = f"pip install 'batchlake[{extra}]'" if extra else "reinstall batchlake"
         raise ConfigError(f"engine '{settings.type}' is not available ({exc}); run {hint}") from exc
-    engine: Engine = getattr(module, class_name)(settings, temp_directory=temp_directory, s3=s3)
+    engine: Engine = getattr(module, class_name)(
+        settings, temp_directory=temp_directory, s3=s3, azure=azure
+    )
     return engine

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 
@@ -43,12 +44,14 @@ class AutoEngine:
         *,
         temp_directory: str | None = None,
         s3: S3Options | None = None,
+        azure: AzureOptions | None = None,
     ) -> None:
         self.settings = settings
         self.temp_directory = temp_directory
         self.s3 = s3
+        self.azure = azure
         self.threshold = parse_size(settings.spark_above)
-        self.duckdb = DuckDBEngine(settings, temp_directory=temp_directory, s3=s3)
+        self.duckdb = DuckDBEngine(settings, temp_directory=temp_directory, s3=s3, azure=azure)
         self._spark: Engine | None = None
         self._tables: dict[str, TableSource] = {}
         self._sizes: dict[str, int] = {}
@@ -114,7 +117,9 @@ class AutoEngine:
         if self._spark is None:
             from batchlake.engines.spark import SparkEngine
 
-            self._spark = SparkEngine(self.settings, temp_directory=self.temp_directory, s3=self.s3)
+            self._spark = SparkEngine(
+                self.settings, temp_directory=self.temp_directory, s3=self.s3, azure=self.azure
+            )
         return self._spark
 
     def _size(self, name: str) -> int:
@@ -122,7 +127,7 @@ class AutoEngine:
             files = self._tables[name].files
             total = 0
             if files:
-                fs = filesystem_for(files[0], self.s3)
+                fs = filesystem_for(files[0], self.s3, self.azure)
                 total = sum(int(i.size or 0) for i in fs.get_file_info([path_of(f) for f in files]))
             self._sizes[name] = total
         return self._sizes[name]

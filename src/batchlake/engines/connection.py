@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import duckdb
 
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 
@@ -75,3 +76,26 @@ def s3_secret_sql(options: S3Options, name: str = "batchlake_s3") -> str:
     if options.path_style:
         parts.append("URL_STYLE 'path'")
     return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
+
+
+def azure_secret_sql(options: AzureOptions, name: str = "batchlake_azure") -> str:
+    """`CREATE SECRET` for DuckDB's azure extension (offline wheel), reading `az://`."""
+    parts = ["TYPE azure"] + [f"{k} {quote_literal(v)}" for k, v in options.duckdb_secret_parts()]
+    return f"CREATE OR REPLACE SECRET {quote_ident(name)} ({', '.join(parts)})"
+
+
+def create_azure_secret(con: duckdb.DuckDBPyConnection, options: AzureOptions) -> None:
+    """The azure secret on `con`; names the package when the extension is missing."""
+    import duckdb
+
+    try:
+        con.execute(azure_secret_sql(options))
+    except duckdb.Error as exc:
+        if "azure" in str(exc).lower() and "extension" in str(exc).lower():
+            from batchlake.errors import ConfigError
+
+            raise ConfigError(
+                "DuckDB's azure extension is not installed (a lake on abfs:// needs it); "
+                "run pip install 'batchlake[azure]'"
+            ) from exc
+        raise

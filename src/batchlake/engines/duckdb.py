@@ -25,7 +25,7 @@ from batchlake.engines import (
     no_dataframes,
 )
 from batchlake.errors import ModelError, QueryError
-from batchlake.storage import filesystem_for, path_of, to_engine_path
+from batchlake.storage import duckdb_path, filesystem_for, path_of
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 # DuckDB types that Iceberg (or DuckDB's own iceberg reader) cannot take, and their casts.
@@ -70,9 +71,11 @@ class DuckDBEngine:
         *,
         temp_directory: str | None = None,
         s3: S3Options | None = None,
+        azure: AzureOptions | None = None,
     ) -> None:
         self.settings = settings
         self.s3 = s3
+        self.azure = azure
         self.con: duckdb.DuckDBPyConnection = connection.connect(
             memory_limit=settings.memory_limit,
             threads=settings.threads,
@@ -83,6 +86,9 @@ class DuckDBEngine:
         if s3 is not None:
             # s3:// paths through httpfs (offline wheel), with the lake's one S3 setting.
             self.con.execute(connection.s3_secret_sql(s3))
+        if azure is not None:
+            # abfs:// paths as az:// through the azure extension (offline wheel).
+            connection.create_azure_secret(self.con, azure)
         self._schemas: set[str] = set()
         self._counter = itertools.count()
         self._functions: set[str] = set()
@@ -122,7 +128,7 @@ class DuckDBEngine:
             holder = f"__empty_{next(self._counter)}"
             self.con.register(holder, table.schema.empty_table())
             return f"SELECT * FROM {connection.quote_ident(holder)}"
-        files = exp.Array(expressions=[exp.Literal.string(to_engine_path(f)) for f in table.files])
+        files = exp.Array(expressions=[exp.Literal.string(duckdb_path(f)) for f in table.files])
         listed = files.sql(dialect="duckdb")
         if table.format == "jsonl":
             # Records as received; the batch id is the file's name.
@@ -163,14 +169,14 @@ class DuckDBEngine:
                 options += f", PARTITION_BY ({', '.join(names)})"
             else:
                 options += f", FILE_SIZE_BYTES '{_FILE_SIZE}'"
-            target = connection.quote_literal(to_engine_path(location))
+            target = connection.quote_literal(duckdb_path(location))
             copied = self.con.execute(
                 f"COPY ({written}) TO {target} (FORMAT parquet, COMPRESSION zstd, {options})"
             ).fetchone()
         except duckdb.Error as exc:
             raise ModelError(_first_line(exc)) from exc
         rows = int(copied[0]) if copied else 0
-        fs = filesystem_for(location, self.s3)
+        fs = filesystem_for(location, self.s3, self.azure)
         from pyarrow.fs import FileSelector
 
         infos = [

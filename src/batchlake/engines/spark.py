@@ -27,6 +27,7 @@ from batchlake.engines import Engine, Materialized, RowDigest, TableSource, cont
 from batchlake.engines.spark_sql import to_spark_sql, view_name
 from batchlake.errors import ModelError, QueryError
 from batchlake.storage import filesystem_for, path_of, scheme_of, to_engine_path
+from batchlake.storage.azure import is_azure
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from batchlake.catalog.partitioning import PartitionField
     from batchlake.config import EngineSettings
     from batchlake.engines.duckdb import DuckDBEngine
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 _log = logging.getLogger(__name__)
@@ -136,9 +138,11 @@ class SparkEngine:
         *,
         temp_directory: str | None = None,
         s3: S3Options | None = None,
+        azure: AzureOptions | None = None,
     ) -> None:
         self.settings = settings
         self.s3 = s3
+        self.azure = azure
         self.temp_directory = temp_directory
         self._views: dict[str, str] = {}
         self._schemas: dict[str, pa.Schema] = {}
@@ -156,6 +160,8 @@ class SparkEngine:
         for table in tables:
             if any(scheme_of(f) in ("s3", "s3a") for f in table.files):
                 _require_s3a(self.spark)
+            if any(is_azure(f) for f in table.files):
+                _refuse_azure()
             view = view_name(table.name)
             key = (table.format, tuple(table.files))
             if key not in self._frames or not table.files:
@@ -231,6 +237,8 @@ class SparkEngine:
         frame = _portable(frame)
         if scheme_of(location) in ("s3", "s3a"):
             _require_s3a(self.spark)
+        if is_azure(location):
+            _refuse_azure()
         names = []
         for position, field in enumerate(partition_by):
             names.append(f"__part{position}")
@@ -242,7 +250,7 @@ class SparkEngine:
             writer.parquet(spark_path(location))
         except Exception as exc:
             raise ModelError(_spark_message(exc)) from exc
-        fs = filesystem_for(location, self.s3)
+        fs = filesystem_for(location, self.s3, self.azure)
         infos = fs.get_file_info(
             FileSelector(path_of(location), recursive=True, allow_not_found=True)
         )
@@ -284,6 +292,7 @@ class SparkEngine:
                 EngineSettings(memory_limit="1GB", threads=2),
                 temp_directory=self.temp_directory,
                 s3=self.s3,
+                azure=self.azure,
             )
         return self._duck
 
@@ -407,6 +416,14 @@ def _require_s3a(spark: SparkSession) -> None:
             "spark.jars.packages = 'org.apache.hadoop:hadoop-aws:<your Hadoop version>' to "
             "[engine.conf] (EMR and Databricks have it), or use engine type 'duckdb' for S3"
         ) from exc
+
+
+def _refuse_azure() -> None:
+    """Spark on abfs:// needs hadoop-azure and account-qualified URLs: not wired up yet."""
+    raise ModelError(
+        "the Spark engine does not read or write abfs:// lakes yet (docs/scale-out.md, "
+        "'Azure Blob Storage'); use engine type 'duckdb' for a lake on Azure"
+    )
 
 
 def _spark_message(exc: Exception) -> str:

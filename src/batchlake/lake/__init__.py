@@ -24,6 +24,7 @@ from batchlake.engines import Engine, TableSource, create_engine
 from batchlake.errors import ModelError, NotFoundError, QueryError
 from batchlake.metadata import MetadataStore
 from batchlake.storage import Storage, path_of
+from batchlake.storage.azure import AzureOptions, is_azure, normalize_location
 from batchlake.storage.s3 import S3Options
 
 if TYPE_CHECKING:
@@ -87,8 +88,15 @@ class Lake:
         return S3Options.from_settings(self.settings.storage)
 
     @cached_property
+    def azure(self) -> AzureOptions:
+        return AzureOptions.from_settings(self.settings.storage)
+
+    @cached_property
     def storage(self) -> Storage:
-        return Storage(self.project.resolve_location(self.settings.storage.root), self.s3)
+        root = self.project.resolve_location(self.settings.storage.root)
+        if is_azure(root):
+            root = normalize_location(root)
+        return Storage(root, self.s3, self.azure)
 
     @cached_property
     def metadata(self) -> MetadataStore:
@@ -102,8 +110,17 @@ class Lake:
     def catalog(self) -> LakeCatalog:
         cat = self.settings.catalog
         warehouse = cat.warehouse or self.storage.warehouse
+        if is_azure(warehouse):
+            warehouse = normalize_location(warehouse)
         uri = self.project.resolve_url(cat.uri)
-        return LakeCatalog(cat, uri=uri, warehouse=warehouse, s3=self.s3, owned=self._inside(uri))
+        return LakeCatalog(
+            cat,
+            uri=uri,
+            warehouse=warehouse,
+            s3=self.s3,
+            azure=self.azure if self.uses_azure else None,
+            owned=self._inside(uri),
+        )
 
     def _inside(self, url: str) -> bool:
         """Whether a database URL is a SQLite file of this project (moved along with it)."""
@@ -116,6 +133,7 @@ class Lake:
             self.settings.engine,
             temp_directory=temp_directory,
             s3=self.s3 if self.uses_s3 else None,
+            azure=self.azure if self.uses_azure else None,
         )
 
     @property
@@ -123,6 +141,11 @@ class Lake:
         """Whether the storage root or the catalog warehouse is on S3."""
         warehouse = self.settings.catalog.warehouse or ""
         return self.storage.scheme in ("s3", "s3a") or warehouse.startswith(("s3://", "s3a://"))
+
+    @property
+    def uses_azure(self) -> bool:
+        """Whether the storage root or the catalog warehouse is on Azure Blob Storage."""
+        return is_azure(self.storage.root) or is_azure(self.settings.catalog.warehouse or "")
 
     # -- tables --------------------------------------------------------------------------
 

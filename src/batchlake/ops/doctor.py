@@ -107,8 +107,8 @@ def check_storage(lake: Lake) -> list[Problem]:
 
 
 def check_object_storage(lake: Lake) -> list[Problem]:
-    """On S3-compatible storage: bucket reachable, credentials valid, put/get/delete allowed."""
-    if not lake.uses_s3:
+    """On S3 or Azure: bucket/container reachable, credentials valid, put/get/delete allowed."""
+    if not (lake.uses_s3 or lake.uses_azure):
         return []  # a local folder: check_storage covers it
     from batchlake.ops.storage_checks import storage_checks
 

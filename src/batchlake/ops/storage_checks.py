@@ -1,7 +1,7 @@
 """Storage checks for `batchlake doctor`: is the lake's storage reachable and writable?
 
 `storage_checks(lake)` probes the storage root (and the catalog warehouse when it lives
-elsewhere): it reaches the bucket or folder, then writes, reads back and deletes a small
+elsewhere): it reaches the bucket, container or folder, then writes, reads back and deletes a small
 object. Each result names the fix when something is wrong (the endpoint, the bucket,
 the credentials or the permission), never a stack trace.
 """
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from batchlake.errors import ConfigError
 from batchlake.storage import Storage, filesystem_for, path_of, scheme_of, to_engine_path
+from batchlake.storage.azure import is_azure
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -47,7 +48,7 @@ def _location_checks(label: str, location: str, lake: Lake) -> list[CheckResult]
         fs = (
             lake.storage.filesystem
             if location == lake.storage.root
-            else filesystem_for(location, lake.s3)
+            else filesystem_for(location, lake.s3, lake.azure)
         )
     except Exception as exc:
         return [_failed(f"{label} reachable", location, exc, lake)]
@@ -67,15 +68,16 @@ def _reachable(label: str, location: str, fs: pafs.FileSystem, lake: Lake) -> Ch
             Storage(location).makedirs(location)
             return CheckResult(name, True, f"folder {to_engine_path(location)}")
         bucket = path_of(location).split("/", 1)[0]
+        kind = "container" if is_azure(location) else "bucket"
         info = fs.get_file_info(bucket)
         if info.type == FileType.NotFound:
             return CheckResult(
                 name,
                 False,
-                f"bucket '{bucket}' does not exist at {_where(lake)}",
-                f"create the bucket '{bucket}' or fix storage.root",
+                f"{kind} '{bucket}' does not exist at {_where(lake, location)}",
+                f"create the {kind} '{bucket}' or fix storage.root",
             )
-        return CheckResult(name, True, f"bucket '{bucket}' at {_where(lake)}")
+        return CheckResult(name, True, f"{kind} '{bucket}' at {_where(lake, location)}")
     except Exception as exc:
         return _failed(name, location, exc, lake)
 
@@ -102,7 +104,9 @@ def _write_read_delete(label: str, location: str, fs: pafs.FileSystem, lake: Lak
         return _failed(name, location, exc, lake, step=step)
 
 
-def _where(lake: Lake) -> str:
+def _where(lake: Lake, location: str) -> str:
+    if is_azure(location):
+        return lake.azure.where()
     return lake.s3.endpoint or "AWS S3"
 
 
@@ -115,6 +119,8 @@ def _failed(
     action = f"cannot {step} under {location}" if step else f"cannot reach {location}"
     if isinstance(exc, ConfigError):
         fix = text.split("; ", 1)[-1]
+    elif is_azure(location):
+        fix = _azure_fix(lowered, location, lake, step)
     elif any(
         s in lowered
         for s in ("connection refused", "could not connect", "couldn't connect", "curl error")
@@ -138,6 +144,31 @@ def _failed(
     else:
         fix = "check [storage] in batchlake.toml (root, endpoint, region, path_style)"
     return CheckResult(name, False, f"{action}: {text[:300]}", fix)
+
+
+def _azure_fix(lowered: str, location: str, lake: Lake, step: str | None) -> str:
+    """What to do about a failed probe of an abfs:// location."""
+    settings = lake.settings.storage
+    if settings.azure_connection_string_env:
+        source = f"the connection string in {settings.azure_connection_string_env}"
+    elif settings.azure_account_key_env:
+        source = f"the account key in {settings.azure_account_key_env}"
+    else:
+        source = "AZURE_STORAGE_CONNECTION_STRING / AZURE_STORAGE_ACCOUNT_KEY or Azure's chain"
+    if any(s in lowered for s in ("connection refused", "connect to server", "resolve host")):
+        return (
+            f"check the blob endpoint ({lake.azure.where()}; storage.azure_endpoint or the "
+            "connection string's BlobEndpoint): is it running and reachable?"
+        )
+    # A wrong key or an expired SAS: "Server failed to authenticate the request" (Azure
+    # says AuthenticationFailed, Azurite AuthorizationFailure); a missing role says
+    # AuthorizationPermissionMismatch ("not authorized to perform this operation").
+    if any(s in lowered for s in ("authenticationfailed", "failed to authenticate", "401")):
+        return f"fix the credentials ({source})"
+    if any(s in lowered for s in ("authorizationpermissionmismatch", "not authorized", "403")):
+        role = "Storage Blob Data Contributor" if step in ("write", "delete") else "Reader"
+        return f"grant the '{role}' role on {location} to the identity in use ({source})"
+    return "check [storage] in batchlake.toml (root, azure_account, azure_endpoint)"
 
 
 def _credential_source(lake: Lake) -> str:

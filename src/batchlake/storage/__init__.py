@@ -1,7 +1,7 @@
 """One filesystem interface for every storage scheme, and the paths of the zones.
 
-Callers pass URLs or absolute paths; the scheme (`file://`, `s3://`, ...) picks the
-implementation here and nowhere else, so the rest of batchlake is storage-agnostic.
+Callers pass URLs or absolute paths; the scheme (`file://`, `s3://`, `abfs://`, ...) picks
+the implementation here and nowhere else, so the rest of batchlake is storage-agnostic.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
 
+    from batchlake.storage.azure import AzureOptions
     from batchlake.storage.s3 import S3Options
 
 
@@ -38,12 +39,24 @@ def to_engine_path(location: str) -> str:
     return location
 
 
+def duckdb_path(location: str) -> str:
+    """What DuckDB reads and writes: `to_engine_path`, with Azure's `abfs://` as `az://`.
+
+    DuckDB's azure extension takes `abfss://` through the data-lake (dfs) API only, which
+    Azurite and flat-namespace accounts lack; `az://` is the blob API every account has.
+    """
+    from batchlake.storage.azure import duckdb_location
+
+    return duckdb_location(to_engine_path(location))
+
+
 @dataclass(frozen=True)
 class Storage:
     """The lake's root location and the layout of its zones."""
 
     root: str
     s3: S3Options | None = field(default=None, compare=False)  # how to reach s3:// roots
+    azure: AzureOptions | None = field(default=None, compare=False)  # ... and abfs:// roots
 
     @property
     def scheme(self) -> str:
@@ -74,7 +87,7 @@ class Storage:
 
     @cached_property
     def filesystem(self) -> pafs.FileSystem:
-        return filesystem_for(self.root, self.s3)
+        return filesystem_for(self.root, self.s3, self.azure)
 
     def makedirs(self, location: str) -> None:
         """Create a local folder; object stores have no folders, so nothing to do there."""
@@ -82,7 +95,17 @@ class Storage:
             Path(to_engine_path(location)).mkdir(parents=True, exist_ok=True)
 
     def move(self, src: str, dst: str) -> None:
-        """Rename within the lake (atomic on local disks)."""
+        """Rename a file within the lake (atomic on local disks).
+
+        Azure accounts without a hierarchical namespace (and Azurite) have no rename:
+        the blob is copied on the server and the source deleted, as S3 does.
+        """
+        from batchlake.storage.azure import AZURE_SCHEMES
+
+        if self.scheme in AZURE_SCHEMES:
+            self.filesystem.copy_file(path_of(src), path_of(dst))
+            self.filesystem.delete_file(path_of(src))
+            return
         self.filesystem.move(path_of(src), path_of(dst))
 
     def delete(self, location: str) -> None:
@@ -113,14 +136,20 @@ def path_of(location: str) -> str:
     return location.split("://", 1)[1] if "://" in location else location
 
 
-def filesystem_for(location: str, s3: S3Options | None = None) -> pafs.FileSystem:
-    """A pyarrow filesystem for a location's scheme (`s3` says how to reach s3://)."""
+def filesystem_for(
+    location: str, s3: S3Options | None = None, azure: AzureOptions | None = None
+) -> pafs.FileSystem:
+    """A pyarrow filesystem for a location's scheme (`s3`/`azure` say how to reach them)."""
     import pyarrow.fs as pafs
+
+    from batchlake.storage.azure import AZURE_SCHEMES, AzureOptions
 
     scheme = scheme_of(location)
     if scheme == "file":
         return pafs.LocalFileSystem()
     if scheme in ("s3", "s3a") and s3 is not None:
         return s3.pyarrow_filesystem()
+    if scheme in AZURE_SCHEMES:  # pyarrow's from_uri needs the account in the URL
+        return (azure or AzureOptions()).pyarrow_filesystem()
     fs, _ = pafs.FileSystem.from_uri(location)
     return fs

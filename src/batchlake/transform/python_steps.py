@@ -334,7 +334,7 @@ def _write(
     try:
         if table.num_rows:
             target = f"{location}/part-00000.parquet"
-            fs = filesystem_for(location, lake.s3)
+            fs = filesystem_for(location, lake.s3, lake.azure)
             pq.write_table(table, path_of(target), filesystem=fs, compression="zstd")
             files.append(target)
             size = int(fs.get_file_info(path_of(target)).size or 0)

@@ -496,7 +496,11 @@ class Job:
                 self._duck = self.engine  # type: ignore[assignment]
             else:
                 settings = self.lake.settings.engine.model_copy(update={"type": "duckdb"})
-                self._duck = DuckDBEngine(settings, s3=self.lake.s3 if self.lake.uses_s3 else None)
+                self._duck = DuckDBEngine(
+                    settings,
+                    s3=self.lake.s3 if self.lake.uses_s3 else None,
+                    azure=self.lake.azure if self.lake.uses_azure else None,
+                )
         assert self._duck is not None
         return self._duck
 
@@ -510,4 +514,7 @@ def _scope_schema(duck: DuckDBEngine, path: str) -> Any:
 
 
 def _local(path: str) -> str:
-    return path.removeprefix("file://")
+    """A file's path as DuckDB names it (`filename = true`)."""
+    from batchlake.storage import duckdb_path
+
+    return duckdb_path(path)

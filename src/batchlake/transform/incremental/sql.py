@@ -63,6 +63,6 @@ def ident(name: str) -> str:
 
 
 def literal(value: str) -> str:
-    from batchlake.storage import to_engine_path
+    from batchlake.storage import duckdb_path
 
-    return "'" + to_engine_path(value).replace("'", "''") + "'"
+    return "'" + duckdb_path(value).replace("'", "''") + "'"
