@@ -1,6 +1,9 @@
 """Azure Blob Storage on Azurite: which client, what a delete costs, DuckDB's reads, Chinook.
 
-    PYTHONPATH=src:. python bench/azure_storage.py [--mb 200] [--invoices 120]
+    PYTHONPATH=src:. python bench/azure_storage.py [--mb 200] [--invoices 120] [--output F]
+
+`--smoke` runs 2 MB without the Chinook runs (CI runs it so the script cannot rot; no
+timing is judged there).
 
 Starts Azurite (tests/support/azurite.py installs it from npm when absent) and measures:
 pyarrow's AzureFileSystem against adlfs (when installed) writing and reading a blob and a
@@ -112,7 +115,12 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=200)
     parser.add_argument("--invoices", type=int, default=120)
     parser.add_argument("--no-chinook", action="store_true", help="skip the pipeline runs")
+    parser.add_argument("--output", help="also write the results as JSON to this file")
+    parser.add_argument("--workdir", help="unused; accepted like the other benchmarks")
+    parser.add_argument("--smoke", action="store_true", help="2 MB, no Chinook runs (CI)")
     args = parser.parse_args()
+    if args.smoke:  # the Chinook runs are tests/integration/test_azure_storage.py's
+        args.mb, args.no_chinook = 2, True
 
     from tests.support.azurite import CONNECTION_VAR, azure_storage_block, azurite_server
 
@@ -137,14 +145,32 @@ def main() -> None:
         except ImportError:
             results["adlfs"] = "not installed (pip install adlfs)"
         results["reads"] = duckdb_reads(options, native)
-        if args.no_chinook:
-            print(json.dumps(results, indent=2))
-            return
-        server.create_container("lake")
-        results["chinook_local_s"] = chinook(Path(tmp) / "c", None, args.invoices)
-        block = azure_storage_block("abfs://lake/chinook")
-        results["chinook_azure_s"] = chinook(Path(tmp) / "c", block, args.invoices)
-    print(json.dumps(results, indent=2))
+        if not args.no_chinook:
+            server.create_container("lake")
+            results["chinook_local_s"] = chinook(Path(tmp) / "c", None, args.invoices)
+            block = azure_storage_block("abfs://lake/chinook")
+            results["chinook_azure_s"] = chinook(Path(tmp) / "c", block, args.invoices)
+    report(results)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def report(results: dict[str, Any]) -> None:
+    """The measurements as a table: one row per client, one column per operation."""
+    clients = [c for c in ("pyarrow", "batchlake", "adlfs") if isinstance(results.get(c), dict)]
+    operations = list(results[clients[0]]) if clients else []
+    print("| client | " + " | ".join(operations) + " |")
+    print("|---" * (len(operations) + 1) + "|")
+    for client in clients:
+        cells = [results[client][op] for op in operations]
+        print(f"| {client} | " + " | ".join(str(c) for c in cells) + " |")
+    print()
+    print("| other | seconds |")
+    print("|---|---|")
+    for name, value in {**results.get("reads", {}), **results}.items():
+        if name.endswith("_s") and not isinstance(value, dict):
+            print(f"| {name} | {value} |")
 
 
 if __name__ == "__main__":
