@@ -159,9 +159,15 @@ def _tables(results: dict[str, Any]) -> list[Table]:
               "run_steps_over_floors"),
         stage("run as recorded / all floors", run["recorded_seconds"], sum(floors.values()),
               "run_recorded_over_floors"),
-        ["process: wall / CPU s / peak RSS", _s(run["wall_seconds"]),
-         f"CPU {_s(run['cpu_seconds'])}", _gb(run["peak_rss_bytes"]),
-         f"contention {run['contention']:.0%}"],
+        stage("process CPU s: `batchlake run` / the 4 floor processes", run["cpu_seconds"],
+              sum(s[c]["cpu_seconds"] for c in ("floor_capture", "floor_trusted", "floor",
+                                                 "floor_python")),
+              "run_cpu_over_floors_cpu"),
+        ["`batchlake run` process: wall s, peak RSS, contention", _s(run["wall_seconds"]),
+         "", _gb(run["peak_rss_bytes"]), f"contention {run['contention']:.0%}"],
+        ["floor processes: contention (capture, trusted, refined, Python)", "", "", "",
+         ", ".join(f"{s[c]['contention']:.0%}" for c in ("floor_capture", "floor_trusted",
+                                                         "floor", "floor_python"))],
     ]  # fmt: skip
     ratios = [
         ratio("batchlake refined SQL (8 models) / floor refined SQL", "refined_over_floor"),

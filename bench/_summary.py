@@ -60,6 +60,9 @@ def ratios_of(sample: dict[str, Any]) -> dict[str, float]:
         **stages,
         "run_steps_over_floors": sum(run[f] for f, _ in STAGE_FLOORS.values()) / floors,
         "run_recorded_over_floors": run["recorded_seconds"] / floors,
+        # CPU seconds of whole processes: steadier than wall time when neighbours differ.
+        "run_cpu_over_floors_cpu": run["cpu_seconds"]
+        / sum(sample[contender]["cpu_seconds"] for _, contender in STAGE_FLOORS.values()),
         "refined_over_floor": bl["refined_sql_seconds"] / floor["seconds_total"],
         "segmentation_over_refined_sql": bl["segmentation_seconds"] / bl["refined_sql_seconds"],
         "refined_stage_over_floor": bl["refined_seconds"] / floor["seconds_total"],
