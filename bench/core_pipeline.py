@@ -110,6 +110,7 @@ def _cost(m: Measurement) -> dict[str, Any]:
         "peak_rss_bytes": m.peak_rss_bytes,
         "peak_rss_tree_bytes": m.peak_rss_tree_bytes,
         "ru_maxrss_bytes": m.ru_maxrss_bytes,
+        "parent_rss_bytes": m.parent_rss_bytes,
         "cpu_seconds": m.cpu_seconds,
         "contention": m.contention,
         "busy_before_percent": m.busy_before_percent,
