@@ -1,8 +1,9 @@
 """Cross-checks: the contenders must compute the same tables, or the timings mean nothing.
 
-* floor vs batchlake: every refined table of a SQL model, row for row (``EXCEPT ALL`` both
-  ways), exact. The Python steps' tables have no floor: the segmentation is checked against
-  the exhaustive fit instead (``_segments.py``).
+* floor vs batchlake: every refined (and trusted) table of a SQL model, row for row
+  (``EXCEPT ALL`` both ways), exact; the capture floor's row count per table against raw;
+  the Python floor's segments against the step's (same k, ARI, silhouette). The step's
+  segments are also checked against the exhaustive fit (``_segments.py``).
 * pandas vs floor: the four sales analyses joined on their keys; integers must be equal,
   money and percentages within 0.011 (pandas sums floats and rounds half-to-even, the
   models sum exact decimals and round half-up), text equal.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -52,7 +54,13 @@ def floor_vs_batchlake(
             verdicts[name] = "DIFFERENT: batchlake has no such table"
             continue
         floor = _scan([str(path)])
-        ours = _scan(files)
+        # Only the model's columns: a partitioned table's files may hold helper columns
+        # (e.g. `__part0` of `month(...)`) that the Iceberg schema does not expose.
+        columns = ", ".join(
+            f'"{row[0]}"' for row in con.execute(f"DESCRIBE SELECT * FROM {floor}").fetchall()
+        )
+        floor = f"(SELECT {columns} FROM {floor})"
+        ours = f"(SELECT {columns} FROM {_scan(files)})"
         only_floor, only_ours = (
             con.execute(
                 f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})"
@@ -102,6 +110,58 @@ def pandas_vs_floor(
             else f"DIFFERENT: {bad} of {max(total_p, total_f)} rows differ"
         )
     return verdicts
+
+
+def _rows(con: duckdb.DuckDBPyConnection, files: list[str]) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {_scan(files)}").fetchone()[0])  # type: ignore[index]
+
+
+def capture_floor_vs_raw(
+    con: duckdb.DuckDBPyConnection, floor_dir: Path, raw: dict[str, list[str]]
+) -> dict[str, str]:
+    """Per store table: the floor's rows against the rows batchlake captured into raw."""
+    by_key = {name.replace("_", "").lower(): files for name, files in raw.items()}
+    verdicts: dict[str, str] = {}
+    for path in sorted(floor_dir.glob("*.parquet")):
+        files = by_key.get(path.stem.lower())
+        if not files:
+            verdicts[path.stem] = "DIFFERENT: batchlake captured no such table"
+            continue
+        floor, ours = _rows(con, [str(path)]), _rows(con, files)
+        verdicts[path.stem] = (
+            f"equal ({floor} rows)" if floor == ours else f"DIFFERENT: {floor} vs {ours} rows"
+        )
+    return verdicts
+
+
+def stage_checks(
+    work: Path,
+    raw: dict[str, list[str]],
+    trusted: dict[str, list[str]],
+    step_tables: dict[str, Any],
+) -> dict[str, dict[str, str]]:
+    """The stage floors computed what batchlake computed: captured rows, trusted tables row
+    for row, the same segments (the floor calls the same library with the same seed)."""
+    from bench import _segments
+
+    con = duckdb.connect(":memory:")
+    try:
+        checks = {
+            "capture_floor_vs_raw": capture_floor_vs_raw(con, work / "floor-capture-out", raw),
+            "trusted_floor_vs_batchlake": floor_vs_batchlake(
+                con, work / "floor-trusted-out", trusted
+            ),
+        }
+    finally:
+        con.close()
+    out = work / "floor-python-out"
+    floor_tables = {
+        name: _segments.read_one(out / f"segments_{name}.parquet")
+        for name in ("segments", "metrics")
+    }
+    figures = _segments.compare(step_tables, floor_tables)
+    checks["python_floor_vs_batchlake"] = {"customer_segments": _segments.quality_verdict(figures)}
+    return checks
 
 
 def run_checks(

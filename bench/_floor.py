@@ -1,17 +1,19 @@
-"""The floor: the refined models' SQL in one plain DuckDB connection, nothing else.
+"""The floor: a zone's model SQL in one plain DuckDB connection, nothing else.
 
 Run as a child process by ``core_pipeline.py``::
 
     python bench/_floor.py SPEC.json RESULT.json
 
-SPEC names the trusted tables' Parquet files (as the Iceberg catalog lists them), the
-folder of refined ``*.sql`` models and an output folder. Each ``trusted.<name>`` becomes a
-view over ``read_parquet([...])``; each refined model is written with ``COPY (...) TO``
-and, in dependency order, exposed as the view ``refined.<name>`` over the file just
-written for the models that read it (as batchlake does, through Parquet). No catalog,
-no metadata, no casts, no content hash: the cost of the SQL alone. Only the standard
-library and duckdb are imported, so the timing and memory are DuckDB's own. CPU seconds
-(``time.process_time``: all threads of the process) are recorded beside wall seconds.
+SPEC names the zone (``trusted`` or ``refined``), the folder of its ``*.sql`` models, an
+output folder and the input tables' Parquet files: ``{"trusted.sales": [...]}`` as the
+Iceberg catalog lists them, or ``{"raw.chinook.invoice": [...]}`` as capture wrote them.
+Each input becomes a view over ``read_parquet([...])`` under its qualified name; each
+model is written with ``COPY (...) TO`` and, in dependency order, exposed as the view
+``<zone>.<name>`` over the file just written for the models that read it (as batchlake
+does, through Parquet). No catalog, no metadata, no casts, no content hash, no checks:
+the cost of the SQL alone. Only the standard library and duckdb are imported, so the
+timing and memory are DuckDB's own. CPU seconds (``time.process_time``: all threads of
+the process) are recorded beside wall seconds.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from typing import Any
 
 import duckdb
 
-_REFINED_REF = re.compile(r"\brefined\.([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
-
 
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -37,17 +37,33 @@ def _files_sql(files: list[str]) -> str:
     return "[" + ", ".join(_literal(f) for f in files) + "]"
 
 
-def _order(models: dict[str, str]) -> list[str]:
-    """Model names so that every refined model comes after the refined models it reads."""
+def _order(models: dict[str, str], zone: str) -> list[str]:
+    """Model names so that every model comes after the models of its zone it reads."""
+    ref = re.compile(rf"\b{zone}\.([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
     graph = {
-        name: {ref for ref in _REFINED_REF.findall(sql) if ref in models and ref != name}
+        name: {r for r in ref.findall(sql) if r in models and r != name}
         for name, sql in models.items()
     }
     return list(TopologicalSorter(graph).static_order())
 
 
+def _schemas(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    """Create the schemas (and, for three-part names, the catalogs) the views need."""
+    made: set[str] = set()
+    for name in names:
+        parts = name.split(".")[:-1]
+        if len(parts) == 2 and parts[0] not in made:  # raw.chinook.x: a catalog "raw"
+            con.execute(f"ATTACH ':memory:' AS {parts[0]}")
+            made.add(parts[0])
+        schema = ".".join(parts)
+        if schema not in made:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            made.add(schema)
+
+
 def run(spec: dict[str, Any]) -> dict[str, Any]:
-    """Build every refined model from the trusted files; return seconds and rows per model."""
+    """Build every model of the zone from the input files; return seconds and rows per model."""
+    zone = spec.get("zone", "refined")
     models_dir = Path(spec["models_dir"])
     out_dir = Path(spec["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -57,21 +73,21 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     con = duckdb.connect(":memory:")
     if spec.get("threads"):
         con.execute(f"SET threads = {int(spec['threads'])}")
-    con.execute("CREATE SCHEMA trusted")
-    con.execute("CREATE SCHEMA refined")
-    for name, files in spec["trusted"].items():
+    inputs: dict[str, list[str]] = spec["inputs"]
+    _schemas(con, [*inputs, f"{zone}.x"])
+    for name, files in inputs.items():
         scan = f"read_parquet({_files_sql(files)})"
-        con.execute(f"CREATE VIEW trusted.{name} AS SELECT * FROM {scan}")
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM {scan}")
     setup = time.perf_counter() - started
 
     per_model: dict[str, dict[str, float | int]] = {}
-    for name in _order(models):
+    for name in _order(models, zone):
         sql = models[name].strip().rstrip(";")
         target = out_dir / f"{name}.parquet"
         clock, cpu = time.perf_counter(), time.process_time()
         row = con.execute(f"COPY ({sql}) TO {_literal(str(target))} (FORMAT parquet)").fetchone()
         con.execute(
-            f"CREATE VIEW refined.{name} AS SELECT * FROM read_parquet({_literal(str(target))})"
+            f"CREATE VIEW {zone}.{name} AS SELECT * FROM read_parquet({_literal(str(target))})"
         )
         per_model[name] = {
             "seconds": time.perf_counter() - clock,

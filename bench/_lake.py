@@ -169,3 +169,13 @@ def table_files(project: Path, zone: str) -> dict[str, list[str]]:
             f.removeprefix("file://") for f in lake.catalog.data_files(table)
         ]
     return files
+
+
+def raw_files(project: Path, source: str = "chinook") -> dict[str, list[str]]:
+    """The raw Parquet files of every entity of a source, as capture wrote them."""
+    root = project / "lake" / "raw" / source
+    return {
+        entity.name: sorted(str(f) for f in entity.rglob("*.parquet") if "_state" not in f.parts)
+        for entity in sorted(root.iterdir())
+        if entity.is_dir()
+    }

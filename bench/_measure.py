@@ -6,7 +6,11 @@ Two memory figures are taken, because each has a blind spot:
   the largest *sum* of their RSS. It sees process trees, but can miss a spike shorter
   than the poll interval.
 * ``ru_maxrss``: the kernel's high-water mark for the child (``os.wait4``), exact for a
-  single process but the max of one process, not a sum over a tree.
+  single process but the max of one process, not a sum over a tree. It also counts the
+  memory of this (parent) process that the child shared between fork and exec: once this
+  process has grown (cross-checks, the exhaustive fit), every later child's ``ru_maxrss``
+  is at least the parent's RSS. So it is used only when it exceeds the parent's RSS at
+  the spawn (``parent_rss_bytes``); otherwise the tree poll alone gives the peak.
 
 For the contenders here (one process each, threads inside) the two should agree closely.
 
@@ -52,11 +56,14 @@ class Measurement:
     returncode: int
     stdout: str
     log_path: str
+    parent_rss_bytes: int = 0
 
     @property
     def peak_rss_bytes(self) -> int:
-        """The larger of the two memory figures: the one to compare with budgets."""
-        return max(self.peak_rss_tree_bytes, self.ru_maxrss_bytes)
+        """The larger of the two memory figures: the one to compare with budgets
+        (``ru_maxrss`` only when it is the child's own, above the parent's RSS)."""
+        own = self.ru_maxrss_bytes if self.ru_maxrss_bytes > self.parent_rss_bytes else 0
+        return max(self.peak_rss_tree_bytes, own)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -125,6 +132,7 @@ def run_measured(
     peak = 0
     done = threading.Event()
     with open(log_path, "wb") as err, open(stdout_path, "wb") as out:
+        parent_rss = psutil.Process().memory_info().rss
         busy_at_start = _busy_seconds()
         started = time.perf_counter()
         child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
@@ -161,6 +169,7 @@ def run_measured(
         returncode=child.returncode,
         stdout=stdout_path.read_text(errors="replace"),
         log_path=str(log_path),
+        parent_rss_bytes=parent_rss,
     )
     if check and child.returncode != 0:
         tail = log_path.read_text(errors="replace")[-2000:]

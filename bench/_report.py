@@ -112,6 +112,12 @@ def _tables(results: dict[str, Any]) -> list[Table]:
         proc("floor", "plain DuckDB, process", floor),
         part("floor", "refined SQL, 8 models", floor["seconds_total"]),
         part("floor", "four sales analyses", floor["four_analyses_seconds"]),
+        proc("floor", "capture: SQLite scanner + COPY, process", s["floor_capture"]),
+        part("floor", "capture, 11 tables", s["floor_capture"]["seconds_total"]),
+        proc("floor", "trusted SQL in plain DuckDB, process", s["floor_trusted"]),
+        part("floor", "trusted SQL, 13 models", s["floor_trusted"]["seconds_total"]),
+        proc("floor", "Python steps' library calls, process", s["floor_python"]),
+        part("floor", "Python steps, read + compute + write", s["floor_python"]["seconds_total"]),
         proc("pandas", "four analyses, process", pandas),
         part("pandas", "load + compute + write", pandas["seconds_total"]),
         part("pandas", "of which read_parquet + dtype conversion", pandas["seconds_load"]),
@@ -127,6 +133,42 @@ def _tables(results: dict[str, Any]) -> list[Table]:
         r = s["ratios"][key]
         return [label, f"{r['median']:.2f}x", f"{r['min']:.2f}x – {r['max']:.2f}x"]
 
+    floors = {
+        "capture": s["floor_capture"]["seconds_total"],
+        "trusted": s["floor_trusted"]["seconds_total"],
+        "refined_sql": floor["seconds_total"],
+        "python": s["floor_python"]["seconds_total"],
+    }
+
+    def stage(label: str, seconds: float, floor_s: float, key: str) -> list[str]:
+        r = s["ratios"][key]
+        spread = f"{r['min']:.2f}x – {r['max']:.2f}x"
+        return [label, _s(seconds), _s(floor_s), f"{r['median']:.2f}x", spread]
+
+    whole = [
+        stage(f"capture ({n['ingest']} tables) / DuckDB SQLite scanner + COPY",
+              run["ingest_seconds"], floors["capture"], "run_capture_over_floor"),
+        stage(f"trusted SQL ({n['trusted']} models) / same SQL in plain DuckDB",
+              run["trusted_seconds"], floors["trusted"], "run_trusted_over_floor"),
+        stage(f"refined SQL ({n['refined_sql']} models) / same SQL in plain DuckDB",
+              run["refined_sql_seconds"], floors["refined_sql"], "run_refined_sql_over_floor"),
+        stage(f"Python steps ({n['python']}) / same library calls on the same Parquet",
+              run["python_seconds"], floors["python"], "run_python_over_floor"),
+        stage("all steps / all floors", sum(run[f"{k}_seconds"] for k in
+              ("ingest", "trusted", "refined_sql", "python")), sum(floors.values()),
+              "run_steps_over_floors"),
+        stage("run as recorded / all floors", run["recorded_seconds"], sum(floors.values()),
+              "run_recorded_over_floors"),
+        stage("process CPU s: `batchlake run` / the 4 floor processes", run["cpu_seconds"],
+              sum(s[c]["cpu_seconds"] for c in ("floor_capture", "floor_trusted", "floor",
+                                                 "floor_python")),
+              "run_cpu_over_floors_cpu"),
+        ["`batchlake run` process: wall s, peak RSS, contention", _s(run["wall_seconds"]),
+         "", _gb(run["peak_rss_bytes"]), f"contention {run['contention']:.0%}"],
+        ["floor processes: contention (capture, trusted, refined, Python)", "", "", "",
+         ", ".join(f"{s[c]['contention']:.0%}" for c in ("floor_capture", "floor_trusted",
+                                                         "floor", "floor_python"))],
+    ]  # fmt: skip
     ratios = [
         ratio("batchlake refined SQL (8 models) / floor refined SQL", "refined_over_floor"),
         ratio(
@@ -178,6 +220,9 @@ def _tables(results: dict[str, Any]) -> list[Table]:
         ("Measurements (median of repeats; peak RSS: max)",
          ["contender", "measurement", "wall s", "CPU s", "peak RSS", "contention"],
          measurements),
+        ("Whole `batchlake run` (fresh project), stage by stage, each floor in the same repeat "
+         "(median seconds)", ["stage / floor", "batchlake s", "floor s", "ratio", "min – max"],
+         whole),
         ("Ratios (median over repeats, and range)", ["ratio", "median", "min – max"], ratios),
         ("Targets", ["target", "value", "verdict"], targets),
         ("Refined models (median seconds: batchlake recorded step vs floor COPY)",

@@ -82,16 +82,27 @@ def exhaustive(features: pa.Table, params: dict[str, Any]) -> dict[str, pa.Table
         return segment_customers(features, method="exhaustive", **params)
 
 
-def step_vs_exhaustive(project: Path, refined_files: dict[str, list[str]]) -> dict[str, Any]:
-    """What the project's step wrote against the exhaustive fit of the same features."""
+def read_one(path: Path) -> pa.Table:
     import pyarrow.parquet as pq
 
-    def read(name: str) -> pa.Table:
-        return pa.concat_tables([pq.read_table(f) for f in refined_files[name]])
+    return pq.read_table(path)
 
-    written = {
-        "segments": read("customer_segments"),
-        "metrics": read("segmentation_metrics"),
+
+def _read(files: list[str]) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    return pa.concat_tables([pq.read_table(f) for f in files])
+
+
+def step_tables(refined_files: dict[str, list[str]]) -> dict[str, pa.Table]:
+    """The segments and metrics tables the project's step wrote."""
+    return {
+        "segments": _read(refined_files["customer_segments"]),
+        "metrics": _read(refined_files["segmentation_metrics"]),
     }
-    reference = exhaustive(read("customer_features"), step_params(project))
-    return compare(reference, written)
+
+
+def step_vs_exhaustive(project: Path, refined_files: dict[str, list[str]]) -> dict[str, Any]:
+    """What the project's step wrote against the exhaustive fit of the same features."""
+    reference = exhaustive(_read(refined_files["customer_features"]), step_params(project))
+    return compare(reference, step_tables(refined_files))

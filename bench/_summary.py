@@ -10,7 +10,22 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-CONTENDERS = ("batchlake_run", "batchlake_refined", "floor", "pandas")
+CONTENDERS = (
+    "batchlake_run",
+    "batchlake_refined",
+    "floor",
+    "floor_capture",
+    "floor_trusted",
+    "floor_python",
+    "pandas",
+)
+# The whole run's stages against their floors: (stage figure of the run, floor contender).
+STAGE_FLOORS = {
+    "capture": ("ingest_seconds", "floor_capture"),
+    "trusted": ("trusted_seconds", "floor_trusted"),
+    "refined_sql": ("refined_sql_seconds", "floor"),
+    "python": ("python_seconds", "floor_python"),
+}
 REFINED_TARGET = 1.3
 SEGMENTATION_TARGET = 1.0  # the segmentation step against the 8 SQL refined models
 PANDAS_TARGET = 5.0
@@ -35,7 +50,19 @@ def _median(samples: list[dict[str, Any]], contender: str) -> dict[str, float]:
 def ratios_of(sample: dict[str, Any]) -> dict[str, float]:
     """The comparisons of one repeat (see bench/README.md for each definition)."""
     bl, floor, pandas = sample["batchlake_refined"], sample["floor"], sample["pandas"]
+    run = sample["batchlake_run"]
+    stages = {
+        f"run_{stage}_over_floor": run[figure] / sample[contender]["seconds_total"]
+        for stage, (figure, contender) in STAGE_FLOORS.items()
+    }
+    floors = sum(sample[contender]["seconds_total"] for _, contender in STAGE_FLOORS.values())
     return {
+        **stages,
+        "run_steps_over_floors": sum(run[f] for f, _ in STAGE_FLOORS.values()) / floors,
+        "run_recorded_over_floors": run["recorded_seconds"] / floors,
+        # CPU seconds of whole processes: steadier than wall time when neighbours differ.
+        "run_cpu_over_floors_cpu": run["cpu_seconds"]
+        / sum(sample[contender]["cpu_seconds"] for _, contender in STAGE_FLOORS.values()),
         "refined_over_floor": bl["refined_sql_seconds"] / floor["seconds_total"],
         "segmentation_over_refined_sql": bl["segmentation_seconds"] / bl["refined_sql_seconds"],
         "refined_stage_over_floor": bl["refined_seconds"] / floor["seconds_total"],

@@ -10,8 +10,11 @@ For each repeat, on a fresh Chinook lake project over the same generated store:
    (ingest, trusted, refined = SQL models + Python steps), peak RSS; then ``batchlake run
    --select 'refined.*' --full-refresh``: the refined stage alone (the 8 SQL models and
    the 2 Python steps, segmentation included), on a lake that already exists.
-2. the floor (``_floor.py``): the refined SQL in a plain DuckDB connection over the same
-   trusted Parquet files;
+2. the floors, one per stage of the run: the capture (``_floor_capture.py``: every table
+   of the store to Parquet with DuckDB's SQLite scanner), the trusted and the refined SQL
+   (``_floor.py``: the zone's model SQL in a plain DuckDB connection over the same raw or
+   trusted Parquet files), and the Python steps (``_floor_python.py``: the same library
+   calls on the same Parquet input, no lake around them);
 3. pandas (``_pandas_sales.py``): the four sales analyses as usual pandas code;
 4. (first repeat) the segmentation step's tables against the exhaustive fit of the same
    features (``_segments.py``): same k, adjusted Rand index, silhouette.
@@ -36,7 +39,7 @@ if not __package__:  # run as a script: make `bench` importable from the reposit
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import _lake, _report, _segments
-from bench._check import run_checks
+from bench._check import run_checks, stage_checks
 from bench._measure import Measurement, run_measured
 from bench._summary import summarize
 
@@ -107,6 +110,7 @@ def _cost(m: Measurement) -> dict[str, Any]:
         "peak_rss_bytes": m.peak_rss_bytes,
         "peak_rss_tree_bytes": m.peak_rss_tree_bytes,
         "ru_maxrss_bytes": m.ru_maxrss_bytes,
+        "parent_rss_bytes": m.parent_rss_bytes,
         "cpu_seconds": m.cpu_seconds,
         "contention": m.contention,
         "busy_before_percent": m.busy_before_percent,
@@ -170,6 +174,63 @@ def _script(name: str, label: str, spec: dict[str, Any], work: Path, logs: Path)
     return {"wall_seconds": m.wall_seconds, **_cost(m), **json.loads(result_path.read_text())}
 
 
+def _python_floor_spec(project: Path, refined: dict[str, list[str]], out: Path) -> dict[str, Any]:
+    """What `_floor_python.py` needs: the steps' inputs and the project's parameters."""
+    from batchlake.lake import Lake
+
+    python = Lake.open(project).settings.python
+    segments = {
+        **_segments.step_params(project),
+        "method": str(python.get("customer_segments", {}).get("method", "screened")),
+    }
+    forecast = python.get("sales_forecast", {})
+    return {
+        "customer_features": refined["customer_features"],
+        "sales_by_month": refined["sales_by_month"],
+        "segments": segments,
+        "forecast": {
+            "horizon": int(forecast.get("horizon", 3)),
+            "backtest": int(forecast.get("backtest", 6)),
+        },
+        "out_dir": str(out),
+    }
+
+
+def _stage_floors(
+    index: int, project: Path, db: Path, work: Path, logs: Path, say: Any
+) -> dict[str, dict[str, Any]]:
+    """The capture, trusted and Python-step floors over the inputs the run had."""
+    say(f"[repeat {index}] floors: capture, trusted SQL, Python steps ...")
+    capture = _script(
+        "_floor_capture.py",
+        "floor-capture",
+        {"sqlite": str(db), "out_dir": str(work / "floor-capture-out")},
+        work,
+        logs,
+    )
+    trusted = _script(
+        "_floor.py",
+        "floor-trusted",
+        {
+            "zone": "trusted",
+            "models_dir": str(project / "models" / "trusted"),
+            "inputs": {f"raw.chinook.{n}": f for n, f in _lake.raw_files(project).items()},
+            "out_dir": str(work / "floor-trusted-out"),
+        },
+        work,
+        logs,
+    )
+    refined = _lake.table_files(project, "refined")
+    python = _script(
+        "_floor_python.py",
+        "floor-python",
+        _python_floor_spec(project, refined, work / "floor-python-out"),
+        work,
+        logs,
+    )
+    return {"floor_capture": capture, "floor_trusted": trusted, "floor_python": python}
+
+
 def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
     """Every measurement once, on a fresh project; returns the raw sample."""
     project = workdir / "project"
@@ -178,14 +239,16 @@ def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
     _lake.fresh_project(project, db)
     say(f"[repeat {index}] batchlake run on a fresh project ...")
     full, refined = _batchlake(project, logs)
+    floors = _stage_floors(index, project, db, work, logs, say)
     trusted = _lake.table_files(project, "trusted")
     say(f"[repeat {index}] floor: refined SQL in plain DuckDB ...")
     floor = _script(
         "_floor.py",
         "floor",
         {
+            "zone": "refined",
             "models_dir": str(project / "models" / "refined"),
-            "trusted": trusted,
+            "inputs": {f"trusted.{name}": files for name, files in trusted.items()},
             "out_dir": str(work / "floor-out"),
         },
         work,
@@ -203,6 +266,11 @@ def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
     )
     refined_files = _lake.table_files(project, "refined")
     checks = run_checks(work / "floor-out", work / "pandas-out", refined_files)
+    if index == 1:  # the same inputs every repeat; the trusted check scans 10M rows twice
+        stages = stage_checks(
+            work, _lake.raw_files(project), trusted, _segments.step_tables(refined_files)
+        )
+        checks.update(stages)
     quality = None
     if index == 1:  # the features are the same every repeat: one exhaustive fit is enough
         say(f"[repeat {index}] the segmentation step against the exhaustive fit ...")
@@ -214,6 +282,7 @@ def one_repeat(index: int, db: Path, workdir: Path, say: Any) -> dict[str, Any]:
         "batchlake_run": full,
         "batchlake_refined": refined,
         "floor": floor,
+        **floors,
         "pandas": pandas,
         "checks": checks,
         "segmentation_quality": quality,
@@ -243,8 +312,46 @@ def main(argv: list[str] | None = None) -> int:
         f"store ready ({'reused' if generation['reused'] else 'generated'}: "
         f"{generation['invoice_lines']:,} lines, {generation['seconds']:.1f}s to generate)"
     )
-    samples = [one_repeat(i, db, workdir, say) for i in range(1, args.repeat + 1)]
-    results = {
+    samples: list[dict[str, Any]] = []
+    for i in range(1, args.repeat + 1):
+        samples.append(one_repeat(i, db, workdir, say))
+        if i < args.repeat:  # what is measured so far survives an interrupted run
+            _write(args, _results(args, workdir, generation, samples, started))
+            say(f"wrote {args.output} ({i} of {args.repeat} repeats)")
+    results = _results(args, workdir, generation, samples, started)
+    markdown = _write(args, results)
+    _report.print_tables(results)
+    say(f"wrote {args.output} and {markdown}")
+    failed = [
+        name
+        for s in samples
+        for checks in s["checks"].values()
+        for name, verdict in checks.items()
+        if not verdict.startswith("equal")
+    ]
+    if failed:
+        say(f"cross-checks FAILED for: {', '.join(sorted(set(failed)))}")
+        return 2
+    return 0
+
+
+def _write(args: argparse.Namespace, results: dict[str, Any]) -> Path:
+    """The JSON at --output and the Markdown tables beside it."""
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2, default=str))
+    markdown = args.output.with_suffix(".md")
+    markdown.write_text(_report.markdown(results))
+    return markdown
+
+
+def _results(
+    args: argparse.Namespace,
+    workdir: Path,
+    generation: dict[str, Any],
+    samples: list[dict[str, Any]],
+    started: float,
+) -> dict[str, Any]:
+    return {
         "benchmark": "core_pipeline",
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": "python bench/core_pipeline.py " + " ".join(sys.argv[1:]),
@@ -262,24 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summarize(samples),
         "samples": samples,
         "seconds_benchmark": time.time() - started,
+        "repeats_done": len(samples),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2, default=str))
-    markdown = args.output.with_suffix(".md")
-    markdown.write_text(_report.markdown(results))
-    _report.print_tables(results)
-    say(f"wrote {args.output} and {markdown}")
-    failed = [
-        name
-        for s in samples
-        for checks in s["checks"].values()
-        for name, verdict in checks.items()
-        if not verdict.startswith("equal")
-    ]
-    if failed:
-        say(f"cross-checks FAILED for: {', '.join(sorted(set(failed)))}")
-        return 2
-    return 0
 
 
 if __name__ == "__main__":

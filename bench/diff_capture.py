@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/diff_capture.py                 # 1,000,000 rows
     .venv/bin/python bench/diff_capture.py --rows 100000   # a quick check
+    .venv/bin/python bench/diff_capture.py --smoke         # 2,000 rows: does it run? (CI)
 
 A SQLite table of N rows (id, two texts, an integer, a double, a timestamp) is captured
 by two projects, one with `mode = "full"`, one with `mode = "diff"`; then 0.5% of rows are
@@ -9,7 +10,8 @@ inserted, 0.1% updated and 0.05% deleted, and both capture again; then both capt
 unchanged table. Each capture is `batchlake ingest` in a child process (cold: imports
 included), its peak RSS read from the kernel (wait4). With `--repeat N` the whole sequence
 runs N times from scratch; seconds are medians, peak RSS the maximum. Prints a table and
-writes JSON.
+writes JSON. ``--smoke`` (2,000 rows, in ``WORKDIR/smoke``) checks that the script runs;
+its figures mean nothing (tests/integration/test_bench_smoke.py runs it).
 """
 
 from __future__ import annotations
@@ -111,15 +113,25 @@ def sequence(workdir: Path, rows: int) -> dict[str, Any]:
     return results
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=None, help="default 1,000,000")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-diff-bench"))
     parser.add_argument("--output", type=Path, default=Path("bench/results/diff_capture.json"))
-    args = parser.parse_args()
+    parser.add_argument("--smoke", action="store_true", help="2,000 rows: a check, not figures")
+    args = parser.parse_args(argv)
+    if args.rows is None:
+        args.rows = 2_000 if args.smoke else 1_000_000
+    if args.smoke:
+        args.workdir = args.workdir / "smoke"
     runs = [sequence(args.workdir, args.rows) for _ in range(args.repeat)]
-    results: dict[str, Any] = {"rows": args.rows, "repeat": args.repeat, "runs": runs}
+    results: dict[str, Any] = {
+        "rows": args.rows,
+        "repeat": args.repeat,
+        "smoke": args.smoke,
+        "runs": runs,
+    }
     print(f"{args.rows:,} rows, {args.repeat} repeat(s); changes {runs[0]['changes']}")
     print(f"{'capture':<16}{'seconds':>9}{'peak RSS MB':>13}{'raw bytes':>14}")
     for step in ("first", "changed", "unchanged"):
@@ -138,7 +150,8 @@ def main() -> None:
     print(f"diff state file: {runs[0]['diff.state_bytes']:,} bytes")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/scale_out.py                    # 200,000 invoices ≈ 1M lines
     .venv/bin/python bench/scale_out.py --invoices 20000   # a quick check
-    .venv/bin/python bench/scale_out.py --smoke --workdir DIR   # 300 invoices: does it run?
+    .venv/bin/python bench/scale_out.py --smoke --workdir DIR   # does it run? (CI)
 
 Measures, on one generated store:
 - the project on DuckDB (local disk), on Spark (`local[2]`), and on DuckDB with the lake
@@ -11,7 +11,9 @@ Measures, on one generated store:
   Parquet, results written as Parquet; no catalog, no hashing): the floor the Spark
   engine is compared with.
 Spark's cold start is timed apart. Prints a Markdown table and writes JSON
-(bench/results/scale_out.json).
+(bench/results/scale_out.json). ``--smoke``: 300 invoices, and only the steps of
+``+trusted.albums`` and ``+trusted.artists`` (2 captures, 2 models) on every side, no
+warm-up pass: every path of the script in a few minutes; not figures.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import json
 import os
 import re
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
+SMOKE_SELECT = ["+trusted.albums", "+trusted.artists"]
 SPARK = '[engine]\ntype = "spark"\nmaster = "local[2]"\nconf = { "spark.driver.memory" = "2g" }\n'
 
 
@@ -46,14 +50,15 @@ def _project(directory: Path, store: Path, blocks: dict[str, str]) -> Path:
     return directory
 
 
-def _run(project: Path) -> dict[str, Any]:
+def _run(project: Path, select: list[str] | None) -> dict[str, Any]:
     from batchlake.lake import Lake
     from batchlake.run.runner import Runner
 
     runner = Runner(Lake.open(project))
     # Captures and SQL models: plain PySpark runs only the SQL, and the Python steps
     # (KMeans over every customer, the forecast) are measured by the analytics tests.
-    steps = [name for name in runner.build_dag().nodes if not name.startswith("python.")]
+    dag = runner.build_dag()
+    steps = [name for name in dag.select(select) if not name.startswith("python.")]
     clock = time.perf_counter()
     result = runner.run(steps)
     total = time.perf_counter() - clock
@@ -75,7 +80,7 @@ def _is_sql_model(step: Any) -> bool:
     return bool(step.kind == "model" and not step.name.startswith("python."))
 
 
-def _plain_pyspark(project: Path, out: Path) -> dict[str, Any]:
+def _plain_pyspark(project: Path, out: Path, select: list[str] | None) -> dict[str, Any]:
     """The models' SQL run by hand on the shared session: no catalog, no hashing."""
     from batchlake.config import EngineSettings
     from batchlake.engines.spark import spark_session
@@ -96,7 +101,7 @@ def _plain_pyspark(project: Path, out: Path) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     per_model = {}
     clock = time.perf_counter()
-    for name in dag.select(None):
+    for name in dag.select(select):
         node = dag.nodes[name]
         if node.kind != "model" or not isinstance(node.model, Model):
             continue  # captures, and Python steps (timed apart)
@@ -109,16 +114,17 @@ def _plain_pyspark(project: Path, out: Path) -> dict[str, Any]:
     return {"models_seconds": time.perf_counter() - clock, "per_model": per_model}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=None, help="default 200,000")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-scale-bench"))
     parser.add_argument("--output", type=Path, default=Path("bench/results/scale_out.json"))
     parser.add_argument("--smoke", action="store_true", help="300 invoices: a check, not figures")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.invoices is None:
         args.invoices = 300 if args.smoke else 200_000
+    select = SMOKE_SELECT if args.smoke else None
 
     from batchlake.demo.generator import generate
 
@@ -133,10 +139,15 @@ def main() -> None:
     with sqlite3.connect(store) as db:
         lines = db.execute("SELECT count(*) FROM InvoiceLine").fetchone()[0]
 
-    results: dict[str, Any] = {"invoices": args.invoices, "invoice_lines": lines}
+    results: dict[str, Any] = {
+        "invoices": args.invoices,
+        "invoice_lines": lines,
+        "smoke": args.smoke,
+        "select": select or "all",
+    }
     print(f"store: {args.invoices:,} invoices, {lines:,} invoice lines")
 
-    results["duckdb_local"] = _run(_project(work / "duckdb", store, {}))
+    results["duckdb_local"] = _run(_project(work / "duckdb", store, {}), select)
     print(f"duckdb local: {results['duckdb_local']['run_seconds']:.1f}s")
 
     from batchlake.config import EngineSettings
@@ -146,13 +157,15 @@ def main() -> None:
     spark_session(EngineSettings(type="spark", master="local[2]"))
     results["spark_cold_start_seconds"] = time.perf_counter() - clock
     # A first plain run warms the JVM (JIT, class loading), so neither side pays for it.
-    warm = _plain_pyspark(work / "duckdb", work / "plain-pyspark")
-    results["plain_pyspark_warmup_seconds"] = warm["models_seconds"]
-    print(f"plain pyspark (warm-up): {warm['models_seconds']:.1f}s")
+    results["plain_pyspark_warmup_seconds"] = 0.0
+    if not args.smoke:
+        warm = _plain_pyspark(work / "duckdb", work / "plain-pyspark", select)
+        results["plain_pyspark_warmup_seconds"] = warm["models_seconds"]
+        print(f"plain pyspark (warm-up): {warm['models_seconds']:.1f}s")
     spark_project = _project(work / "spark", store, {"engine": SPARK})
-    results["spark_engine"] = _run(spark_project)
+    results["spark_engine"] = _run(spark_project, select)
     print(f"spark engine: {results['spark_engine']['run_seconds']:.1f}s")
-    results["plain_pyspark"] = _plain_pyspark(spark_project, work / "plain-pyspark")
+    results["plain_pyspark"] = _plain_pyspark(spark_project, work / "plain-pyspark", select)
     print(f"plain pyspark: {results['plain_pyspark']['models_seconds']:.1f}s")
 
     import logging
@@ -181,7 +194,9 @@ def main() -> None:
             f'endpoint = "{endpoint}"\nregion = "us-east-1"\npath_style = true\n'
             'access_key_id_env = "BENCH_S3_KEY"\nsecret_access_key_env = "BENCH_S3_SECRET"\n'
         )
-        results["duckdb_s3"] = _run(_project(work / "duckdb-s3", store, {"storage": storage}))
+        results["duckdb_s3"] = _run(
+            _project(work / "duckdb-s3", store, {"storage": storage}), select
+        )
         print(f"duckdb on s3 (moto): {results['duckdb_s3']['run_seconds']:.1f}s")
     finally:
         server.stop()
@@ -231,7 +246,8 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2))
     args.output.with_suffix(".md").write_text(table + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -130,24 +130,3 @@ def test_200_shoppers_checking_out_at_once_on_postgresql() -> None:
     _assert_refusals(answers)
     assert [a.status for a in answers] == [201] * 200
     _assert_consistent(url, answers)
-
-
-def test_the_load_benchmark_runs_in_smoke_mode(tmp_path: Path) -> None:
-    """bench/store_load.py --smoke: a burst and 3 s of shopping on SQLite, no error."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    output = tmp_path / "store_load.json"
-    env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    done = subprocess.run(
-        [sys.executable, str(root / "bench" / "store_load.py"), "--smoke", "--output",
-         str(output), "--workdir", str(tmp_path / "work")],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    [run] = json.loads(output.read_text())["runs"]
-    assert run["burst"]["served"] == 20 and run["errors"] == 0
-    assert run["new_invoices"] == run["checkouts"] and run["invoices_total_mismatch"] == 0
