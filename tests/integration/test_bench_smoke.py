@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, dataset, require_java, require_service
+from tests.conftest import REPO, dataset, require_java, require_service, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,6 +41,15 @@ def _postgres() -> None:
 
 def _mariadb() -> None:
     require_service("MariaDB", "127.0.0.1", 3306)
+
+
+def _azurite() -> None:
+    from tests.support.azurite import AzuriteUnavailable, azurite_binary
+
+    try:
+        azurite_binary()  # installs the pinned Azurite from npm when absent
+    except AzuriteUnavailable as exc:
+        unavailable(str(exc))
 
 
 def _all_equal(verdicts: dict[str, dict[str, str]]) -> None:
@@ -98,6 +107,9 @@ def _standard(tmp: Path) -> list[str]:
 
 
 SMOKES: dict[str, Smoke] = {
+    "azure_storage.py": Smoke(
+        lambda tmp: ["--output", str(tmp / "out.json")], needs=(_azurite,), stdout_has=("pyarrow",)
+    ),
     "core_pipeline.py": Smoke(_standard, check=_core_pipeline, stdout_has=("Targets",)),
     "daily_increment.py": Smoke(_standard, check=_daily_increment),
     "diff_capture.py": Smoke(_standard, stdout_has=("diff changed",)),
