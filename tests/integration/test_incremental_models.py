@@ -171,26 +171,6 @@ def test_every_write_is_one_snapshot_and_none_reads_empty(tmp_path: Path) -> Non
             assert snapshot.summary.operation.value in ("append", "overwrite")
 
 
-def test_rows_an_upstream_merge_only_copied_do_not_widen_the_scope(tmp_path: Path) -> None:
-    """trusted.orders is one file: changing one order rewrites all of it. trusted.sales
-    (bucketed by order_id) must still recompute only that order: the rows the upstream
-    merge copied unchanged cancel out, so one bucket's file is rewritten, not four."""
-    make_source(tmp_path / "shop.sqlite")
-    shop = Shop(tmp_path / "shop.sqlite")
-    for n in range(12):
-        shop.apply(("order", n % 6, 10 + n, 1 + n % 3))
-        shop.apply(("line", n, 2))
-    root = make_project(tmp_path / "lake", shop.path)
-    _run(root)
-    lake = Lake.open(root)
-    assert len(lake.catalog.data_files(lake.catalog.load("trusted.orders"))) == 1
-    assert len(lake.catalog.data_files(lake.catalog.load("trusted.sales"))) == 4
-    shop.apply(("update", 5, 99))
-    steps = {s.name: s for s in _run(root).steps}
-    assert steps["trusted.orders"].message == "incremental: +0 ~1 -0 rows in 1 rewritten file(s)"
-    assert steps["trusted.sales"].message == "incremental: +0 ~1 -0 rows in 1 rewritten file(s)"
-
-
 def test_an_empty_partitioned_model_is_built_once_then_increments(tmp_path: Path) -> None:
     """A model whose result is empty still records what it consumed (an empty first
     snapshot), so the next run increments instead of rebuilding it in full again."""

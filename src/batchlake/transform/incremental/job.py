@@ -135,9 +135,11 @@ class Job:
         parts = []
         expr = scope_expr(self.settings)
         for change in changed:
-            if not change.delta and not change.removed:
+            files = [*change.delta, *change.removed]
+            if not files:
                 continue
-            scan = self._changed_rows(change)
+            _, source = self.input_of(change.name)
+            scan = self.duck.scan_sql(TableSource(change.name, files, change.schema, source.format))
             cols = ", ".join(expr(c) + f" AS {ident(c)}" for c in scope)
             parts.append(f"SELECT DISTINCT {cols} FROM ({scan}) AS t")
         union = " UNION ".join(parts)
@@ -150,32 +152,6 @@ class Job:
                 f"AS {column} FROM ({union}) AS u, range(0, {lookback + 1}) AS r(n)"
             )
         return union
-
-    def _changed_rows(self, change: Change) -> str:
-        """A SELECT of the input rows that changed since the consumed snapshot.
-
-        An upstream copy-on-write merge replaces whole files, so most rows of the files
-        it added are copies of rows in the files it removed. Those cancel out: the rows
-        that changed are the added ones not among the removed (EXCEPT ALL, as multisets)
-        and the removed ones not among the added. Raw batches are new rows, all of them.
-        """
-        duck = self.duck
-        _, source = self.input_of(change.name)
-
-        def scan(files: list[str]) -> str:
-            return duck.scan_sql(TableSource(change.name, files, change.schema, source.format))
-
-        whole = scan([*change.delta, *change.removed])
-        if change.raw or not change.delta or not change.removed:
-            return whole
-        added, removed = scan(change.delta), scan(change.removed)
-        columns = [c[:2] for c in duck.con.execute(f"DESCRIBE {added}").fetchall()]
-        if columns != [c[:2] for c in duck.con.execute(f"DESCRIBE {removed}").fetchall()]:
-            return whole  # the files differ in columns or types: every row counts
-        listed = ", ".join(ident(name) for name, _ in columns)
-        new = f"SELECT {listed} FROM ({added}) AS a"
-        old = f"SELECT {listed} FROM ({removed}) AS r"
-        return f"({new} EXCEPT ALL {old}) UNION ALL ({old} EXCEPT ALL {new})"
 
     def _scoped_sources(self, scoped: set[str]) -> list[TableSource]:
         """What the engine reads: new batches of raw inputs (by key), the rest whole."""
