@@ -171,6 +171,34 @@ def test_every_write_is_one_snapshot_and_none_reads_empty(tmp_path: Path) -> Non
             assert snapshot.summary.operation.value in ("append", "overwrite")
 
 
+def test_an_increment_rewriting_most_of_a_large_table_rebuilds_it_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the size limit (lowered here), a change touching most of a table's bytes is
+    a full rebuild, said in the step, and the table still equals its --full-refresh."""
+    from batchlake.transform.incremental import job
+
+    make_source(tmp_path / "shop.sqlite")
+    shop = Shop(tmp_path / "shop.sqlite")
+    for n in range(8):
+        shop.apply(("order", n % 6, 10 + n, 1 + n % 3))
+        shop.apply(("line", n, 2))
+    root = make_project(tmp_path / "lake", shop.path)
+    _run(root)
+    shop.apply(("update", 3, 99))
+    steps = {s.name: s for s in _run(root).steps}
+    assert steps["trusted.orders"].message == "incremental: +0 ~1 -0 rows in 1 rewritten file(s)"
+    monkeypatch.setattr(job, "REBUILD_MIN_BYTES", 0)  # as if the table were large
+    shop.apply(("update", 4, 98))
+    steps = {s.name: s for s in _run(root).steps}
+    # trusted.orders is one file: the change touches all of it.
+    message = steps["trusted.orders"].message or ""
+    assert message.startswith("rebuilt in full: the change touches 1 of 1 data files (100%")
+    incremental = tables_of(root)
+    _run(root, full_refresh=True)
+    assert incremental == tables_of(root)
+
+
 def test_an_empty_partitioned_model_is_built_once_then_increments(tmp_path: Path) -> None:
     """A model whose result is empty still records what it consumed (an empty first
     snapshot), so the next run increments instead of rebuilding it in full again."""

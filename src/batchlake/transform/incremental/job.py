@@ -177,7 +177,9 @@ class Job:
         duck = self.duck
         duck.register([scope])
         condition = in_scope(columns, scope_expr(self.settings))
-        affected = self._affected(self.lake.catalog.data_file_entries(table), condition)
+        files = self.lake.catalog.data_file_entries(table)
+        affected = self._affected(files, condition)
+        _check_rewrite_cost(affected, files)
         current = TableSource(
             CURRENT_TABLE, [f.file_path for f in affected], table.schema().as_arrow()
         )
@@ -507,6 +509,25 @@ class Job:
     @property
     def where(self) -> str:
         return str(self.model.path.with_suffix(".toml").name)
+
+
+# An increment that would rewrite at least this share of a table's bytes is a full
+# rebuild instead, when the table holds at least REBUILD_MIN_BYTES: copying nearly every
+# row, after finding them, costs more than recomputing them (bench/daily_increment.py).
+# Small tables keep merging: their one file is always "the whole table".
+REBUILD_SHARE = 0.5
+REBUILD_MIN_BYTES = 64 * 1024 * 1024
+
+
+def _check_rewrite_cost(affected: list[DataFile], files: list[DataFile]) -> None:
+    total = sum(f.file_size_in_bytes for f in files)
+    rewritten = sum(f.file_size_in_bytes for f in affected)
+    if total >= REBUILD_MIN_BYTES and rewritten >= REBUILD_SHARE * total:
+        raise FullRebuild(
+            f"the change touches {len(affected)} of {len(files)} data files "
+            f"({rewritten / total:.0%} of the table's bytes): recomputing costs less than "
+            "rewriting them"
+        )
 
 
 def _scope_schema(duck: DuckDBEngine, path: str) -> Any:
