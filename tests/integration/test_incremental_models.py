@@ -174,8 +174,8 @@ def test_every_write_is_one_snapshot_and_none_reads_empty(tmp_path: Path) -> Non
 def test_an_increment_rewriting_most_of_a_large_table_rebuilds_it_instead(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past the size limit (lowered here), a change touching most of a table's bytes is
-    a full rebuild, said in the step, and the table still equals its --full-refresh."""
+    """Past the size limit (lowered here), a change whose scope holds most of a table's
+    rows is a full rebuild, said in the step, and the table still equals its rebuild."""
     from batchlake.transform.incremental import job
 
     make_source(tmp_path / "shop.sqlite")
@@ -188,12 +188,12 @@ def test_an_increment_rewriting_most_of_a_large_table_rebuilds_it_instead(
     shop.apply(("update", 3, 99))
     steps = {s.name: s for s in _run(root).steps}
     assert steps["trusted.orders"].message == "incremental: +0 ~1 -0 rows in 1 rewritten file(s)"
-    monkeypatch.setattr(job, "REBUILD_MIN_BYTES", 0)  # as if the table were large
+    monkeypatch.setattr(job, "REBUILD_MIN_ROWS", 0)  # as if the table were large
     shop.apply(("update", 4, 98))
     steps = {s.name: s for s in _run(root).steps}
-    # trusted.orders is one file: the change touches all of it.
+    # A full capture of orders is a new batch of every order: the scope is all 8 rows.
     message = steps["trusted.orders"].message or ""
-    assert message.startswith("rebuilt in full: the change touches 1 of 1 data files (100%")
+    assert message.startswith("rebuilt in full: the change touches 8 of its 8 rows (100%)")
     incremental = tables_of(root)
     _run(root, full_refresh=True)
     assert incremental == tables_of(root)

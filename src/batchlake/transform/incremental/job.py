@@ -178,8 +178,8 @@ class Job:
         duck.register([scope])
         condition = in_scope(columns, scope_expr(self.settings))
         files = self.lake.catalog.data_file_entries(table)
-        affected = self._affected(files, condition)
-        _check_rewrite_cost(affected, files)
+        affected, in_scope_rows = self._affected(files, condition)
+        _check_recompute_share(in_scope_rows, sum(f.record_count for f in files))
         current = TableSource(
             CURRENT_TABLE, [f.file_path for f in affected], table.schema().as_arrow()
         )
@@ -223,19 +223,20 @@ class Job:
         old = duck.con.execute(f"DESCRIBE SELECT * FROM {table}").fetchall()
         return [r[:2] for r in new] == [r[:2] for r in old]
 
-    def _affected(self, files: list[DataFile], condition: str) -> list[DataFile]:
-        """The table's data files holding a row of the touched scope."""
+    def _affected(self, files: list[DataFile], condition: str) -> tuple[list[DataFile], int]:
+        """The table's data files holding a row of the touched scope, and its rows there."""
         if not files:
-            return []
+            return [], 0
         paths = ", ".join(literal(f.file_path) for f in files)
         condition = condition.replace(CURRENT_TABLE + ".", "")
         rows = self.duck.con.execute(
-            f"SELECT DISTINCT filename FROM read_parquet([{paths}], filename = true, "
+            f"SELECT filename, count(*) FROM read_parquet([{paths}], filename = true, "
             f"union_by_name = true, hive_partitioning = false) "
-            f"WHERE coalesce({condition}, false)"
+            f"WHERE coalesce({condition}, false) GROUP BY filename"
         ).fetchall()
         names = {str(r[0]) for r in rows}
-        return [f for f in files if _local(f.file_path) in names or f.file_path in names]
+        affected = [f for f in files if _local(f.file_path) in names or f.file_path in names]
+        return affected, sum(int(r[1]) for r in rows)
 
     def _counts(self, written: Materialized, condition: str) -> Counts:
         """Rows inserted, updated and deleted (by unique_key; by rows for by_time)."""
@@ -511,22 +512,19 @@ class Job:
         return str(self.model.path.with_suffix(".toml").name)
 
 
-# An increment that would rewrite at least this share of a table's bytes is a full
-# rebuild instead, when the table holds at least REBUILD_MIN_BYTES: copying nearly every
-# row, after finding them, costs more than recomputing them (bench/daily_increment.py).
-# Small tables keep merging: their one file is always "the whole table".
+# An increment whose touched scope holds at least this share of a table's rows is a full
+# rebuild instead, for tables of at least REBUILD_MIN_ROWS: recomputing nearly every row
+# through the scope, then merging, costs more than recomputing them all
+# (bench/daily_increment.py: 2.5x the rebuild). Small tables keep merging.
 REBUILD_SHARE = 0.5
-REBUILD_MIN_BYTES = 64 * 1024 * 1024
+REBUILD_MIN_ROWS = 100_000
 
 
-def _check_rewrite_cost(affected: list[DataFile], files: list[DataFile]) -> None:
-    total = sum(f.file_size_in_bytes for f in files)
-    rewritten = sum(f.file_size_in_bytes for f in affected)
-    if total >= REBUILD_MIN_BYTES and rewritten >= REBUILD_SHARE * total:
+def _check_recompute_share(in_scope: int, total: int) -> None:
+    if total >= REBUILD_MIN_ROWS and in_scope >= REBUILD_SHARE * total:
         raise FullRebuild(
-            f"the change touches {len(affected)} of {len(files)} data files "
-            f"({rewritten / total:.0%} of the table's bytes): recomputing costs less than "
-            "rewriting them"
+            f"the change touches {in_scope:,} of its {total:,} rows ({in_scope / total:.0%}): "
+            "recomputing them all costs less than merging"
         )
 
 
