@@ -45,8 +45,8 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     old = base / "old"
     batchlake("demo", "--dir", str(old), "--invoices", "3000", "--seed", "3")
     new = base / "new"
-    batchlake("init", "--example", "chinook", str(new))
-    (new / "data").mkdir()
+    batchlake("init", "--example", "chinook", str(new), "--no-data")
+    (new / "data").mkdir(exist_ok=True)
     shutil.copy(old / "data" / "chinook.sqlite", new / "data" / "chinook.sqlite")
     change_store(new / "data" / "chinook.sqlite")
     started = time.perf_counter()

@@ -29,8 +29,16 @@ def clone(tmp_path: Path) -> Path:
 
 def _plan(folder: Path, *targets: str) -> list[str]:
     """The commands `make TARGETS` would run, in order."""
+    # Run from `make test` (CI), make's variables would make this one a sub-make that
+    # prints "Entering directory" lines: start it as from a shell.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", *targets], cwd=folder, capture_output=True, text=True, timeout=60
+        ["make", "-n", "--no-print-directory", *targets],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
