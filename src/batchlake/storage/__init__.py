@@ -97,16 +97,15 @@ class Storage:
     def move(self, src: str, dst: str) -> None:
         """Rename a file within the lake (atomic on local disks).
 
-        Azure accounts without a hierarchical namespace (and Azurite) have no rename:
-        the blob is copied on the server and the source deleted, as S3 does.
+        Where the store has no rename (Azure accounts without a hierarchical namespace,
+        Azurite: pyarrow raises NotImplementedError), the file is copied on the server
+        and the source deleted, as S3 does.
         """
-        from batchlake.storage.azure import AZURE_SCHEMES
-
-        if self.scheme in AZURE_SCHEMES:
+        try:
+            self.filesystem.move(path_of(src), path_of(dst))
+        except NotImplementedError:
             self.filesystem.copy_file(path_of(src), path_of(dst))
             self.filesystem.delete_file(path_of(src))
-            return
-        self.filesystem.move(path_of(src), path_of(dst))
 
     def delete(self, location: str) -> None:
         from pyarrow.fs import FileType

@@ -61,12 +61,8 @@ class FastDeleteHandler(pafs.FileSystemHandler):
             raise FileNotFoundError(f"no blob {path}") from exc
 
     def move(self, src: str, dest: str) -> None:
-        """A server-side copy and a delete: flat-namespace accounts have no rename."""
-        try:
-            self.native.move(src, dest)
-        except NotImplementedError:
-            self.native.copy_file(src, dest)
-            self.delete_file(src)
+        # Flat-namespace accounts raise NotImplementedError: Storage.move copies instead.
+        self.native.move(src, dest)
 
     def copy_file(self, src: str, dest: str) -> None:
         self.native.copy_file(src, dest)

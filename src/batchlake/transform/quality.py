@@ -19,17 +19,17 @@ rest is committed. Every result is stored in the metadata database with the run.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlglot import exp
 
-from batchlake.errors import ConfigError, ModelError
+from batchlake.config.base import load_toml_tables
+from batchlake.errors import ModelError
 from batchlake.transform.models import CHECKS_SUFFIX
 
 if TYPE_CHECKING:
@@ -167,25 +167,7 @@ def load_checks(models_dir: Path, full_name: str) -> list[Check]:
     path = checks_file(models_dir, full_name)
     if not path.is_file():
         return []
-    where = f"{path.parent.name}/{path.name}"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"check"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; write [[check]] tables")
-    checks = []
-    for index, item in enumerate(data.get("check", [])):
-        try:
-            checks.append(Check.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"{where}: check #{index + 1}{f' {key!r}' if key else ''}: {first['msg']}"
-            ) from exc
-    return checks
+    return load_toml_tables(path, "check", Check)
 
 
 # -- SQL of each kind ------------------------------------------------------------------------

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import fnmatch
 import time
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from batchlake.config.base import load_toml_tables
 from batchlake.errors import BatchlakeError, ConfigError
 from batchlake.transform.check import (
     TESTS_SUFFIX,
@@ -147,25 +147,7 @@ def _show(value: Any) -> str:
 
 def load_unit_tests(path: Path) -> list[UnitTest]:
     """The `[[test]]` tables of a `<name>.tests.toml` file (ConfigError naming the key)."""
-    where = f"{path.parent.name}/{path.name}"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
-    unknown = set(data) - {"test"}
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; write [[test]] tables")
-    tests = []
-    for index, item in enumerate(data.get("test", [])):
-        try:
-            tests.append(UnitTest.model_validate(item))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(
-                f"{where}: test #{index + 1}{f' {key!r}' if key else ''}: {first['msg']}"
-            ) from exc
-    return tests
+    return load_toml_tables(path, "test", UnitTest)
 
 
 def run_unit_tests(root: Path, *, select: list[str] | None = None) -> list[TestOutcome]:
