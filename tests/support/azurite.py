@@ -9,6 +9,7 @@ keeps its blobs in a temporary folder; batchlake reaches it only through `[stora
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -62,6 +63,15 @@ def azurite_binary() -> str:
             f"npm install --prefix {prefix} azurite@{AZURITE_VERSION}, or set AZURITE)"
         )
     prefix.mkdir(parents=True, exist_ok=True)
+    # Two test workers may get here at once: one installs, the other waits for it.
+    with open(prefix.parent / f"{prefix.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():
+            _npm_install(npm, prefix, binary)
+    return str(binary)
+
+
+def _npm_install(npm: str, prefix: Path, binary: Path) -> None:
     done = subprocess.run(
         [
             npm,
@@ -82,7 +92,6 @@ def azurite_binary() -> str:
             f"npm install azurite@{AZURITE_VERSION} into {prefix} failed: "
             f"{(done.stderr or done.stdout).strip()[-500:]}"
         )
-    return str(binary)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,13 @@ def live_server(db_url: str, **settings: Any) -> Iterator[str]:
     from chinook_store import StoreSettings, create_app
 
     app = create_app(StoreSettings(db_url=db_url, **settings))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    # Keep-alive outlives the slowest test's cart filling: a connection the server closes
+    # for idleness just as a shopper reuses it for the checkout is a client ReadError,
+    # a race of the harness, not of the store.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", timeout_keep_alive=600
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
