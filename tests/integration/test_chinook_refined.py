@@ -1,27 +1,24 @@
 """The Chinook pipeline's tables, compared with an independent oracle.
 
-The pipeline (SQL models run by batchlake) is driven through the CLI on three
-sources: a generated demo database, the real Chinook sample (when it is
-present) and an "edge" copy of the generated database edited to hold the cases
-the specification spells out but the clean data never shows (tracks without
-album or genre, customers without a rep, reps without a manager, a month and a
-weekday without sales, prices with no exact binary float, artist names
-differing only in case, deeper manager chains). A fourth source adds invoices
-without lines to the generated database. Every
-refined table, and trusted.customer_employee_history, is read back with
-``batchlake query --format json`` and compared, as a multiset of rows and with
-its exact column order, against tests/support/oracle/chinook.py, which
-recomputes the same tables in plain Python straight from the SQLite source.
+The pipeline (SQL models run by batchlake) is driven through the CLI (its commands
+invoked in this process: the same code, without an interpreter start per command) on
+three sources: a generated demo database, the real Chinook sample (when it is present)
+and an "edge" copy of the generated database edited to hold the cases the specification
+spells out but the clean data never shows (tracks without album or genre, customers
+without a rep, reps without a manager, a month and a weekday without sales, prices with
+no exact binary float, artist names differing only in case, deeper manager chains). A
+fourth source adds invoices without lines to the generated database. Every refined
+table, and trusted.customer_employee_history, is read back with
+``batchlake query --format json`` and compared, as a multiset of rows and with its exact
+column order, against tests/support/oracle/chinook.py, which recomputes the same tables
+in plain Python straight from the SQLite source.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -43,7 +40,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 DEMO_INVOICES = 1500
 DEMO_SEED = 11
-CLI_TIMEOUT = 900  # seconds, per command
 
 ALL_TABLES = REFINED_TABLES + TRUSTED_TABLES
 DECIMAL_TABLES = tuple(t for t in ALL_TABLES if any(kind == "dec" for _, kind in COLUMNS[t]))
@@ -53,33 +49,28 @@ def _zone(table: str) -> str:
     return "trusted" if table in TRUSTED_TABLES else "refined"
 
 
-def _cli(*args: str, env: dict[str, str] | None = None) -> str:
-    """Run `python -m batchlake ARGS`; fail the test with its output when it fails."""
-    cmd = [sys.executable, "-m", "batchlake", *args]
-    try:
-        proc = subprocess.run(
-            cmd,
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=CLI_TIMEOUT,
-        )
-    except subprocess.CalledProcessError as exc:
+def _cli(*args: str, env: dict[str, str | None] | None = None) -> str:
+    """Run `batchlake ARGS` in this process (the same command code as the installed CLI,
+    without a new interpreter's imports per call); fail the test with its output when it
+    fails."""
+    from typer.testing import CliRunner
+
+    from batchlake.cli import app
+
+    result = CliRunner().invoke(app, list(args), env=env)
+    if result.exit_code != 0:
         pytest.fail(
-            f"command failed with exit code {exc.returncode}: {' '.join(cmd)}\n"
-            f"--- stdout ---\n{exc.stdout[-5000:]}\n--- stderr ---\n{exc.stderr[-5000:]}",
+            f"command failed with exit code {result.exit_code}: batchlake {' '.join(args)}\n"
+            f"--- stdout ---\n{result.stdout[-5000:]}\n--- stderr ---\n{result.stderr[-5000:]}"
+            + (f"\n--- exception ---\n{result.exception!r}" if result.exception else ""),
             pytrace=False,
         )
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"command timed out after {exc.timeout}s: {' '.join(cmd)}", pytrace=False)
-    return proc.stdout
+    return result.stdout
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "CHINOOK_URL"}
-    env.update(extra)
-    return env
+def _env(**extra: str) -> dict[str, str | None]:
+    """CHINOOK_URL unset unless given: each lake reads only the source it is given."""
+    return {"CHINOOK_URL": None, **extra}
 
 
 @dataclass
