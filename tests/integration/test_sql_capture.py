@@ -13,7 +13,7 @@ from typing import Any
 
 from batchlake.lake import Lake
 from tests.conftest import dataset, require_program, require_service
-from tests.support.cli import batchlake, query_json
+from tests.support.cli import batchlake, batchlake_in_process, query_json
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -235,7 +235,14 @@ def test_full_capture_sees_deletes_and_custom_queries(tmp_path: Path) -> None:
     assert by_entity["big_items"]["reads"] == "query" and by_entity["items"]["rows"] == 30
 
 
+def _query_in_process(project: Path, sql: str) -> list[dict[str, Any]]:
+    out = batchlake_in_process("query", "-p", str(project), "--format", "json", sql).stdout
+    rows: list[dict[str, Any]] = json.loads(out)
+    return rows
+
+
 def test_schema_drift(tmp_path: Path) -> None:
+    # The commands run in this process: the subject is capture, not the CLI's process.
     url = fresh_pg("batchlake_drift")
     pg(url, "CREATE TABLE people (id int PRIMARY KEY, name text, age int)")
     pg(url, "CREATE TABLE pets (id int PRIMARY KEY, name text)")
@@ -254,22 +261,24 @@ def test_schema_drift(tmp_path: Path) -> None:
         """,
         {"trusted.people": model},
     )
-    batchlake("run", "-p", str(folder))
+    batchlake_in_process("run", "-p", str(folder))
     # A new column appears in raw and in trusted (the Iceberg schema evolves).
     pg(url, "ALTER TABLE people ADD COLUMN email text")
     pg(url, "UPDATE people SET email = 'ada@example.org' WHERE id = 1")
-    batchlake("run", "-p", str(folder))
+    batchlake_in_process("run", "-p", str(folder))
     described = json.loads(
-        batchlake("catalog", "trusted.people", "-p", str(folder), "--format", "json").stdout
+        batchlake_in_process(
+            "catalog", "trusted.people", "-p", str(folder), "--format", "json"
+        ).stdout
     )
     assert "email" in [c["name"] for c in described["columns"]]
     assert len(described["snapshots"]) >= 2
-    rows = query_json(folder, "SELECT id, email FROM trusted.people ORDER BY id")
+    rows = _query_in_process(folder, "SELECT id, email FROM trusted.people ORDER BY id")
     assert rows == [{"id": 1, "email": "ada@example.org"}, {"id": 2, "email": None}]
     # A dropped column reads as NULL in the new batch.
     pg(url, "ALTER TABLE people DROP COLUMN age")
-    batchlake("run", "-p", str(folder))
-    ages = query_json(
+    batchlake_in_process("run", "-p", str(folder))
+    ages = _query_in_process(
         folder,
         "SELECT DISTINCT age FROM raw.pg.people WHERE _batch_id = "
         "(SELECT max(_batch_id) FROM raw.pg.people)",
@@ -278,7 +287,7 @@ def test_schema_drift(tmp_path: Path) -> None:
     # An incompatible type change fails that entity only, naming the column and types.
     pg(url, "ALTER TABLE people ALTER COLUMN id TYPE text")
     pg(url, "INSERT INTO pets VALUES (2, 'Tom')")
-    failed = batchlake("run", "-p", str(folder), check=False)
+    failed = batchlake_in_process("run", "-p", str(folder), check=False)
     assert failed.returncode == 1
     assert "column 'id' changed type from int32 to string" in failed.stderr
     pets = Lake.open(folder).metadata.batches("pg", "pets")

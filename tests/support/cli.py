@@ -43,3 +43,44 @@ def table_rows(project: Path, table: str) -> list[str]:
 
     result = Lake.open(project).query_table(f"SELECT * FROM {table}")
     return sorted(json.dumps(json_value(r), sort_keys=True) for r in result.to_pylist())
+
+
+def batchlake_in_process(
+    *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`batchlake ARGS` run by this process, as `batchlake()` runs it but without an
+    interpreter start and its imports (seconds a call).
+
+    The command goes through the entry point's own handling (`cli._run_app`: a batchlake
+    error becomes its one-line message and exit code) with stdin, stdout, stderr and the
+    environment swapped for the call (click's CliRunner isolation); CHINOOK_URL is unset
+    unless `env` sets it. For tests whose subject is what a command does, not the process
+    it runs in: kill -9, exit handlers, signals and process-wide state need `batchlake()`.
+    """
+    from click.testing import CliRunner
+
+    from batchlake.cli import _run_app
+
+    environ: dict[str, str | None] = {"CHINOOK_URL": None, **(env or {})}
+    argv = sys.argv
+    code: int | str | None = 0
+    with CliRunner().isolation(env=environ) as (out, err, _):
+        sys.argv = ["batchlake", *args]
+        try:
+            _run_app()
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            sys.argv = argv
+            sys.stdout.flush()  # the isolation's text wrappers buffer what print() wrote
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    if isinstance(code, str):
+        stderr, code = stderr + code + "\n", 1
+    done = subprocess.CompletedProcess(["batchlake", *args], code or 0, stdout, stderr)
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"batchlake {' '.join(args)} exited {done.returncode}\n"
+            f"stdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-3000:]}"
+        )
+    return done
