@@ -122,7 +122,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--smoke", action="store_true", help="a tiny store for 2 days (CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.invoices, args.days, args.growth, args.churn = 2000, 2, 0.02, 0.01
+        args.invoices, args.days, args.growth, args.churn = 300, 2, 0.02, 0.01
         args.workdir = str(Path(args.workdir) / "smoke")
         if args.output == OUTPUT:  # not named: keep the smoke run's JSON out of results/
             args.output = str(Path(args.workdir) / "daily_increment.json")

@@ -1,7 +1,7 @@
 """Where a batchlake model step spends its time: SQL, catalog, hashing (wall and CPU).
 
     python bench/profile_steps.py --project DIR [--select 'refined.*'] [--full-refresh]
-    python bench/profile_steps.py --smoke [--workdir DIR]   # a new 2,000-invoice lake
+    python bench/profile_steps.py --smoke [--workdir DIR]   # a new 300-invoice lake
 
 Runs the selected steps in this process, as `batchlake run` does, with timers wrapped
 around the engine and catalog calls a model step makes, and prints per step:
@@ -103,24 +103,25 @@ def _install() -> None:
 
 
 def _smoke_project(workdir: Path) -> Path:
-    """A fresh Chinook lake over a generated 2,000-invoice store, built by `batchlake run`."""
+    """A fresh Chinook lake over a generated 300-invoice store, built in this process as
+    `batchlake run` builds it (before the timers are installed)."""
     import shutil
-    import subprocess
 
     from batchlake.demo.generator import generate
     from batchlake.demo.scaffold import create_project
+    from batchlake.lake import Lake
+    from batchlake.run.runner import Runner
 
     project = workdir / "project"
     if project.exists():
         shutil.rmtree(project)
     create_project(project, example="chinook")
     (project / "data").mkdir(exist_ok=True)
-    generate(project / "data" / "chinook.sqlite", invoices=2_000, seed=42)
-    subprocess.run(
-        [sys.executable, "-m", "batchlake", "run", "--project", str(project)],
-        check=True,
-        capture_output=True,
-    )
+    generate(project / "data" / "chinook.sqlite", invoices=300, seed=42)
+    built = Runner(Lake.open(project)).run()
+    if not built.ok:
+        failed = [(s.name, s.message) for s in built.steps if s.status != "success"]
+        raise SystemExit(f"the smoke lake did not build: {failed}")
     return project
 
 
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="build a 2,000-invoice Chinook lake in --workdir, then profile its refined "
+        help="build a 300-invoice Chinook lake in --workdir, then profile its refined "
         "steps with a full refresh (a check that this script still works)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/batchlake-profile-smoke"))
