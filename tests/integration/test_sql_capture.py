@@ -68,6 +68,16 @@ def raw_rows(folder: Path, entity: str, order: str = "1") -> list[dict[str, Any]
     return table.to_pylist()
 
 
+# Tests whose subject is what capture wrote run their commands in this process
+# (batchlake_in_process: no interpreter start per command). Those about the process keep
+# `batchlake()`: what a dead source prints (no secret), which sources a command opens,
+# which reader library is loaded, memory.
+def _query_in_process(project: Path, sql: str) -> list[dict[str, Any]]:
+    out = batchlake_in_process("query", "-p", str(project), "--format", "json", sql).stdout
+    rows: list[dict[str, Any]] = json.loads(out)
+    return rows
+
+
 def test_postgres_types_are_kept_faithfully(tmp_path: Path) -> None:
     url = fresh_pg("batchlake_types")
     pg(url, "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')")
@@ -94,7 +104,7 @@ def test_postgres_types_are_kept_faithfully(tmp_path: Path) -> None:
         url = "{url}"
         """,
     )
-    batchlake("ingest", "pg", "-p", str(folder))
+    batchlake_in_process("ingest", "pg", "-p", str(folder))
     schema = Lake.open(folder).table_source("raw.pg.typed").schema
     types = {f.name: str(f.type) for f in schema}
     assert types["amount"] == "decimal128(12, 2)" and types["ratio"] == "decimal128(20, 10)"
@@ -140,7 +150,7 @@ def test_mariadb_types_are_kept_faithfully(tmp_path: Path) -> None:
         url = "mysql://root@127.0.0.1:3306/batchlake_types"
         """,
     )
-    batchlake("ingest", "my", "-p", str(folder))
+    batchlake_in_process("ingest", "my", "-p", str(folder))
     rows = raw_rows(folder, "raw.my.typed", "id")
     first = rows[0]
     assert first["amount"] == Decimal("12345.67") and str(first["d"]) == "2024-02-29"
@@ -179,22 +189,22 @@ def test_incremental_capture_by_cursor_and_merge_by_key(tmp_path: Path) -> None:
         """,
         {"trusted.orders": merge},
     )
-    batchlake("run", "-p", str(folder))
+    batchlake_in_process("run", "-p", str(folder))
     lake = Lake.open(folder)
     cursor, _ = lake.metadata.entity_state("pg", "orders")
     assert cursor is not None and cursor.startswith("2024-01-21T20:00")  # hour 500
     pg(url, "UPDATE orders SET amount = 0, updated_at = timestamp '2025-01-01' WHERE id <= 10")
     pg(url, "INSERT INTO orders VALUES (501, 9.99, timestamp '2025-01-02')")
-    batchlake("run", "-p", str(folder))
+    batchlake_in_process("run", "-p", str(folder))
     batches = lake.metadata.batches("pg", "orders")
     assert [b.rows for b in batches] == [500, 11]  # only the new and the updated rows
     assert batches[-1].cursor_from == cursor
-    trusted = query_json(folder, "SELECT id, amount FROM trusted.orders ORDER BY id")
+    trusted = _query_in_process(folder, "SELECT id, amount FROM trusted.orders ORDER BY id")
     source = pg(url, "SELECT id, amount FROM orders ORDER BY id")
     assert [(r["id"], Decimal(r["amount"])) for r in trusted] == source
-    third = batchlake("run", "-p", str(folder))
+    third = batchlake_in_process("run", "-p", str(folder))
     assert "nothing new since the last capture" in third.stderr
-    again = batchlake("ingest", "pg.orders", "--full-refresh", "-p", str(folder))
+    again = batchlake_in_process("ingest", "pg.orders", "--full-refresh", "-p", str(folder))
     assert "duplicate" not in again.stderr  # everything captured again, as a new batch
     assert lake.metadata.batches("pg", "orders")[-1].rows == 501
 
@@ -218,27 +228,23 @@ def test_full_capture_sees_deletes_and_custom_queries(tmp_path: Path) -> None:
         """,
         {"trusted.items": latest},
     )
-    batchlake("run", "-p", str(folder))
+    batchlake_in_process("run", "-p", str(folder))
     pg(url, "DELETE FROM items WHERE mod(id, 2) = 0")
-    batchlake("run", "-p", str(folder))
-    ids = [r["id"] for r in query_json(folder, "SELECT id FROM trusted.items ORDER BY id")]
+    batchlake_in_process("run", "-p", str(folder))
+    ids = [r["id"] for r in _query_in_process(folder, "SELECT id FROM trusted.items ORDER BY id")]
     assert ids == [i for i in range(1, 21) if i % 2]
-    loud = query_json(
+    loud = _query_in_process(
         folder,
         "SELECT id, loud FROM raw.pg.big_items "
         "WHERE _batch_id = (SELECT max(_batch_id) FROM raw.pg.big_items) "
         "ORDER BY id",
     )
     assert loud == [{"id": i, "loud": f"ITEM {i}"} for i in (17, 19)]
-    listed = json.loads(batchlake("sources", "-p", str(folder), "--format", "json").stdout)
+    listed = json.loads(
+        batchlake_in_process("sources", "-p", str(folder), "--format", "json").stdout
+    )
     by_entity = {r["entity"]: r for r in listed}
     assert by_entity["big_items"]["reads"] == "query" and by_entity["items"]["rows"] == 30
-
-
-def _query_in_process(project: Path, sql: str) -> list[dict[str, Any]]:
-    out = batchlake_in_process("query", "-p", str(project), "--format", "json", sql).stdout
-    rows: list[dict[str, Any]] = json.loads(out)
-    return rows
 
 
 def test_schema_drift(tmp_path: Path) -> None:
@@ -314,7 +320,7 @@ def test_sakila_every_table_captured_with_star(tmp_path: Path) -> None:
         tables = "*"
         """,
     )
-    batchlake("ingest", "sakila", "-p", str(folder))
+    batchlake_in_process("ingest", "sakila", "-p", str(folder))
     tables = [
         r[0]
         for r in pg(
@@ -691,14 +697,14 @@ def test_mariadb_connectorx_quotes_names_and_cursor_values(tmp_path: Path) -> No
         primary_key = ["key_id"]
         """,
     )
-    batchlake("ingest", "q", "-p", str(folder))
+    batchlake_in_process("ingest", "q", "-p", str(folder))
     with conn.cursor() as cur:  # rows past the cursor value a'\25000, one before it
         cur.execute(
             "INSERT INTO batchlake_quoting.`odd``table` VALUES "
             "(30001, 'late', 'a''\\\\30001'), (30002, 'late', 'b'), (30003, 'old', 'a')"
         )
     conn.close()
-    batchlake("ingest", "q", "-p", str(folder))
+    batchlake_in_process("ingest", "q", "-p", str(folder))
     lake = Lake.open(folder)
     assert [b.rows for b in lake.metadata.batches("q", "odd_table")] == [25_000, 2]
     rows = raw_rows(folder, "raw.q.odd_table", "key_id")
