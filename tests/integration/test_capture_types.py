@@ -5,6 +5,8 @@ docs/types.md) and two rows: the case's value, and NULL (where the column allows
 capture must give each column the documented Arrow type, NOT NULL columns as required
 fields, and the exact value back from the raw Parquet file. Then what PostgreSQL cannot
 give exactly is refused naming the column, and `tables = "*"` is checked on Sakila.
+The commands run in this process (tests.support.cli.batchlake_in_process): capture is
+the subject here, not the CLI's process.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 from batchlake.lake import Lake
 from tests.conftest import dataset, require_program
 from tests.integration.test_sql_capture import fresh_mariadb, fresh_pg, pg
-from tests.support.cli import batchlake
+from tests.support.cli import batchlake_in_process
 from tests.support.type_cases import MARIADB, POSTGRES, POSTGRES_SETUP, SQLITE, Case
 
 
@@ -90,10 +92,12 @@ def test_postgresql_every_type(tmp_path: Path) -> None:
     values, nulls = _rows(POSTGRES)
     pg(url, f"INSERT INTO every VALUES {values}, {nulls}")
     folder = _project(tmp_path, url)
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     _check(_raw(folder, "every"), POSTGRES)
     described = json.loads(
-        batchlake("catalog", "raw.db.every", "-p", str(folder), "--format", "json").stdout
+        batchlake_in_process(
+            "catalog", "raw.db.every", "-p", str(folder), "--format", "json"
+        ).stdout
     )
     nullable = {c["name"]: c["nullable"] for c in described["columns"]}
     assert nullable["id"] is False and nullable["c0"] is True
@@ -112,7 +116,7 @@ def test_mariadb_every_type(tmp_path: Path) -> None:
         cursor.execute(f"INSERT INTO narrow VALUES {narrow_values}, {narrow_nulls}")
     conn.close()
     folder = _project(tmp_path, "mysql://root@127.0.0.1:3306/batchlake_every_type")
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     _check(_raw(folder, "every"), MARIADB)
     _check(_raw(folder, "narrow"), narrow)
 
@@ -124,7 +128,7 @@ def test_sqlite_every_type(tmp_path: Path) -> None:
         conn.execute(f"CREATE TABLE every ({_ddl(SQLITE, chr(34))})")
         conn.execute(f"INSERT INTO every VALUES {values}, {nulls}")
     folder = _project(tmp_path, f"sqlite:///{path}")
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     _check(_raw(folder, "every"), SQLITE)
 
 
@@ -135,11 +139,11 @@ def test_sqlite_time_column_is_refused_naming_it_and_the_fix(tmp_path: Path) -> 
         conn.execute("CREATE TABLE shifts (id INTEGER PRIMARY KEY, starts TIME, note TEXT)")
         conn.execute("INSERT INTO shifts VALUES (1, '13:45:01', 'day')")
     folder = _project(tmp_path, f"sqlite:///{path}")
-    failed = batchlake("ingest", "db", "-p", str(folder), check=False)
+    failed = batchlake_in_process("ingest", "db", "-p", str(folder), check=False)
     assert failed.returncode == 1
     assert "column 'starts'" in failed.stderr and 'reader = "sqlalchemy"' in failed.stderr
     fixed = _project(tmp_path, f"sqlite:///{path}", 'reader = "sqlalchemy"\n')
-    batchlake("ingest", "db", "-p", str(fixed))
+    batchlake_in_process("ingest", "db", "-p", str(fixed))
     assert _raw(fixed, "shifts").column("starts").to_pylist()[0].isoformat() == "13:45:01"
 
 
@@ -160,7 +164,7 @@ def test_postgresql_numeric_that_is_not_exact_is_refused(
     pg(url, f"CREATE TABLE amounts (id int PRIMARY KEY, amount {declared})")
     pg(url, f"INSERT INTO amounts VALUES (1, 1.5), (2, {value})")
     folder = _project(tmp_path, url)
-    failed = batchlake("ingest", "db", "-p", str(folder), check=False)
+    failed = batchlake_in_process("ingest", "db", "-p", str(folder), check=False)
     assert failed.returncode == 1
     assert f"column 'amount' ({declared}) holds {named}" in failed.stderr
     assert "custom query" in failed.stderr
@@ -174,7 +178,7 @@ def test_postgresql_numeric_that_is_not_exact_is_refused(
         sql = "SELECT id, amount::text AS amount FROM amounts"
         """,
     )
-    batchlake("ingest", "db", "-p", str(fixed))
+    batchlake_in_process("ingest", "db", "-p", str(fixed))
     assert (
         _raw(fixed, "amounts").column("amount").to_pylist()[1]
         == pg(url, "SELECT amount::text FROM amounts WHERE id = 2")[0][0]
@@ -199,9 +203,9 @@ def test_postgresql_incremental_read_is_windowed_in_postgresql(tmp_path: Path) -
         cursor = "at"
         """,
     )
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     pg(url, "INSERT INTO orders VALUES (101, 1.25, timestamptz '2030-01-01 00:00+00')")
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     batches = Lake.open(folder).metadata.batches("db", "orders")
     assert [b.rows for b in batches] == [100, 1]
     assert _raw(folder, "orders").column("amount").to_pylist() == [Decimal("1.25")]
@@ -248,7 +252,7 @@ def test_sakila_star_is_every_base_table_once(tmp_path: Path) -> None:
         "FROM generate_series(1, 5000) g",
     )
     folder = _project(tmp_path, url, 'tables = "*"\n')
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     lake = Lake.open(folder)
     captured = {e for s, e in lake.metadata.raw_entities() if s == "db"}
     views = {r[0] for r in pg(url, "SELECT viewname FROM pg_views WHERE schemaname = 'public'")}
@@ -279,10 +283,10 @@ def test_sakila_star_is_every_base_table_once(tmp_path: Path) -> None:
     assert film.column("release_year").to_pylist()[0] == 2006
     # Views are captured when asked for, by name or with views = true.
     both = _project(tmp_path / "views", url, "views = true\n")
-    listed = batchlake("sources", "-p", str(both), "--format", "json").stdout
+    listed = batchlake_in_process("sources", "-p", str(both), "--format", "json").stdout
     assert views <= {r["entity"] for r in json.loads(listed)}
     named = _project(tmp_path / "named", url, 'tables = ["actor_info", "payment_p2007_01"]\n')
-    batchlake("ingest", "db", "-p", str(named))
+    batchlake_in_process("ingest", "db", "-p", str(named))
     assert {e for _, e in Lake.open(named).metadata.raw_entities()} == {
         "actor_info",
         "payment_p2007_01",
@@ -298,9 +302,9 @@ def test_mariadb_star_leaves_views_out(tmp_path: Path) -> None:
     conn.close()
     url = "mysql://root@127.0.0.1:3306/batchlake_views"
     folder = _project(tmp_path, url)
-    batchlake("ingest", "db", "-p", str(folder))
+    batchlake_in_process("ingest", "db", "-p", str(folder))
     assert {e for _, e in Lake.open(folder).metadata.raw_entities()} == {"items"}
     assert not _raw(folder, "items").schema.field("name").nullable
     views = _project(tmp_path / "views", url, "views = true\n")
-    batchlake("ingest", "db", "-p", str(views))
+    batchlake_in_process("ingest", "db", "-p", str(views))
     assert {e for _, e in Lake.open(views).metadata.raw_entities()} == {"items", "named_items"}
