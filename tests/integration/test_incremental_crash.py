@@ -3,7 +3,9 @@
 A shop lake (tests/support/incremental_shop.py) is built, then taken through a fixed sequence of
 source changes. After each change a reference lake on the same source is rebuilt with
 --full-refresh (the new contents), and the victim lake runs `batchlake run` in a process
-that SIGKILLs itself at a chosen point of one model's increment (tests/support/faults.py):
+that SIGKILLs itself at a chosen point of one model's increment (tests/support/faults.py),
+once or twice before a clean rerun (each point in the merge of trusted.sales, then, in the
+next dead run, in the partition overwrite of refined.by_day):
 
 - while the result is written (a file cut to half its bytes), after it is written;
 - while the kept rows of the touched files are rewritten (a file cut short);
@@ -61,9 +63,11 @@ class Kill:
 
 
 # Each step: changes to the source, then one or more killed runs, then a clean rerun.
+# Every kill point is hit in both the merge (BY_KEY) and the partition overwrite
+# (BY_TIME), two dead runs per step: BY_TIME reads BY_KEY's table, so the second run
+# first finishes (or redoes) the merge the first left dead, then dies in BY_TIME.
 STEPS: list[list[Kill]] = [
-    *([Kill(BY_KEY, point)] for point in KILL_POINTS),
-    *([Kill(BY_TIME, point)] for point in KILL_POINTS),
+    *([Kill(BY_KEY, point), Kill(BY_TIME, point)] for point in KILL_POINTS),
     # incremental_by_key over a raw input with a tombstone column, unpartitioned.
     [Kill("trusted.orders", "kept-half-written")],
     [Kill("trusted.orders", "metadata-written")],
