@@ -20,8 +20,8 @@ Every contender is a child process measured by ``_measure.run_measured`` (wall, 
 RSS of the process tree, contention). batchlake's raw Parquet is checked once per size
 against the server's row count, exact sum of the numeric column and count of true
 booleans. Results: ``bench/results/sources_capture.json`` and a ``.md`` beside it.
-``--smoke``: 2,000-row tables, no waiting, dlt only if installed (a check that the
-benchmark runs, not figures). See bench/README.md.
+``--smoke``: 2,000-row tables, no waiting, dlt only if installed, warm runs of batchlake
+and the floor only (a check that the benchmark runs, not figures). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CONTENDERS = ("floor", "duckdb", "pandas", "cursor", "dlt")
 SLOW = ("pandas", "cursor", "dlt")  # measured at a larger size only if predicted quick enough
 WARMUP_ROWS = 1_000  # the warm-process runs first capture a table this small
+WARM_DEFAULT = "batchlake,floor,pandas"
 
 
 def _csv(text: str) -> list[str]:
@@ -80,7 +81,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-recapture", action="store_true", help="skip the second capture")
     parser.add_argument(
         "--warm",
-        default="batchlake,floor,pandas",
+        default=WARM_DEFAULT,
         help="also time these in a warm process (libraries loaded, as in the scheduler); "
         "'' for none",
     )
@@ -96,6 +97,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         import importlib.util
 
         args.rows, args.quiet_wait, args.repeat = "2000", 0.0, 1
+        if args.warm == WARM_DEFAULT:  # one warm run of each kind: batchlake's, a contender's
+            args.warm = "batchlake,floor"
         if importlib.util.find_spec("dlt") is None:  # an optional contender
             args.contenders = ",".join(c for c in _csv(args.contenders) if c != "dlt")
     return args
