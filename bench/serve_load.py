@@ -242,7 +242,7 @@ def main() -> None:
         for name, request in cases.items():
             if args.only and name not in args.only:
                 continue
-            _load(port, request, 4, 2, 1)  # warm the caches
+            _load(port, request, 4, min(2, args.seconds), 1)  # warm the caches
             cpu = proc.cpu_times()
             hist_before = _server_buckets(port, key)
             measured = _load(port, request, args.connections, args.seconds, args.processes)
