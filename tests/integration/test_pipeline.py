@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import batchlake, query_json, table_rows
+from tests.support.cli import batchlake, query_json, tables_rows
 from tests.support.oracle.chinook import REFINED_TABLES
 
 REFINED = REFINED_TABLES
@@ -81,12 +81,12 @@ def test_trusted_types_and_names(lake: Path) -> None:
 
 
 def test_rerun_is_idempotent(lake: Path) -> None:
-    before = {name: table_rows(lake, name) for name in (f"refined.{n}" for n in REFINED)}
+    before = tables_rows(lake, [f"refined.{n}" for n in REFINED])
     snaps = snapshots(lake)
     result = batchlake("run", "-p", str(lake))
     assert "duplicate" in result.stderr
     assert snapshots(lake) == snaps  # no table got a new snapshot or a new raw batch
-    after = {name: table_rows(lake, name) for name in before}
+    after = tables_rows(lake, list(before))
     assert after == before
     counted = query_json(
         lake,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import batchlake, query_json, table_rows
+from tests.support.cli import batchlake, query_json, tables_rows
 
 pytestmark = [pytest.mark.integration]
 
@@ -40,7 +40,7 @@ def original(pristine: tuple[Path, Path]) -> Path:
 
 def contents(project: Path) -> dict[str, list[str]]:
     """Each table's rows as sorted JSON (an order-free fingerprint), read as users do."""
-    return {table: table_rows(project, table) for table in TABLES}
+    return tables_rows(project, list(TABLES))
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:

@@ -84,3 +84,25 @@ def batchlake_in_process(
             f"stdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-3000:]}"
         )
     return done
+
+
+def tables_rows(project: Path, tables: list[str]) -> dict[str, list[str]]:
+    """`table_rows` of several tables, read with one engine and one planning for all (a
+    `Lake.query_table` per table paid both once per table: most of the time it took)."""
+    from batchlake.lake import Lake
+    from batchlake.serve.encode import json_value
+
+    lake = Lake.open(project)
+    planned = lake.plan_query("SELECT * FROM " + ", ".join(tables))
+    engine = lake.engine()
+    try:
+        engine.register(read.source for read in planned)
+        return {
+            name: sorted(
+                json.dumps(json_value(r), sort_keys=True)
+                for r in engine.query(f"SELECT * FROM {name}").read_all().to_pylist()
+            )
+            for name in tables
+        }
+    finally:
+        engine.close()
