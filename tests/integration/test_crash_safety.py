@@ -14,12 +14,11 @@ import pytest
 
 from batchlake.demo.scaffold import create_project
 from batchlake.lake import Lake
-from tests.support.cli import batchlake, table_rows
+from tests.support.cli import batchlake, tables_rows
 
 
 def all_tables(project: Path) -> dict[str, list[str]]:
-    lake = Lake.open(project)
-    return {name: table_rows(project, name) for name in lake.catalog.table_names()}
+    return tables_rows(project, Lake.open(project).catalog.table_names())
 
 
 def change_store(db_path: Path) -> None:
