@@ -57,9 +57,11 @@ install: $(STAMP)
 demo: $(DEMO_STAMP)
 	$(BIN)/batchlake demo
 
-## The whole test suite (unit + integration).
+## The whole test suite (unit + integration), a test file per worker process
+## (pytest-xdist): much of it waits on subprocesses, servers and JVMs.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
