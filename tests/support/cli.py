@@ -86,23 +86,27 @@ def batchlake_in_process(
     return done
 
 
-def tables_rows(project: Path, tables: list[str]) -> dict[str, list[str]]:
-    """`table_rows` of several tables, read with one engine and one planning for all (a
-    `Lake.query_table` per table paid both once per table: most of the time it took)."""
+def read_tables(project: Path, tables: list[str]) -> dict[str, Any]:
+    """Several tables as Arrow, read as `Lake.query_table` reads one, but with one engine
+    and one planning for all (a query_table per table paid both each time: most of the
+    time it took)."""
     from batchlake.lake import Lake
-    from batchlake.serve.encode import json_value
 
     lake = Lake.open(project)
     planned = lake.plan_query("SELECT * FROM " + ", ".join(tables))
     engine = lake.engine()
     try:
         engine.register(read.source for read in planned)
-        return {
-            name: sorted(
-                json.dumps(json_value(r), sort_keys=True)
-                for r in engine.query(f"SELECT * FROM {name}").read_all().to_pylist()
-            )
-            for name in tables
-        }
+        return {name: engine.query(f"SELECT * FROM {name}").read_all() for name in tables}
     finally:
         engine.close()
+
+
+def tables_rows(project: Path, tables: list[str]) -> dict[str, list[str]]:
+    """`table_rows` of several tables (read_tables)."""
+    from batchlake.serve.encode import json_value
+
+    return {
+        name: sorted(json.dumps(json_value(r), sort_keys=True) for r in table.to_pylist())
+        for name, table in read_tables(project, tables).items()
+    }

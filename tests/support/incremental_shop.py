@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.cli import read_tables
+
 MODELS: dict[str, tuple[str, str]] = {
     # name: (SQL, kind file)
     "trusted.orders": (
@@ -182,24 +184,10 @@ class Shop:
 
 
 def tables_of(root: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every model's rows, sorted (None first), read through batchlake's own SQL.
-
-    As `Lake.query_table` reads each, but with one engine and one planning for all the
-    models (a query_table per model paid both six times: most of this function's time).
-    """
-    from batchlake.lake import Lake
-
-    lake = Lake.open(root)
-    planned = lake.plan_query("SELECT * FROM " + ", ".join(MODELS))
-    engine = lake.engine()
+    """Every model's rows, sorted (None first), read through batchlake's own SQL."""
     found = {}
-    try:
-        engine.register(read.source for read in planned)
-        for name in MODELS:
-            table = engine.query(f"SELECT * FROM {name}").read_all()
-            columns = [c for c in table.column_names if c != "_batch_id"]
-            rows = [tuple(row[c] for c in columns) for row in table.to_pylist()]
-            found[name] = sorted(rows, key=lambda r: [(v is not None, str(v)) for v in r])
-    finally:
-        engine.close()
+    for name, table in read_tables(root, list(MODELS)).items():
+        columns = [c for c in table.column_names if c != "_batch_id"]
+        rows = [tuple(row[c] for c in columns) for row in table.to_pylist()]
+        found[name] = sorted(rows, key=lambda r: [(v is not None, str(v)) for v in r])
     return found
