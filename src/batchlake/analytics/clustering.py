@@ -261,7 +261,8 @@ def _distance_sums(
     sums = np.zeros_like(members)
     for i, j in pairs:
         rows, cols = slice(i, min(i + _BLOCK, count)), slice(j, min(j + _BLOCK, count))
-        distances = np.sqrt(_squared_distances(points[rows], points[cols], norms[rows], norms[cols]))
+        distances = _squared_distances(points[rows], points[cols], norms[rows], norms[cols])
+        np.sqrt(distances, out=distances)
         if i == j:
             np.fill_diagonal(distances, 0.0)
         sums[rows] += distances @ members[cols]
