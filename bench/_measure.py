@@ -9,8 +9,10 @@ Two memory figures are taken, because each has a blind spot:
   single process but the max of one process, not a sum over a tree. It also counts the
   memory of this (parent) process that the child shared between fork and exec: once this
   process has grown (cross-checks, the exhaustive fit), every later child's ``ru_maxrss``
-  is at least the parent's RSS. So it is used only when it exceeds the parent's RSS at
-  the spawn (``parent_rss_bytes``); otherwise the tree poll alone gives the peak.
+  is at least the parent's *peak* RSS, even after the parent freed that memory (the
+  kernel carries the forked copy's high-water mark over the exec). So it is used only
+  when it exceeds the parent's own high-water mark at the spawn (``parent_rss_bytes``);
+  otherwise the tree poll alone gives the peak.
 
 For the contenders here (one process each, threads inside) the two should agree closely.
 
@@ -90,6 +92,15 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def _own_peak_rss() -> int:
+    """This process's high-water mark of RSS, in bytes (at least its current RSS)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = peak if sys.platform == "darwin" else peak * 1024  # kilobytes on Linux
+    return max(peak, psutil.Process().memory_info().rss)
+
+
 def _busy_seconds() -> float:
     """CPU seconds the machine has spent busy since boot, all cores (steal counts as busy)."""
     times = psutil.cpu_times()
@@ -132,7 +143,7 @@ def run_measured(
     peak = 0
     done = threading.Event()
     with open(log_path, "wb") as err, open(stdout_path, "wb") as out:
-        parent_rss = psutil.Process().memory_info().rss
+        parent_rss = _own_peak_rss()
         busy_at_start = _busy_seconds()
         started = time.perf_counter()
         child = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
