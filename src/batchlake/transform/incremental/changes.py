@@ -37,6 +37,8 @@ class Change:
     columns: list[str] = field(default_factory=list)
     raw: bool = False
     schema: Any = None  # the input's Arrow schema
+    rows: int = 0  # Iceberg: the input's rows now
+    replaced_rows: int = 0  # Iceberg: rows of the files no longer current
 
 
 class FullRebuild(Exception):
@@ -97,17 +99,22 @@ def _change(lake: Lake, dep: str, consumed: str | None, input_of: InputOf) -> Ch
         return Change(dep, now, False, columns=columns, schema=source.schema)
     if not consumed or table.snapshot_by_id(int(consumed)) is None:
         return f"the snapshot of {dep} it consumed has expired"
-    before = {f.file_path for f in lake.catalog.data_file_entries(table, int(consumed))}
+    before = {
+        f.file_path: f.record_count for f in lake.catalog.data_file_entries(table, int(consumed))
+    }
     after = set(source.files)
+    removed = sorted(set(before) - after)
     return Change(
         dep,
         now,
         True,
-        sorted(after - before),
-        sorted(before - after),
+        sorted(after - set(before)),
+        removed,
         columns,
         False,
         source.schema,
+        rows=sum(f.record_count for f in lake.catalog.data_file_entries(table)),
+        replaced_rows=sum(before[f] for f in removed),
     )
 
 

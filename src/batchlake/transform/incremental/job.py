@@ -85,6 +85,7 @@ class Job:
                 raise FullRebuild(
                     f"{change.name} changed and is read whole (it has no {', '.join(scope)} column)"
                 )
+            _check_replaced_share(change)
         return self._replace_scope(scope, scoped)
 
     def _scope_columns(self) -> list[str]:
@@ -525,6 +526,24 @@ def _check_recompute_share(in_scope: int, total: int) -> None:
         raise FullRebuild(
             f"the change touches {in_scope:,} of its {total:,} rows ({in_scope / total:.0%}): "
             "recomputing them all costs less than merging"
+        )
+
+
+def _check_replaced_share(change: Change) -> None:
+    """Rebuild when an upstream table of REBUILD_MIN_ROWS or more had REBUILD_SHARE of its
+    rows rewritten since this model's last build, before finding the touched scope.
+
+    The scope is every key in the upstream's added and removed files, so it then holds
+    nearly every key: finding it reads both versions of the upstream whole and the merge
+    recomputes nearly every row (bench/daily_increment.py at 2,000,000 invoices: 19 s for
+    trusted.sales against 12 s rebuilt, 9.5 s for refined.sales_by_day against 1.8 s).
+    """
+    rows, replaced = change.rows, change.replaced_rows
+    if replaced and rows >= REBUILD_MIN_ROWS and replaced >= REBUILD_SHARE * rows:
+        raise FullRebuild(
+            f"{replaced:,} of the {rows:,} rows of {change.name} were rewritten since the "
+            f"last build ({replaced / rows:.0%}): "
+            "recomputing costs less than finding what they touch"
         )
 
 
