@@ -32,7 +32,7 @@ import pytest
 
 import batchlake
 from batchlake.lake import Lake
-from batchlake.run.runner import Runner
+from tests.support.cli import run_ok
 from tests.support.faults import KILL_POINTS
 from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 
@@ -116,11 +116,6 @@ def _killed_run(project: Path, kill: Kill) -> None:
     )
 
 
-def _run(project: Path, *, full_refresh: bool = False) -> None:
-    result = Runner(Lake.open(project)).run(full_refresh=full_refresh)
-    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"]
-
-
 def _check_readable(project: Path, old: Rows, new: Rows, kill: Kill) -> None:
     """Every table reads whole, as its old or new rows; the killed one as its point says."""
     state = tables_of(project)
@@ -160,8 +155,8 @@ def test_kill_9_inside_increments_leaves_old_or_new_and_the_rerun_converges(
         shop.apply(op)
     victim = make_project(tmp_path / "victim", shop.path)
     rebuilt = make_project(tmp_path / "rebuilt", shop.path)
-    _run(victim)
-    _run(rebuilt, full_refresh=True)
+    run_ok(victim)
+    run_ok(rebuilt, full_refresh=True)
     old = tables_of(rebuilt)
     assert tables_of(victim) == old
     assert set(KEYS) == set(MODELS)
@@ -169,13 +164,13 @@ def test_kill_9_inside_increments_leaves_old_or_new_and_the_rerun_converges(
     for step, group in enumerate(STEPS):
         for op in _changes(step):
             shop.apply(op)
-        _run(rebuilt, full_refresh=True)
+        run_ok(rebuilt, full_refresh=True)
         new = tables_of(rebuilt)
         for kill in group:
             _killed_run(victim, kill)
             kills += 1
             _check_readable(victim, old, new, kill)
-        _run(victim)
+        run_ok(victim)
         assert tables_of(victim) == new, f"the rerun after {group} did not converge"
         _check_keys(victim)
         old = new

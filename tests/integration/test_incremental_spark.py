@@ -21,8 +21,9 @@ import pytest
 from batchlake.catalog import LakeCatalog
 from batchlake.catalog.partitioning import fields_of, transform_of
 from batchlake.lake import Lake
-from batchlake.run.runner import Runner, RunResult
+from batchlake.run.runner import Runner
 from tests.conftest import require_java
+from tests.support.cli import run_ok
 from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 from tests.support.scale_helpers import SPARK_ENGINE
 
@@ -66,12 +67,6 @@ class Killed(BaseException):
 @pytest.fixture(autouse=True, scope="module")
 def _java() -> None:
     require_java()
-
-
-def _run(root: Path, *, full_refresh: bool = False) -> RunResult:
-    result = Runner(Lake.open(root)).run(full_refresh=full_refresh)
-    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"]
-    return result
 
 
 def _run_killed(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,9 +132,9 @@ def test_spark_builds_every_kind_as_duckdb_and_the_full_rebuild_do(
             shop.apply(op)
         if killed:
             _run_killed(spark, monkeypatch)
-        result = _run(spark)
-        _run(duck)
-        _run(rebuilt, full_refresh=True)
+        result = run_ok(spark)
+        run_ok(duck)
+        run_ok(rebuilt, full_refresh=True)
         for step in result.steps:
             if step.name in MODELS and step.status == "success":
                 assert step.engine == "spark", (step.name, step.engine)

@@ -16,8 +16,7 @@ import pytest
 from batchlake.errors import LockError
 from batchlake.lake import Lake
 from batchlake.ops.maintenance import RUN_LOCK, Policy, maintain
-from batchlake.run.runner import Runner
-from tests.support.cli import batchlake, table_rows
+from tests.support.cli import batchlake, run_ok, table_rows
 
 OLD = time.time() - 3 * 24 * 3600  # older than any grace period used here
 
@@ -27,13 +26,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = tmp_path_factory.mktemp("maintain") / "lake"
     batchlake("demo", "--dir", str(project), "--invoices", "300", "--seed", "3")
     for _ in range(4):  # four more versions of every table (one snapshot per write): 5 each
-        _run(project, full_refresh=True)  # in-process: the command is not under test here
+        run_ok(project, full_refresh=True)  # in-process: the command is not under test here
     return project
-
-
-def _run(project: Path, *, full_refresh: bool = False) -> None:
-    result = Runner(Lake.open(project)).run(full_refresh=full_refresh)
-    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"]
 
 
 def _plant(path: Path, like: Path, *, old: bool) -> Path:
@@ -90,7 +84,7 @@ def test_expiry_and_orphans(lake: Path) -> None:
         after.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
     assert table_rows(lake, name) == before_rows
     # The lake still runs and queries after maintenance.
-    _run(lake)
+    run_ok(lake)
     assert table_rows(lake, name) == before_rows
 
 

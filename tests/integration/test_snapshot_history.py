@@ -26,7 +26,7 @@ import pytest
 import batchlake
 from batchlake.engines import connection
 from batchlake.lake import Lake
-from batchlake.run.runner import Runner
+from tests.support.cli import run_ok
 from tests.support.incremental_shop import MODELS, Shop, make_project, make_source, tables_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -126,11 +126,6 @@ def _edit(root: Path, change: Edit) -> None:
     path.write_text(text.replace(change.old, change.new), encoding="utf-8")
 
 
-def _run(root: Path, *, full_refresh: bool = False) -> None:
-    result = Runner(Lake.open(root)).run(full_refresh=full_refresh)
-    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"]
-
-
 def _current(lake: Lake, name: str) -> tuple[int | None, Canonical]:
     table = lake.catalog.load(name)
     snapshot = table.current_snapshot()
@@ -195,8 +190,8 @@ def test_no_snapshot_reads_other_than_its_table_then(tmp_path: Path) -> None:
         for edit in run.edits:
             _edit(root, edit)
             _edit(rebuilt, edit)
-        _run(root, full_refresh=run.full_refresh)
-        _run(rebuilt, full_refresh=True)
+        run_ok(root, full_refresh=run.full_refresh)
+        run_ok(rebuilt, full_refresh=True)
         assert tables_of(root) == tables_of(rebuilt), f"after run {position}"
         lake = Lake.open(root)
         for name in MODELS:

@@ -110,3 +110,14 @@ def tables_rows(project: Path, tables: list[str]) -> dict[str, list[str]]:
         name: sorted(json.dumps(json_value(r), sort_keys=True) for r in table.to_pylist())
         for name, table in read_tables(project, tables).items()
     }
+
+
+def run_ok(project: Path, *, full_refresh: bool = False) -> Any:
+    """`batchlake run` in this process (the Runner the command uses); fails the test,
+    naming the steps, unless every step succeeded. Returns the RunResult."""
+    from batchlake.lake import Lake
+    from batchlake.run.runner import Runner
+
+    result = Runner(Lake.open(project)).run(full_refresh=full_refresh)
+    assert result.ok, [(s.name, s.message) for s in result.steps if s.status != "success"]
+    return result
