@@ -10,6 +10,7 @@ previous snapshot current.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -45,6 +46,17 @@ PROP_RUN = "batchlake.run-id"
 # Incremental models (transform/incremental): what they consumed of each input (JSON: a
 # raw input's last batch id, an Iceberg input's snapshot id), committed with their data.
 PROP_CONSUMED = "batchlake.consumed"
+# A snapshot's change feed (JSON list of Parquet files): the before and after images of
+# every row the commit may have changed, written with it (transform/incremental/feed.py).
+# Absent: the commit may have changed any row. Maintenance keeps these files with their
+# snapshot.
+PROP_CHANGED_ROWS = "batchlake.changed-rows"
+
+
+def changed_row_files(summary: Any) -> list[str] | None:
+    """The change feed files a snapshot summary names; None when it names none."""
+    listed = summary.get(PROP_CHANGED_ROWS) if summary is not None else None
+    return None if listed is None else list(json.loads(listed))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from batchlake.catalog import PROP_CHANGED_ROWS, changed_row_files
 from batchlake.errors import LockError
 from batchlake.metadata import utcnow
 from batchlake.storage import path_of
@@ -155,12 +156,13 @@ def _expire(table: Table, policy: Policy, report: TableReport) -> Table:
 
 def _referenced(table: Table) -> set[str]:
     """Every file the table's metadata reaches: metadata files, manifest lists, manifests,
-    data files of every remaining snapshot (paths without scheme)."""
+    data files and change feed of every remaining snapshot (paths without scheme)."""
     io = table.io
     found = {table.metadata_location}
     found.update(entry.metadata_file for entry in table.metadata.metadata_log)
     for snapshot in table.metadata.snapshots:
         found.add(snapshot.manifest_list)
+        found.update(changed_row_files(snapshot.summary) or [])  # its change feed
         for manifest in snapshot.manifests(io):
             found.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(io, discard_deleted=False):
@@ -212,6 +214,7 @@ def _compact(lake: Lake, name: str, table: Table, policy: Policy, report: TableR
         properties=dict(table.properties),
         run_id=run_id,
         partition_by=spec,
+        summary={PROP_CHANGED_ROWS: "[]"},  # the same rows: an empty change feed
     )
     report.files_after = len(written.files)
     return table.refresh()

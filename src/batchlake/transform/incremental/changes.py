@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from batchlake.catalog import PROP_CONSUMED
+from batchlake.catalog import PROP_CONSUMED, changed_row_files
 from batchlake.catalog.partitioning import fields_of
 from batchlake.engines import TableSource
 
@@ -39,6 +39,9 @@ class Change:
     schema: Any = None  # the input's Arrow schema
     rows: int = 0  # Iceberg: the input's rows now
     replaced_rows: int = 0  # Iceberg: rows of the files no longer current
+    # Iceberg: the change feed since the consumed snapshot (files holding the before and
+    # after images of every row that may have changed); None when a commit has none.
+    feed: list[str] | None = None
 
 
 class FullRebuild(Exception):
@@ -115,7 +118,30 @@ def _change(lake: Lake, dep: str, consumed: str | None, input_of: InputOf) -> Ch
         source.schema,
         rows=sum(f.record_count for f in lake.catalog.data_file_entries(table)),
         replaced_rows=sum(before[f] for f in removed),
+        feed=feed_since(table, int(consumed)),
     )
+
+
+def feed_since(table: Table, consumed: int) -> list[str] | None:
+    """The change feed files of every commit after snapshot `consumed`, up to the current.
+
+    A merge rewrites whole data files to change a few rows (copy-on-write), so the files
+    a commit added and removed hold many rows it did not change; its feed holds only the
+    rows of its touched scope, before and after. Over several commits the union of their
+    feeds holds, for every row that differs between `consumed` and now, its image at
+    `consumed` (the first feed that touched it) and its image now (the last). None when a
+    commit in between has no feed (a full rebuild) or `consumed` is not an ancestor.
+    """
+    files: list[str] = []
+    snapshot = table.current_snapshot()
+    while snapshot is not None and snapshot.snapshot_id != consumed:
+        feed = changed_row_files(snapshot.summary)
+        if feed is None:
+            return None
+        files += feed
+        parent = snapshot.parent_snapshot_id
+        snapshot = None if parent is None else table.snapshot_by_id(parent)
+    return None if snapshot is None else files
 
 
 def consumed_token(lake: Lake, dep: str, input_of: InputOf) -> str:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from batchlake.catalog import PROP_CONSUMED, PROP_CONTENT, PROP_INPUTS, PROP_UPSTREAM
+from batchlake.catalog import (
+    PROP_CHANGED_ROWS,
+    PROP_CONSUMED,
+    PROP_CONTENT,
+    PROP_INPUTS,
+    PROP_UPSTREAM,
+)
 from batchlake.engines import Materialized, RowDigest, TableSource, content_hash_of
 from batchlake.errors import ModelError
 from batchlake.transform.incremental.changes import (
@@ -85,7 +92,8 @@ class Job:
                 raise FullRebuild(
                     f"{change.name} changed and is read whole (it has no {', '.join(scope)} column)"
                 )
-            _check_replaced_share(change)
+            if change.feed is None:  # with a feed, the scope is read from it alone
+                _check_replaced_share(change)
         return self._replace_scope(scope, scoped)
 
     def _scope_columns(self) -> list[str]:
@@ -109,6 +117,8 @@ class Job:
     def _replace_scope(self, scope: list[str], scoped: set[str]) -> Promotion:
         duck = self.duck
         touched = self._touched(scope, [c for c in self.changes.values() if c.changed])
+        if not touched:
+            return self._advance("no rows in the touched scope")
         work = self._staging("scope")
         self.lake.storage.makedirs(work)
         try:
@@ -132,11 +142,14 @@ class Job:
             self.lake.storage.delete(work)
 
     def _touched(self, scope: list[str], changed: list[Change]) -> str:
-        """A SELECT of the distinct touched scope values (plus lookback intervals)."""
+        """A SELECT of the distinct touched scope values (plus lookback intervals); ""
+        when no input has a changed row. Iceberg inputs are read from their change feed
+        when every commit since the consumed snapshot has one, else from the files added
+        and removed since."""
         parts = []
         expr = scope_expr(self.settings)
         for change in changed:
-            files = [*change.delta, *change.removed]
+            files = change.feed if change.feed is not None else [*change.delta, *change.removed]
             if not files:
                 continue
             _, source = self.input_of(change.name)
@@ -144,6 +157,8 @@ class Job:
             cols = ", ".join(expr(c) + f" AS {ident(c)}" for c in scope)
             parts.append(f"SELECT DISTINCT {cols} FROM ({scan}) AS t")
         union = " UNION ".join(parts)
+        if not union:
+            return ""
         lookback = self.settings.lookback
         if self.settings.kind == "incremental_by_time" and lookback:
             grain = self.settings.time_grain
@@ -207,6 +222,11 @@ class Job:
                 keep,
                 self.settings.partitions,
             ).files
+        feed = duck.materialize(
+            f"SELECT * FROM {CURRENT_TABLE} WHERE {condition} "
+            "UNION ALL BY NAME SELECT * FROM batchlake_scope.new",
+            self._feed_location(),
+        ).files
         return self._commit(
             add=[*kept, *written.files],
             remove=affected,
@@ -214,6 +234,7 @@ class Job:
             digest=digest,
             counts=counts,
             note=f"incremental: {counts.text} rows in {len(affected)} rewritten file(s)",
+            feed=feed,
         )
 
     def _same_columns(self, written: Materialized, table: str) -> bool:
@@ -309,6 +330,7 @@ class Job:
             digest=digest,
             counts=counts,
             note=f"appended {written.rows} rows",
+            feed=written.files,  # an append changes exactly the rows it adds
         )
 
     # -- full ----------------------------------------------------------------------------
@@ -419,10 +441,16 @@ class Job:
         digest: RowDigest,
         counts: Counts,
         note: str | None,
+        feed: list[str] | None = None,
     ) -> Promotion:
+        """Commit the data and what was consumed in one snapshot; `feed`: the change feed
+        files written for it (None: a rebuild, which may change any row)."""
         assert self.table is not None
         consumed = json.dumps({d: c.token for d, c in sorted(self.changes.items())})
         properties = self._properties(consumed, digest, written.schema)
+        summary = {PROP_CONSUMED: consumed, "batchlake.counts": counts.text}
+        if feed is not None:
+            summary[PROP_CHANGED_ROWS] = json.dumps(feed)
         try:
             snapshot_id = self.lake.catalog.commit(
                 self.table,
@@ -432,10 +460,10 @@ class Job:
                 properties=properties,
                 run_id=self.run_id,
                 partition_by=self.settings.partitions,
-                summary={PROP_CONSUMED: consumed, "batchlake.counts": counts.text},
+                summary=summary,
             )
         except BaseException:
-            for path in add:
+            for path in [*add, *(feed if feed is not written.files else [])]:
                 self.lake.storage.delete(path)
             raise
         rows = digest.rows
@@ -487,6 +515,13 @@ class Job:
 
     def _staging(self, what: str) -> str:
         location = self.lake.catalog.staging_location(self.name, self.run_id) + f"-{what}"
+        self.lake.storage.makedirs(location.rsplit("/", 1)[0])
+        return location
+
+    def _feed_location(self) -> str:
+        """A fresh folder for one commit's change feed, beside the table's data folder."""
+        table = self.lake.catalog.table_location(self.name)
+        location = f"{table}/changes/{self.run_id}-{uuid.uuid4().hex[:8]}"
         self.lake.storage.makedirs(location.rsplit("/", 1)[0])
         return location
 
