@@ -7,7 +7,9 @@ inputs with that record:
 
 - **incremental_by_key** (`unique_key`): the *scope* is the key columns that every input
   carrying a key column has. Touched scope values are read from the new raw batches
-  and from the Iceberg files added or removed since the consumed snapshot. The model's
+  and from the change feed of each Iceberg input since the consumed snapshot (the
+  before and after images of the rows each merge recomputed, `changes.feed_since`), or,
+  when a commit has none, from the files added or removed since. The model's
   SQL runs with raw inputs limited to their new batches and Iceberg inputs limited to
   the touched scope; the table's rows of the touched scope are replaced by the result
   (a tombstone row deletes its key; with `order_by` the latest row of a key wins against
