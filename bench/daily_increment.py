@@ -8,7 +8,10 @@ store every day, in the same run of this script:
 - **incremental**: the Chinook example as shipped (trusted invoices, invoice lines and
   sales by key; refined.sales_by_day by time, partitioned by month), capturing invoice
   and invoice_line by `--capture` (`diff`: only inserted, changed and deleted rows land in
-  raw; `cursor`: new rows by invoice_id, changes to old rows are not seen by either side);
+  raw; `cursor`: new rows by invoice_id, changes to old rows are not seen by either side;
+  `modified`: both tables get a `LastModified` column, indexed, that every change of the
+  day stamps (as OLTP tables often have an `updated_at`), captured by cursor on it: only
+  new and changed rows are read, and changes are seen);
 - **full**: the same project with every model `full` (its kind files removed) and the same
   captures: each day rebuilds every table whose inputs changed, from all of raw.
 
@@ -49,7 +52,13 @@ CAPTURES = {
         '\n[sources.chinook.entities.invoice]\nmode = "incremental"\ncursor = "invoice_id"\n'
         '\n[sources.chinook.entities.invoice_line]\nmode = "incremental"\ncursor = "invoice_id"\n'
     ),
+    "modified": (
+        '\n[sources.chinook.entities.invoice]\nmode = "incremental"\ncursor = "last_modified"\n'
+        '\n[sources.chinook.entities.invoice_line]\nmode = "incremental"\n'
+        'cursor = "last_modified"\n'
+    ),
 }
+MODIFIED = "LastModified"
 
 
 def main() -> int:
@@ -61,6 +70,8 @@ def main() -> int:
     )
     store = work / "store.sqlite"
     shutil.copyfile(db, store)  # the days change it: never the cached copy
+    if args.capture == "modified":
+        _track_modifications(store)
     projects = {"incremental": work / "incremental", "full": work / "full"}
     for kind, project in projects.items():
         fresh_project(project, store)
@@ -79,7 +90,11 @@ def main() -> int:
     rng = random.Random(args.seed)
     days: list[dict[str, Any]] = []
     for day in range(1, args.days + 1):
-        changed = _grow(store, day, args.growth, args.churn, rng) if day > 1 else {}
+        changed = (
+            _grow(store, args.growth, args.churn, rng, stamp=args.capture == "modified")
+            if day > 1
+            else {}
+        )
         row: dict[str, Any] = {"day": day, **changed}
         for kind, project in projects.items():
             m = run_measured(
@@ -140,8 +155,28 @@ def _drop_python_settings(toml: Path) -> None:
     toml.write_text("\n".join(kept) + "\n", encoding="utf-8")
 
 
-def _grow(store: Path, day: int, growth: float, churn: float, rng: random.Random) -> dict[str, int]:
-    """One day of the store: new invoices with lines, changed lines and their totals."""
+def _track_modifications(store: Path) -> None:
+    """Give Invoice and InvoiceLine an indexed `LastModified` column (before day 1)."""
+    con = sqlite3.connect(store)
+    try:
+        for table in ("Invoice", "InvoiceLine"):
+            con.execute(
+                f"ALTER TABLE {table} ADD COLUMN {MODIFIED} TEXT NOT NULL "
+                "DEFAULT '2000-01-01 00:00:00'"
+            )
+            con.execute(f"CREATE INDEX IX_{table}_{MODIFIED} ON {table} ({MODIFIED})")
+        con.commit()
+    finally:
+        con.close()
+
+
+def _grow(
+    store: Path, growth: float, churn: float, rng: random.Random, *, stamp: bool
+) -> dict[str, int]:
+    """One day of the store: new invoices with lines, changed lines and their totals.
+
+    `stamp`: set `LastModified` of every new and changed row to the day (`--capture
+    modified`)."""
     con = sqlite3.connect(store)
     try:
         invoices, lines = con.execute(
@@ -159,14 +194,19 @@ def _grow(store: Path, day: int, growth: float, churn: float, rng: random.Random
             "INSERT INTO picked VALUES (?, ?)",
             [(old, last_invoice + n + 1) for n, old in enumerate(sources)],
         )
+        invoice_columns = (
+            "InvoiceId, CustomerId, InvoiceDate, BillingAddress, BillingCity, BillingState, "
+            "BillingCountry, BillingPostalCode, Total"
+        )
         con.execute(
-            "INSERT INTO Invoice SELECT p.new, CustomerId, ?, BillingAddress, BillingCity, "
-            "BillingState, BillingCountry, BillingPostalCode, Total "
-            "FROM Invoice JOIN picked AS p ON InvoiceId = p.old",
+            f"INSERT INTO Invoice ({invoice_columns}) SELECT p.new, CustomerId, ?, "
+            "BillingAddress, BillingCity, BillingState, BillingCountry, BillingPostalCode, "
+            "Total FROM Invoice JOIN picked AS p ON InvoiceId = p.old",
             (today,),
         )
         added_lines = con.execute(
-            "INSERT INTO InvoiceLine SELECT ? + row_number() OVER (ORDER BY l.InvoiceLineId), "
+            "INSERT INTO InvoiceLine (InvoiceLineId, InvoiceId, TrackId, UnitPrice, Quantity) "
+            "SELECT ? + row_number() OVER (ORDER BY l.InvoiceLineId), "
             "p.new, TrackId, UnitPrice, Quantity FROM InvoiceLine AS l "
             "JOIN picked AS p ON l.InvoiceId = p.old",
             (last_line,),
@@ -186,6 +226,8 @@ def _grow(store: Path, day: int, growth: float, churn: float, rng: random.Random
             "FROM InvoiceLine AS l WHERE l.InvoiceId = Invoice.InvoiceId) WHERE InvoiceId IN "
             "(SELECT InvoiceId FROM InvoiceLine WHERE InvoiceLineId IN (SELECT id FROM touched))"
         ).rowcount
+        if stamp:
+            _stamp(con, today, last_invoice, last_line)
         con.commit()
         return {
             "new_invoices": new,
@@ -195,6 +237,19 @@ def _grow(store: Path, day: int, growth: float, churn: float, rng: random.Random
         }
     finally:
         con.close()
+
+
+def _stamp(con: sqlite3.Connection, today: str, last_invoice: int, last_line: int) -> None:
+    """`LastModified` = today on the rows `_grow` added or changed (before its commit)."""
+    updates = [
+        f"UPDATE InvoiceLine SET {MODIFIED} = ? WHERE InvoiceLineId > ?",
+        f"UPDATE InvoiceLine SET {MODIFIED} = ? WHERE InvoiceLineId IN (SELECT id FROM touched)",
+        f"UPDATE Invoice SET {MODIFIED} = ? WHERE InvoiceId > ?",
+        f"UPDATE Invoice SET {MODIFIED} = ? WHERE InvoiceId IN (SELECT InvoiceId FROM "
+        "InvoiceLine WHERE InvoiceLineId IN (SELECT id FROM touched))",
+    ]
+    for sql, bound in zip(updates, (last_line, None, last_invoice, None), strict=True):
+        con.execute(sql, (today,) if bound is None else (today, bound))
 
 
 def _raw_bytes_today(project: Path, day: int) -> dict[str, Any]:

@@ -75,6 +75,11 @@ def _core_pipeline(result: dict[str, Any], stdout: str) -> None:
 def _daily_increment(result: dict[str, Any], stdout: str) -> None:
     assert len(result["days"]) == 2
     assert all(day["equal"] for day in result["days"]), result["days"]
+    # Captured by cursor on LastModified: day 2's raw holds exactly its new and changed rows.
+    day = result["days"][1]
+    raw = day["incremental"]["raw_bytes"]
+    assert raw["invoice_line"]["rows"] == day["new_lines"] + day["changed_lines"], day
+    assert raw["invoice"]["rows"] == day["new_invoices"] + day["changed_invoices"], day
 
 
 def _store_load(result: dict[str, Any], stdout: str) -> None:
@@ -111,7 +116,9 @@ SMOKES: dict[str, Smoke] = {
         lambda tmp: ["--output", str(tmp / "out.json")], needs=(_azurite,), stdout_has=("pyarrow",)
     ),
     "core_pipeline.py": Smoke(_standard, check=_core_pipeline, stdout_has=("Targets",)),
-    "daily_increment.py": Smoke(_standard, check=_daily_increment),
+    "daily_increment.py": Smoke(
+        lambda tmp: [*_standard(tmp), "--capture", "modified"], check=_daily_increment
+    ),
     "diff_capture.py": Smoke(_standard, stdout_has=("diff changed",)),
     "profile_steps.py": Smoke(
         lambda tmp: ["--workdir", str(tmp / "work")], output=None, stdout_has=("step",)
