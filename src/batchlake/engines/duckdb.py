@@ -155,8 +155,15 @@ class DuckDBEngine:
     # -- writing -------------------------------------------------------------------------
 
     def materialize(
-        self, sql: str, location: str, partition_by: Sequence[PartitionField] = ()
+        self,
+        sql: str,
+        location: str,
+        partition_by: Sequence[PartitionField] = (),
+        *,
+        digest: bool = True,
     ) -> Materialized:
+        """`Engine.materialize`; `digest=False` skips reading the files back to hash their
+        rows (for files whose digest nobody uses: the kept rows of a merge, its feed)."""
         import duckdb
         import pyarrow.parquet as pq
 
@@ -195,9 +202,11 @@ class DuckDBEngine:
             schema = (
                 self.con.execute(f"SELECT * FROM ({portable}) LIMIT 0").fetch_arrow_table().schema
             )
-        digest = self.row_digest(files, schema)
+        if not digest:
+            return Materialized(files, schema, rows, size, "")
+        hashed = self.row_digest(files, schema)
         return Materialized(
-            files, schema, rows, size, content_hash_of(schema, digest), digest=digest
+            files, schema, rows, size, content_hash_of(schema, hashed), digest=hashed
         )
 
     def _with_partitions(

@@ -186,7 +186,9 @@ class Job:
         """Replace the table's rows of the touched scope with the model's new rows.
 
         Only the data files holding touched rows are read again (to keep their other
-        rows) and replaced; the rest of the table is not read.
+        rows) and replaced; the rest of the table is not read. The table's rows of the
+        scope are written once (`before`: the first half of the change feed; the new rows'
+        files are its second half) and the digest and counts are read from them.
         """
         assert self.table is not None
         table = self.table
@@ -207,12 +209,15 @@ class Job:
         if not self._same_columns(written, CURRENT_TABLE):
             self.lake.storage.delete(location)
             raise FullRebuild("the result's columns or types changed")
-        old = duck.digest_of(f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}")
-        assert written.digest is not None
-        counts = self._counts(written, condition)
+        feed = self._feed_location()
+        before = duck.materialize(f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}", feed)
+        old = before.digest
+        assert written.digest is not None and old is not None
+        counts = self._counts(written, before)
         digest = RowDigest.parse(table.properties[PROP_DIGEST]) - old + written.digest
         if old == written.digest:
             self.lake.storage.delete(location)
+            self.lake.storage.delete(feed)
             return self._advance("result unchanged")
         kept: list[str] = []
         if affected:
@@ -221,12 +226,8 @@ class Job:
                 f"SELECT * FROM {CURRENT_TABLE} WHERE NOT coalesce({condition}, false)",
                 keep,
                 self.settings.partitions,
+                digest=False,  # the table's digest is the old one, less `old`, plus the new
             ).files
-        feed = duck.materialize(
-            f"SELECT * FROM {CURRENT_TABLE} WHERE {condition} "
-            "UNION ALL BY NAME SELECT * FROM batchlake_scope.new",
-            self._feed_location(),
-        ).files
         return self._commit(
             add=[*kept, *written.files],
             remove=affected,
@@ -234,7 +235,7 @@ class Job:
             digest=digest,
             counts=counts,
             note=f"incremental: {counts.text} rows in {len(affected)} rewritten file(s)",
-            feed=feed,
+            feed=[*before.files, *written.files],
         )
 
     def _same_columns(self, written: Materialized, table: str) -> bool:
@@ -260,12 +261,13 @@ class Job:
         affected = [f for f in files if _local(f.file_path) in names or f.file_path in names]
         return affected, sum(int(r[1]) for r in rows)
 
-    def _counts(self, written: Materialized, condition: str) -> Counts:
-        """Rows inserted, updated and deleted (by unique_key; by rows for by_time)."""
+    def _counts(self, written: Materialized, before: Materialized) -> Counts:
+        """Rows inserted, updated and deleted (by unique_key; by rows for by_time), from
+        the new rows and the table's rows they replace (`before`)."""
         duck = self.duck
         new = TableSource("batchlake_scope.new", written.files, written.schema)
         duck.register([new])
-        old_rows = f"SELECT * FROM {CURRENT_TABLE} WHERE {condition}"
+        old_rows = duck.scan_sql(TableSource("", before.files, before.schema))
         keys = self.settings.unique_key
         if not keys:
             found = duck.con.execute(
@@ -463,7 +465,7 @@ class Job:
                 summary=summary,
             )
         except BaseException:
-            for path in [*add, *(feed if feed is not written.files else [])]:
+            for path in dict.fromkeys([*add, *(feed or [])]):  # the new rows' files are in both
                 self.lake.storage.delete(path)
             raise
         rows = digest.rows
