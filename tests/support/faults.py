@@ -81,6 +81,7 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 KILL_POINTS = {
     "result-half-written": "the result is being written: one of its files is half on disk",
     "result-written": "the result is written, the kept rows of the touched files are not",
+    "feed-half-written": "the change feed's old rows are being written: half on disk",
     "kept-half-written": "the kept rows are being rewritten: one file is half on disk",
     "commit-started": "LakeCatalog.commit entered, nothing of the snapshot written",
     "manifests-written": "manifests and manifest list written, no table metadata yet",
@@ -147,8 +148,13 @@ def install_kill_point(point: str, model: str) -> None:
 
     materialize = DuckDBEngine.materialize
 
-    def wrapped_materialize(self: DuckDBEngine, sql: str, location: str, *args: Any) -> Any:
-        written = materialize(self, sql, location, *args)
+    def wrapped_materialize(
+        self: DuckDBEngine, sql: str, location: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        written = materialize(self, sql, location, *args, **kwargs)
+        if at("feed-half-written") and "/changes/" in location:
+            _half_write(written.files)
+            _die()
         if at("result-half-written") and location.endswith("-data"):
             _half_write(written.files)
             _die()
