@@ -46,6 +46,7 @@ from batchlake.analytics.clustering import (
     screens,
     silhouette_rows,
 )
+from batchlake.analytics.kmeans import Points, lloyd, standardise
 from batchlake.errors import ModelError
 
 if TYPE_CHECKING:
@@ -109,16 +110,19 @@ def sklearn_backend(
     n_init: int,
     method: str = "screened",
 ) -> BackendResult:
-    """StandardScaler, KMeans per k (fixed seed and starts), silhouette, PCA: scikit-learn."""
-    from sklearn.preprocessing import StandardScaler
+    """StandardScaler, KMeans per k (fixed seed and starts), silhouette, PCA: scikit-learn's.
 
-    scaled = StandardScaler().fit_transform(features)
+    Computed by scikit-learn for the exhaustive fit (`method="exhaustive"`, and "screened"
+    up to `SCREEN_ABOVE` customers); in NumPy, as scikit-learn computes it, above
+    (`batchlake.analytics.kmeans`), which spares the step the import of scikit-learn.
+    """
+    scaled = standardise(features)
     if method == "exhaustive":  # the reference, computed as it always was
         fits = _exhaustive(scaled, ks, seed, n_init)
     elif not screens(len(scaled)):
         fits = exhaustive_fit(scaled, ks, seed, n_init)
     else:
-        fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, scaled))
+        fits = screened_fit(scaled, ks, seed, n_init, partial(_lloyd, Points.of(scaled)))
     return BackendResult(scaled, fits, principal_components(scaled))
 
 
@@ -156,12 +160,10 @@ def _exhaustive(scaled: np.ndarray, ks: Sequence[int], seed: int, n_init: int) -
     return fits
 
 
-def _lloyd(scaled: np.ndarray, k: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """scikit-learn's Lloyd over every customer from the given centres."""
-    from sklearn.cluster import KMeans
-
-    model = KMeans(n_clusters=k, init=start, n_init=1).fit(scaled)
-    return model.labels_, model.cluster_centers_, float(model.inertia_)
+def _lloyd(points: Points, k: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lloyd over every customer from the given `k` centres: `KMeans(init=start, n_init=1)`."""
+    fit = lloyd(points, start)
+    return fit.labels, fit.centers, fit.inertia
 
 
 def mllib_backend(
